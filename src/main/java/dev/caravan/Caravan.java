@@ -1,0 +1,1 @@
+package dev.caravan; public class Caravan { public static void main(String[] a){} }
