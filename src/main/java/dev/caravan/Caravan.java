@@ -1,1 +1,192 @@
-package dev.caravan; public class Caravan { public static void main(String[] a){} }
+package dev.caravan;
+
+import dev.caravan.auth.KeyAuthenticator;
+import dev.caravan.config.ConfigHolder;
+import dev.caravan.config.ConfigLoader;
+import dev.caravan.config.ReloadWatcher;
+import dev.caravan.http.ErrorRenderer;
+import dev.caravan.http.GatewayChannelHandlerFactory;
+import dev.caravan.http.GatewayHeaderFilter;
+import dev.caravan.http.Ingress;
+import dev.caravan.http.Responder;
+import dev.caravan.http.StreamRegistry;
+import dev.caravan.observe.AccessLog;
+import dev.caravan.observe.GatewayMetrics;
+import dev.caravan.observe.Health;
+import dev.caravan.observe.StreamFinisher;
+import dev.caravan.provider.MockProvider;
+import dev.caravan.provider.OpenAiProvider;
+import dev.caravan.provider.Providers;
+import dev.caravan.provider.UpstreamCall;
+import dev.caravan.provider.UpstreamHttp;
+import dev.caravan.routing.ModelCatalog;
+import dev.caravan.routing.ModelRouter;
+import org.apache.camel.CamelContext;
+import org.apache.camel.main.BaseMainSupport;
+import org.apache.camel.main.Main;
+import org.apache.camel.main.MainListenerSupport;
+import org.apache.camel.spi.Registry;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.file.Path;
+import java.time.Duration;
+import java.util.Map;
+import java.util.Properties;
+
+/**
+ * Boots Caravan on camel-main: loads and validates config/gateway.yaml, binds the beans the YAML routes call,
+ * loads routes/ from the working directory and serves until SIGTERM. Nothing else lives here.
+ */
+public final class Caravan {
+
+    private static final Logger LOG = LoggerFactory.getLogger(Caravan.class);
+
+    /**
+     * Where things are and what overrides the properties file.
+     *
+     * @param overrides camel-main and {@code caravan.*} properties that win over config/application.properties
+     */
+    public record Options(Path configFile, Path propertiesFile, Path routesDir, String masterKey, Properties overrides) {
+
+        public static Options fromEnvironment() {
+            Map<String, String> env = System.getenv();
+            return new Options(
+                    Path.of(env.getOrDefault("CARAVAN_CONFIG", "config/gateway.yaml")),
+                    Path.of(env.getOrDefault("CARAVAN_PROPERTIES", "config/application.properties")),
+                    Path.of(env.getOrDefault("CARAVAN_ROUTES", "routes")),
+                    env.get("CARAVAN_MASTER_KEY"),
+                    new Properties());
+        }
+    }
+
+    private final Options options;
+    private final Main main = new Main();
+    private final ConfigHolder config;
+    private final MockProvider mock = new MockProvider();
+    private final StreamRegistry streams = new StreamRegistry();
+    private final Ingress ingress = new Ingress();
+    private final GatewayMetrics metrics = new GatewayMetrics(streams);
+    private ReloadWatcher watcher;
+
+    public Caravan(Options options) throws Exception {
+        this.options = options;
+        // an invalid config at start is fatal: say why and exit, rather than serve something else
+        this.config = new ConfigHolder(new ConfigLoader().load(options.configFile()));
+    }
+
+    public static void main(String[] args) throws Exception {
+        Caravan caravan;
+        try {
+            caravan = new Caravan(Options.fromEnvironment());
+        } catch (dev.caravan.config.ConfigException e) {
+            LOG.error("Caravan cannot start: {}", e.getMessage());
+            System.exit(2);
+            return;
+        }
+        caravan.configure();
+        caravan.main.run(); // blocks until SIGTERM/SIGINT; shutdown drains open streams first
+    }
+
+    /** Starts and returns once serving; for tests and embedding. */
+    public void start() throws Exception {
+        configure();
+        main.start();
+    }
+
+    public void stop() throws Exception {
+        main.stop();
+    }
+
+    public CamelContext context() {
+        return main.getCamelContext();
+    }
+
+    public MockProvider mockProvider() {
+        return mock;
+    }
+
+    public GatewayMetrics metrics() {
+        return metrics;
+    }
+
+    public StreamRegistry streams() {
+        return streams;
+    }
+
+    private void configure() {
+        main.setPropertyPlaceholderLocations("file:" + options.propertiesFile() + ";optional=true");
+        main.configure().withRoutesIncludePattern("file:" + options.routesDir() + "/*.camel.yaml");
+        options.overrides().forEach((k, v) -> main.addOverrideProperty(k.toString(), v.toString()));
+        main.addMainListener(new MainListenerSupport() {
+            @Override
+            public void beforeConfigure(BaseMainSupport m) {
+                bindBeans(m.getCamelContext());
+            }
+
+            @Override
+            public void afterStart(BaseMainSupport m) {
+                startWatcher(m.getCamelContext());
+            }
+
+            @Override
+            public void beforeStop(BaseMainSupport m) {
+                drain(m.getCamelContext());
+            }
+        });
+    }
+
+    private void bindBeans(CamelContext context) {
+        Registry r = context.getRegistry();
+        long maxBody = Long.parseLong(property(context, "caravan.maxBodyBytes", "33554432"));
+        Duration keepAlive = dev.caravan.config.ConfigLoader.parseDuration(property(context, "caravan.sseKeepAlive", "15s"));
+        UpstreamHttp upstream = new UpstreamHttp();
+        Providers providers = new Providers(Map.of("openai", new OpenAiProvider(upstream), "mock", mock));
+        r.bind("gatewayConfig", config);
+        r.bind("ingress", ingress);
+        r.bind("authenticator", new KeyAuthenticator(config, options.masterKey()));
+        r.bind("modelRouter", new ModelRouter(config));
+        r.bind("modelCatalog", new ModelCatalog(config));
+        r.bind("upstreamCall", new UpstreamCall(providers, streams, keepAlive));
+        r.bind("responder", new Responder());
+        r.bind("errorRenderer", new ErrorRenderer());
+        r.bind("metrics", metrics);
+        r.bind("metricsRegistry", metrics.registry());
+        r.bind("accessLog", new AccessLog());
+        r.bind("streamFinisher", new StreamFinisher(context));
+        r.bind("health", new Health(context, config, ingress));
+        r.bind("caravanHttp", new GatewayChannelHandlerFactory(maxBody));
+        r.bind("caravanHeaderFilter", new GatewayHeaderFilter());
+    }
+
+    private void startWatcher(CamelContext context) {
+        if (!Boolean.parseBoolean(property(context, "caravan.reload", "true"))) {
+            return;
+        }
+        watcher = new ReloadWatcher(context, config, new ConfigLoader(), options.configFile(), options.routesDir(), metrics);
+        watcher.start();
+    }
+
+    private void drain(CamelContext context) {
+        if (watcher != null) {
+            watcher.stop();
+        }
+        ingress.startDraining();
+        Duration grace = dev.caravan.config.ConfigLoader.parseDuration(property(context, "caravan.shutdownGrace", "30s"));
+        int open = streams.openStreams();
+        if (open > 0) {
+            LOG.info("Shutting down: waiting up to {} s for {} open stream(s)", grace.toSeconds(), open);
+        }
+        try {
+            if (!streams.awaitDrained(grace)) {
+                LOG.warn("Shutting down with {} stream(s) still open after the grace period", streams.openStreams());
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    private static String property(CamelContext context, String key, String fallback) {
+        return context.getPropertiesComponent().resolveProperty(key).orElse(fallback);
+    }
+}

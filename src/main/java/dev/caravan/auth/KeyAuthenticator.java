@@ -1,0 +1,73 @@
+package dev.caravan.auth;
+
+import dev.caravan.GatewayException;
+import dev.caravan.config.ConfigHolder;
+import dev.caravan.config.KeyConfig;
+import dev.caravan.http.ClientRequest;
+import dev.caravan.http.ExchangeKeys;
+import dev.caravan.http.Ingress;
+import org.apache.camel.Exchange;
+
+import java.nio.charset.StandardCharsets;
+import java.security.MessageDigest;
+import java.security.NoSuchAlgorithmException;
+import java.util.HexFormat;
+import java.util.Set;
+
+/**
+ * Turns the caller's virtual key ({@code Authorization: Bearer} or {@code x-api-key}) into a {@link Principal}.
+ * Keys are compared by SHA-256, so config holds no key; the master key from {@code CARAVAN_MASTER_KEY} is an admin.
+ */
+public final class KeyAuthenticator {
+
+    private final ConfigHolder config;
+    private final byte[] masterKeyHash;
+
+    public KeyAuthenticator(ConfigHolder config, String masterKey) {
+        this.config = config;
+        this.masterKeyHash = masterKey == null || masterKey.isBlank() ? null : sha256(masterKey.trim());
+    }
+
+    /** The authenticate step: sets {@code caravan.principal} or answers 401. */
+    public void authenticate(Exchange exchange) {
+        exchange.setProperty(ExchangeKeys.PRINCIPAL, principalFor(Ingress.request(exchange)));
+    }
+
+    public Principal principalFor(ClientRequest request) {
+        String key = presentedKey(request);
+        if (key == null) {
+            throw GatewayException.unauthorized(
+                    "Missing API key: send it as 'Authorization: Bearer <key>' or in the 'x-api-key' header.");
+        }
+        byte[] hash = sha256(key);
+        if (masterKeyHash != null && MessageDigest.isEqual(hash, masterKeyHash)) {
+            return new Principal("master", null, "admin", Set.of());
+        }
+        KeyConfig found = config.get().keysBySha256().get(HexFormat.of().formatHex(hash));
+        if (found == null) {
+            throw GatewayException.unauthorized("Incorrect API key provided.");
+        }
+        return new Principal(found.id(), found.team(), found.role(), found.models());
+    }
+
+    static String presentedKey(ClientRequest request) {
+        String auth = request.header("authorization");
+        if (auth != null) {
+            String trimmed = auth.trim();
+            if (trimmed.regionMatches(true, 0, "Bearer ", 0, 7)) {
+                String key = trimmed.substring(7).trim();
+                return key.isEmpty() ? null : key;
+            }
+        }
+        String apiKey = request.header("x-api-key");
+        return apiKey == null || apiKey.isBlank() ? null : apiKey.trim();
+    }
+
+    public static byte[] sha256(String key) {
+        try {
+            return MessageDigest.getInstance("SHA-256").digest(key.getBytes(StandardCharsets.UTF_8));
+        } catch (NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
+    }
+}

@@ -1,0 +1,22 @@
+package dev.caravan.config;
+
+import java.time.Duration;
+import java.util.List;
+
+/**
+ * A model name clients send, and how it is served.
+ *
+ * @param name              the name in the request's {@code model} field
+ * @param deployments       where it is served, in config order
+ * @param timeout           per attempt, until the upstream's first response byte
+ * @param streamIdleTimeout longest silence allowed between two stream chunks; a long stream is not a slow one
+ */
+public record ModelConfig(String name, List<DeploymentConfig> deployments, Duration timeout, Duration streamIdleTimeout) {
+
+    public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
+    public static final Duration DEFAULT_STREAM_IDLE_TIMEOUT = Duration.ofSeconds(60);
+
+    public ModelConfig {
+        deployments = List.copyOf(deployments);
+    }
+}

@@ -1,0 +1,27 @@
+package dev.caravan.config;
+
+import java.net.URI;
+import java.time.Duration;
+
+/**
+ * One upstream provider.
+ *
+ * @param name     its key under {@code providers:}
+ * @param type     adapter family ({@code openai}, {@code mock})
+ * @param baseUrl  what the provider's official SDK calls its base URL; null for mock
+ * @param apiKey   the resolved credential, or null; never logged, never sent to clients
+ * @param mock     mock behaviour, used by {@code type: mock} only
+ */
+public record ProviderConfig(String name, String type, URI baseUrl, String apiKey, MockSettings mock) {
+
+    /** Deterministic behaviour of the built-in mock provider. */
+    public record MockSettings(Duration latency, Duration chunkInterval, double failureRate, int failureStatus) {
+        public static final MockSettings DEFAULT = new MockSettings(Duration.ZERO, Duration.ZERO, 0, 503);
+    }
+
+    @Override
+    public String toString() {
+        // records print every field: keep the credential out of any log line that prints a config object
+        return "ProviderConfig[name=" + name + ", type=" + type + ", baseUrl=" + baseUrl + "]";
+    }
+}

@@ -1,0 +1,72 @@
+package dev.caravan.http;
+
+import dev.caravan.GatewayException;
+import dev.caravan.config.DeploymentConfig;
+import org.apache.camel.Exchange;
+import org.apache.camel.Message;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * The one place an exception becomes an answer: a {@link GatewayException} in the caller's error shape with its
+ * status; anything else is a 500 whose details go to the log (never to the client).
+ */
+public final class ErrorRenderer {
+
+    private static final Logger LOG = LoggerFactory.getLogger(ErrorRenderer.class);
+
+    public void render(Exchange exchange) {
+        Throwable caught = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
+        if (caught == null) {
+            caught = exchange.getException();
+        }
+        GatewayException error = toGatewayException(exchange, caught);
+        StreamRelay relay = exchange.getProperty(ExchangeKeys.RELAY, StreamRelay.class);
+        if (relay != null) {
+            relay.abandon();
+            exchange.removeProperty(ExchangeKeys.RELAY);
+        }
+        Message out = exchange.getMessage();
+        out.removeHeaders("*");
+        out.setHeader("x-caravan-request-id", exchange.getProperty(ExchangeKeys.REQUEST_ID));
+        DeploymentConfig deployment = exchange.getProperty(ExchangeKeys.DEPLOYMENT, DeploymentConfig.class);
+        if (deployment != null) {
+            out.setHeader("x-caravan-deployment", deployment.id());
+        }
+        error.headers().forEach(out::setHeader);
+        if ("close".equals(exchange.getProperty("Connection"))) {
+            out.setHeader("Connection", "close");
+        }
+        out.setHeader(Exchange.CONTENT_TYPE, "application/json");
+        out.setHeader(Exchange.HTTP_RESPONSE_CODE, error.status());
+        out.setBody(OpenAiErrors.bytes(error));
+        exchange.setProperty(ExchangeKeys.STATUS, error.status());
+        exchange.setProperty(ExchangeKeys.ERROR_CODE, error.code());
+    }
+
+    private static GatewayException toGatewayException(Exchange exchange, Throwable caught) {
+        Throwable t = caught;
+        while (t != null && !(t instanceof GatewayException) && t.getCause() != null && t.getCause() != t) {
+            t = t.getCause();
+        }
+        if (t instanceof GatewayException g) {
+            return g;
+        }
+        String requestId = exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class);
+        // the stack trace helps the operator; exception messages are not logged, they may quote a request
+        LOG.error("Internal error in request {} ({})", requestId,
+                caught == null ? "unknown" : caught.getClass().getName(), stripMessages(caught));
+        return new GatewayException(500, "server_error", "internal_error",
+                "The gateway failed to handle this request (request id " + requestId + ").");
+    }
+
+    /** A copy of the exception chain with class names and stack frames only. */
+    private static Throwable stripMessages(Throwable t) {
+        if (t == null) {
+            return null;
+        }
+        Throwable copy = new Throwable(t.getClass().getName(), stripMessages(t.getCause() == t ? null : t.getCause()));
+        copy.setStackTrace(t.getStackTrace());
+        return copy;
+    }
+}

@@ -1,0 +1,26 @@
+package dev.caravan.http;
+
+/** The exchange properties the steps talk through (DESIGN.md: one prefix, {@code caravan.}). */
+public final class ExchangeKeys {
+    public static final String REQUEST_ID = "caravan.requestId";
+    public static final String START_NANOS = "caravan.startNanos";
+    public static final String CLIENT_REQUEST = "caravan.clientRequest";
+    public static final String PRINCIPAL = "caravan.principal";
+    public static final String REQUEST = "caravan.request";
+    public static final String CONTROLS = "caravan.controls";
+    public static final String STREAMING = "caravan.streaming";
+    public static final String MODEL = "caravan.model";
+    public static final String DEPLOYMENTS = "caravan.deployments";
+    public static final String DEPLOYMENT = "caravan.deployment";
+    public static final String RESULT = "caravan.result";
+    public static final String RELAY = "caravan.relay";
+    public static final String USAGE = "caravan.usage";
+    public static final String STATUS = "caravan.status";
+    public static final String ERROR_CODE = "caravan.errorCode";
+    public static final String UPSTREAM_NANOS = "caravan.upstreamNanos";
+    public static final String TTFT_NANOS = "caravan.ttftNanos";
+    public static final String OUTCOME = "caravan.outcome";
+
+    private ExchangeKeys() {
+    }
+}

@@ -1,0 +1,182 @@
+package dev.caravan.http;
+
+import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.caravan.GatewayException;
+import dev.caravan.Json;
+import org.apache.camel.Exchange;
+import org.apache.camel.Message;
+
+import java.io.IOException;
+import java.util.HashMap;
+import java.util.Locale;
+import java.util.Map;
+import java.util.Set;
+import java.util.concurrent.ThreadLocalRandom;
+import java.util.concurrent.atomic.AtomicBoolean;
+
+/**
+ * The door's work: capture the client's request into {@code caravan.clientRequest} and strip every wire header from
+ * the message (so none is echoed back or forwarded), check methods, and parse the OpenAI chat body.
+ */
+public final class Ingress {
+
+    /** Client headers an upstream may see (tracing); everything else, the key above all, stays here. */
+    public static final Set<String> FORWARD_ALLOW_LIST = Set.of("traceparent", "tracestate", "user-agent");
+
+    private final AtomicBoolean draining = new AtomicBoolean();
+
+    public void capture(Exchange exchange) {
+        Message in = exchange.getMessage();
+        exchange.setProperty(ExchangeKeys.START_NANOS, System.nanoTime());
+        exchange.setProperty(ExchangeKeys.REQUEST_ID, newRequestId());
+        Map<String, String> headers = new HashMap<>();
+        for (Map.Entry<String, Object> h : in.getHeaders().entrySet()) {
+            String name = h.getKey();
+            if (!name.startsWith("Camel") && h.getValue() != null) {
+                Object v = h.getValue();
+                headers.putIfAbsent(name.toLowerCase(Locale.ROOT),
+                        v instanceof Iterable<?> it && it.iterator().hasNext() ? String.valueOf(it.iterator().next()) : String.valueOf(v));
+            }
+        }
+        String method = in.getHeader(Exchange.HTTP_METHOD, "GET", String.class);
+        String path = in.getHeader(Exchange.HTTP_URI, "/", String.class);
+        int q = path.indexOf('?');
+        if (q >= 0) {
+            path = path.substring(0, q);
+        }
+        if (path.length() > 1 && path.endsWith("/")) {
+            path = path.substring(0, path.length() - 1);
+        }
+        String query = in.getHeader(Exchange.HTTP_RAW_QUERY, String.class);
+        byte[] body = "GET".equals(method) || "HEAD".equals(method) ? new byte[0] : in.getBody(byte[].class);
+        boolean keepAlive = !"close".equalsIgnoreCase(exchange.getProperty("Connection", String.class));
+        exchange.setProperty(ExchangeKeys.CLIENT_REQUEST,
+                new ClientRequest(method, path, query, headers, body == null ? new byte[0] : body, keepAlive));
+        in.removeHeaders("*");
+        in.setBody(null);
+        // kept for dispatching in the routes; Camel* headers never reach the wire
+        in.setHeader(Exchange.HTTP_URI, path);
+        in.setHeader(Exchange.HTTP_METHOD, method);
+    }
+
+    /** While shutting down, new work is refused so open streams can finish. */
+    public void admit(Exchange exchange) {
+        if (draining.get()) {
+            exchange.setProperty("Connection", "close");
+            throw GatewayException.unavailable("shutting_down", "The gateway is shutting down; retry on another instance.");
+        }
+    }
+
+    public void startDraining() {
+        draining.set(true);
+    }
+
+    public boolean isDraining() {
+        return draining.get();
+    }
+
+    public void requirePost(Exchange exchange) {
+        requireMethod(exchange, "POST");
+    }
+
+    public void requireGet(Exchange exchange) {
+        requireMethod(exchange, "GET");
+    }
+
+    private void requireMethod(Exchange exchange, String allowed) {
+        ClientRequest request = request(exchange);
+        if (!allowed.equals(request.method())) {
+            throw GatewayException.methodNotAllowed(request.method(), request.path(), allowed);
+        }
+    }
+
+    public void notFound(Exchange exchange) {
+        ClientRequest request = request(exchange);
+        throw GatewayException.notFound("not_found", "No endpoint " + request.method() + " " + request.path() + ".");
+    }
+
+    /**
+     * Parses and checks an OpenAI chat-completions body into {@code caravan.request}; takes Caravan's own
+     * {@code caravan} object out of it (into {@code caravan.controls}) so it never reaches the upstream.
+     */
+    public void parseChatRequest(Exchange exchange) {
+        ObjectNode body = parseJsonObject(exchange);
+        JsonNode model = body.get("model");
+        if (model == null || !model.isTextual() || model.asText().isBlank()) {
+            throw GatewayException.badRequest("missing_required_parameter", "model",
+                    "You must provide a model parameter.");
+        }
+        JsonNode messages = body.get("messages");
+        if (messages == null || !messages.isArray() || messages.isEmpty()) {
+            throw GatewayException.badRequest("missing_required_parameter", "messages",
+                    "'messages' must be a non-empty array.");
+        }
+        for (JsonNode m : messages) {
+            if (!m.isObject() || !m.path("role").isTextual()) {
+                throw GatewayException.badRequest("invalid_value", "messages",
+                        "Each message must be an object with a 'role'.");
+            }
+        }
+        JsonNode stream = body.get("stream");
+        if (stream != null && !stream.isBoolean() && !stream.isNull()) {
+            throw GatewayException.badRequest("invalid_type", "stream", "'stream' must be a boolean.");
+        }
+        JsonNode controls = body.remove("caravan");
+        if (controls != null && controls.isObject()) {
+            exchange.setProperty(ExchangeKeys.CONTROLS, controls);
+        }
+        exchange.setProperty(ExchangeKeys.REQUEST, body);
+        exchange.setProperty(ExchangeKeys.STREAMING, stream != null && stream.asBoolean(false));
+    }
+
+    ObjectNode parseJsonObject(Exchange exchange) {
+        ClientRequest request = request(exchange);
+        String contentType = request.header("content-type");
+        boolean declaredJson = contentType == null || contentType.toLowerCase(Locale.ROOT).contains("json");
+        if (request.body().length == 0) {
+            throw GatewayException.badRequest("invalid_json", null, "The request body is empty; send a JSON object.");
+        }
+        JsonNode node;
+        try {
+            node = Json.MAPPER.readTree(request.body());
+        } catch (JsonProcessingException e) {
+            if (!declaredJson) {
+                throw GatewayException.unsupportedMediaType(contentType);
+            }
+            // the original message names the problem without echoing the body (which may hold a prompt)
+            var where = e.getLocation();
+            throw GatewayException.badRequest("invalid_json", null, "The request body is not valid JSON: "
+                    + e.getOriginalMessage() + (where == null ? "" : " (line " + where.getLineNr() + ", column " + where.getColumnNr() + ")"));
+        } catch (IOException e) {
+            throw GatewayException.badRequest("invalid_json", null, "The request body could not be read.");
+        }
+        if (!(node instanceof ObjectNode object)) {
+            throw GatewayException.badRequest("invalid_json", null, "The request body must be a JSON object.");
+        }
+        return object;
+    }
+
+    public static ClientRequest request(Exchange exchange) {
+        return exchange.getProperty(ExchangeKeys.CLIENT_REQUEST, ClientRequest.class);
+    }
+
+    /** Client headers on the forward allow-list, for the upstream call. */
+    public static Map<String, String> forwardHeaders(Exchange exchange) {
+        ClientRequest request = request(exchange);
+        Map<String, String> out = new HashMap<>();
+        for (String name : FORWARD_ALLOW_LIST) {
+            String v = request.header(name);
+            if (v != null) {
+                out.put(name, v);
+            }
+        }
+        return out;
+    }
+
+    private static String newRequestId() {
+        ThreadLocalRandom r = ThreadLocalRandom.current();
+        return "req_" + Long.toHexString(r.nextLong() | Long.MIN_VALUE) + Long.toHexString(r.nextLong() | Long.MIN_VALUE);
+    }
+}

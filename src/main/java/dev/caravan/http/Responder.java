@@ -1,0 +1,48 @@
+package dev.caravan.http;
+
+import dev.caravan.Json;
+import dev.caravan.config.DeploymentConfig;
+import dev.caravan.provider.ChatResult;
+import org.apache.camel.Exchange;
+import org.apache.camel.Message;
+
+import java.util.HashMap;
+import java.util.Map;
+
+/** The last step: the answer in the caller's wire shape, whole JSON or the head of an SSE stream. */
+public final class Responder {
+
+    public void respond(Exchange exchange) {
+        Message out = exchange.getMessage();
+        Map<String, String> headers = new HashMap<>();
+        headers.put("x-caravan-request-id", exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class));
+        DeploymentConfig deployment = exchange.getProperty(ExchangeKeys.DEPLOYMENT, DeploymentConfig.class);
+        if (deployment != null) {
+            headers.put("x-caravan-deployment", deployment.id());
+        }
+        StreamRelay relay = exchange.getProperty(ExchangeKeys.RELAY, StreamRelay.class);
+        exchange.setProperty(ExchangeKeys.STATUS, 200);
+        if (relay != null) {
+            // upstream headers travel on the relay's stream; only allow-listed ones were kept
+            ClientRequest request = Ingress.request(exchange);
+            relay.upstreamHeaders().forEach(headers::putIfAbsent);
+            out.setBody(new SseResponse(relay, headers, request.keepAlive()));
+            return;
+        }
+        ChatResult result = exchange.getProperty(ExchangeKeys.RESULT, ChatResult.class);
+        result.headers().forEach(out::setHeader);
+        headers.forEach(out::setHeader);
+        out.setHeader(Exchange.CONTENT_TYPE, "application/json");
+        out.setHeader(Exchange.HTTP_RESPONSE_CODE, 200);
+        out.setBody(Json.bytes(result.body()));
+    }
+
+    /** A JSON answer of the gateway's own (models list, health). */
+    public static void json(Exchange exchange, int status, Object body) {
+        Message out = exchange.getMessage();
+        exchange.setProperty(ExchangeKeys.STATUS, status);
+        out.setHeader(Exchange.CONTENT_TYPE, "application/json");
+        out.setHeader(Exchange.HTTP_RESPONSE_CODE, status);
+        out.setBody(body instanceof com.fasterxml.jackson.databind.JsonNode n ? Json.bytes(n) : body);
+    }
+}

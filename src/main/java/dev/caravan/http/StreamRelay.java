@@ -1,0 +1,239 @@
+package dev.caravan.http;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.caravan.GatewayException;
+import dev.caravan.Json;
+import dev.caravan.provider.ChatStream;
+import dev.caravan.provider.StreamSink;
+import dev.caravan.usage.Usage;
+import io.netty.buffer.ByteBuf;
+import io.netty.channel.ChannelFutureListener;
+import io.netty.channel.ChannelHandlerContext;
+import io.netty.channel.ChannelPromise;
+import io.netty.handler.codec.http.DefaultHttpContent;
+import io.netty.handler.codec.http.LastHttpContent;
+
+import java.nio.charset.StandardCharsets;
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
+import java.util.concurrent.ScheduledFuture;
+import java.util.concurrent.TimeUnit;
+import java.util.function.Consumer;
+
+/**
+ * Relays one upstream stream to one client as server-sent events. Once attached, all its state lives on the
+ * channel's event loop: upstream callbacks hop onto it, each event is written as it arrives, the next one is asked
+ * for only when the client can take it, silences get SSE comment keep-alives, and a silent upstream past the idle
+ * timeout ends the stream with an error event. Usage is read from the stream and hidden again if the client did
+ * not ask for it. Listeners hear how it ended exactly once.
+ */
+public final class StreamRelay implements StreamSink {
+
+    public enum Outcome { COMPLETED, CLIENT_CLOSED, UPSTREAM_ERROR, IDLE_TIMEOUT }
+
+    /** How a stream ended, for post-processing. {@code ttftNanos} is -1 when no content arrived. */
+    public record End(Outcome outcome, Usage usage, long ttftNanos, GatewayException error) {
+    }
+
+    private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
+    private static final byte[] KEEP_ALIVE = ": keep-alive\n\n".getBytes(StandardCharsets.US_ASCII);
+
+    private final ChatStream stream;
+    private final boolean clientWantsUsage;
+    private final Duration idleTimeout;
+    private final Duration keepAliveInterval;
+    private final long requestStartNanos;
+    private final StreamRegistry registry;
+    private final List<Consumer<End>> endListeners = new CopyOnWriteArrayList<>();
+
+    // event-loop confined once attached
+    private ChannelHandlerContext ctx;
+    private ChannelPromise endPromise;
+    private boolean keepAliveConnection;
+    private boolean ended;
+    private boolean awaitingWritable;
+    private long lastUpstreamNanos;
+    private long lastWriteNanos;
+    private long ttftNanos = -1;
+    private Usage usage = Usage.NONE;
+    private ScheduledFuture<?> ticker;
+
+    public StreamRelay(ChatStream stream, boolean clientWantsUsage, Duration idleTimeout, Duration keepAliveInterval,
+                       long requestStartNanos, StreamRegistry registry) {
+        this.stream = stream;
+        this.clientWantsUsage = clientWantsUsage;
+        this.idleTimeout = idleTimeout;
+        this.keepAliveInterval = keepAliveInterval;
+        this.requestStartNanos = requestStartNanos;
+        this.registry = registry;
+        registry.opened(this);
+    }
+
+    /** The upstream's response headers that passed the allow-list. */
+    public java.util.Map<String, String> upstreamHeaders() {
+        return stream.headers();
+    }
+
+    /** Runs once when the stream ends, however it ends. */
+    public void onEnd(Consumer<End> listener) {
+        endListeners.add(listener);
+    }
+
+    /** The route failed after the upstream answered: release it without writing anything. */
+    public void abandon() {
+        stream.cancel();
+        registry.closed(this);
+    }
+
+    void attach(ChannelHandlerContext ctx, ChannelPromise endPromise, boolean keepAliveConnection) {
+        this.ctx = ctx;
+        this.endPromise = endPromise;
+        this.keepAliveConnection = keepAliveConnection;
+        long now = System.nanoTime();
+        lastUpstreamNanos = now;
+        lastWriteNanos = now;
+        if (!ctx.channel().isActive()) {
+            clientGone();
+            return;
+        }
+        long tick = Math.max(50, Math.min(keepAliveInterval.toMillis(), idleTimeout.toMillis()) / 4);
+        ticker = ctx.executor().scheduleAtFixedRate(this::tick, tick, tick, TimeUnit.MILLISECONDS);
+        stream.start(this);
+        stream.request(1);
+    }
+
+    @Override
+    public void onChunk(ObjectNode chunk) {
+        ctx.executor().execute(() -> writeChunk(chunk));
+    }
+
+    @Override
+    public void onComplete() {
+        ctx.executor().execute(() -> finish(Outcome.COMPLETED, null));
+    }
+
+    @Override
+    public void onError(GatewayException error) {
+        ctx.executor().execute(() -> finish(Outcome.UPSTREAM_ERROR, error));
+    }
+
+    void clientGone() {
+        if (ended) {
+            return;
+        }
+        stream.cancel();
+        end(Outcome.CLIENT_CLOSED, null);
+    }
+
+    void writable() {
+        if (awaitingWritable && !ended) {
+            awaitingWritable = false;
+            stream.request(1);
+        }
+    }
+
+    private void writeChunk(ObjectNode chunk) {
+        if (ended) {
+            return;
+        }
+        lastUpstreamNanos = System.nanoTime();
+        JsonNode u = chunk.get("usage");
+        boolean forward = true;
+        if (u != null && u.isObject()) {
+            usage = Usage.fromOpenAi(u);
+        }
+        if (!clientWantsUsage && u != null) {
+            if (chunk.path("choices").isEmpty()) {
+                forward = false; // the usage-only chunk the client did not ask for
+            } else {
+                chunk.remove("usage");
+            }
+        }
+        if (ttftNanos < 0 && hasContent(chunk)) {
+            ttftNanos = lastUpstreamNanos - requestStartNanos;
+        }
+        if (forward) {
+            byte[] json = Json.bytes(chunk);
+            ByteBuf buf = ctx.alloc().buffer(json.length + 8);
+            buf.writeBytes("data: ".getBytes(StandardCharsets.US_ASCII)).writeBytes(json).writeByte('\n').writeByte('\n');
+            ctx.writeAndFlush(new DefaultHttpContent(buf));
+            lastWriteNanos = lastUpstreamNanos;
+        }
+        if (ctx.channel().isWritable()) {
+            stream.request(1);
+        } else {
+            awaitingWritable = true;
+        }
+    }
+
+    private static boolean hasContent(ObjectNode chunk) {
+        for (JsonNode choice : chunk.path("choices")) {
+            JsonNode delta = choice.path("delta");
+            if (delta.path("content").asText("").length() > 0 || delta.has("tool_calls")
+                    || delta.path("reasoning_content").asText("").length() > 0) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    private void tick() {
+        if (ended) {
+            return;
+        }
+        long now = System.nanoTime();
+        if (now - lastUpstreamNanos >= idleTimeout.toNanos()) {
+            stream.cancel();
+            finish(Outcome.IDLE_TIMEOUT, GatewayException.gatewayTimeout(
+                    "The upstream sent nothing for " + idleTimeout.toMillis() + " ms; the stream was ended."));
+        } else if (now - lastWriteNanos >= keepAliveInterval.toNanos()) {
+            ctx.writeAndFlush(new DefaultHttpContent(ctx.alloc().buffer(KEEP_ALIVE.length).writeBytes(KEEP_ALIVE)));
+            lastWriteNanos = now;
+        }
+    }
+
+    private void finish(Outcome outcome, GatewayException error) {
+        if (ended) {
+            return;
+        }
+        if (error == null) {
+            ctx.write(new DefaultHttpContent(ctx.alloc().buffer(DONE.length).writeBytes(DONE)));
+        } else {
+            // OpenAI's convention for a failure after the first byte: an error event, then the end of the body
+            byte[] json = OpenAiErrors.bytes(error);
+            ByteBuf buf = ctx.alloc().buffer(json.length + 8);
+            buf.writeBytes("data: ".getBytes(StandardCharsets.US_ASCII)).writeBytes(json).writeByte('\n').writeByte('\n');
+            ctx.write(new DefaultHttpContent(buf));
+        }
+        ChannelPromise last = ctx.newPromise();
+        last.addListener(f -> {
+            if (f.isSuccess()) {
+                endPromise.trySuccess();
+            } else {
+                endPromise.tryFailure(f.cause());
+            }
+        });
+        if (!keepAliveConnection) {
+            last.addListener(ChannelFutureListener.CLOSE);
+        }
+        ctx.writeAndFlush(LastHttpContent.EMPTY_LAST_CONTENT, last);
+        end(outcome, error);
+    }
+
+    private void end(Outcome outcome, GatewayException error) {
+        ended = true;
+        if (ticker != null) {
+            ticker.cancel(false);
+        }
+        if (outcome == Outcome.CLIENT_CLOSED && endPromise != null) {
+            endPromise.tryFailure(new java.nio.channels.ClosedChannelException());
+        }
+        registry.closed(this);
+        End end = new End(outcome, usage, ttftNanos, error);
+        for (Consumer<End> listener : endListeners) {
+            listener.accept(end);
+        }
+    }
+}

@@ -1,0 +1,51 @@
+package dev.caravan.observe;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.caravan.auth.Principal;
+import dev.caravan.config.DeploymentConfig;
+import dev.caravan.config.ModelConfig;
+import dev.caravan.http.ClientRequest;
+import dev.caravan.http.ExchangeKeys;
+import dev.caravan.usage.Usage;
+import org.apache.camel.Exchange;
+
+/**
+ * What post-processing knows about one finished request, read once from the exchange. Label values are bounded:
+ * a model name that is not configured becomes {@code unknown}, never the caller's string.
+ */
+public record RequestFacts(String requestId, String method, String path, String keyId, String team, String model,
+                           String deployment, int status, String errorCode, boolean stream, String outcome,
+                           long durationNanos, long upstreamNanos, long ttftNanos, Usage usage) {
+
+    public static RequestFacts of(Exchange exchange) {
+        ClientRequest request = exchange.getProperty(ExchangeKeys.CLIENT_REQUEST, ClientRequest.class);
+        Principal principal = exchange.getProperty(ExchangeKeys.PRINCIPAL, Principal.class);
+        ModelConfig model = exchange.getProperty(ExchangeKeys.MODEL, ModelConfig.class);
+        DeploymentConfig deployment = exchange.getProperty(ExchangeKeys.DEPLOYMENT, DeploymentConfig.class);
+        String modelLabel = model != null ? model.name()
+                : exchange.getProperty(ExchangeKeys.REQUEST, ObjectNode.class) != null ? "unknown" : "none";
+        Long start = exchange.getProperty(ExchangeKeys.START_NANOS, Long.class);
+        Usage usage = exchange.getProperty(ExchangeKeys.USAGE, Usage.NONE, Usage.class);
+        return new RequestFacts(
+                exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class),
+                request == null ? "" : request.method(),
+                request == null ? "" : request.path(),
+                principal == null ? "anonymous" : principal.keyId(),
+                principal == null || principal.team() == null ? "none" : principal.team(),
+                modelLabel,
+                deployment == null ? "none" : deployment.id(),
+                exchange.getProperty(ExchangeKeys.STATUS, 0, Integer.class),
+                exchange.getProperty(ExchangeKeys.ERROR_CODE, String.class),
+                exchange.getProperty(ExchangeKeys.STREAMING, false, Boolean.class),
+                exchange.getProperty(ExchangeKeys.OUTCOME, String.class),
+                start == null ? 0 : System.nanoTime() - start,
+                exchange.getProperty(ExchangeKeys.UPSTREAM_NANOS, 0L, Long.class),
+                exchange.getProperty(ExchangeKeys.TTFT_NANOS, -1L, Long.class),
+                usage);
+    }
+
+    /** Requests to the API, as opposed to health checks and scrapes. */
+    public boolean isApiCall() {
+        return path.startsWith("/v1/");
+    }
+}

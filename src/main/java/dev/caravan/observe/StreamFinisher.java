@@ -1,0 +1,37 @@
+package dev.caravan.observe;
+
+import dev.caravan.http.ExchangeKeys;
+import dev.caravan.http.StreamRelay;
+import org.apache.camel.CamelContext;
+import org.apache.camel.Exchange;
+import org.apache.camel.ProducerTemplate;
+import org.apache.camel.support.ExchangeHelper;
+
+/**
+ * Post-processing for a stream waits for its end: the exchange is done long before the last chunk, so a copy of
+ * it is sent to the recording route once the relay says how the stream ended (done, client gone, failed).
+ */
+public final class StreamFinisher {
+
+    private final ProducerTemplate template;
+
+    public StreamFinisher(CamelContext context) {
+        this.template = context.createProducerTemplate();
+    }
+
+    public void deferUntilEnd(Exchange exchange, String endpointUri) {
+        StreamRelay relay = exchange.getProperty(ExchangeKeys.RELAY, StreamRelay.class);
+        Exchange copy = ExchangeHelper.createCopy(exchange, true);
+        copy.removeProperty(ExchangeKeys.RELAY);
+        copy.setProperty(ExchangeKeys.STATUS, 200); // the head of a stream is always a 200
+        relay.onEnd(end -> {
+            copy.setProperty(ExchangeKeys.USAGE, end.usage());
+            copy.setProperty(ExchangeKeys.TTFT_NANOS, end.ttftNanos());
+            copy.setProperty(ExchangeKeys.OUTCOME, end.outcome().name().toLowerCase(java.util.Locale.ROOT));
+            if (end.error() != null) {
+                copy.setProperty(ExchangeKeys.ERROR_CODE, end.error().code());
+            }
+            template.asyncSend(endpointUri, copy);
+        });
+    }
+}

@@ -1,0 +1,16 @@
+package dev.caravan.provider;
+
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * One provider family's adapter: translates the canonical OpenAI chat request to its wire format and back.
+ * Failures complete the futures with a {@link dev.caravan.GatewayException}.
+ */
+public interface Provider {
+
+    /** A whole answer. */
+    CompletableFuture<ChatResult> chat(ChatCall call);
+
+    /** Completes when the upstream has answered with success headers; errors before that complete it exceptionally. */
+    CompletableFuture<ChatStream> chatStream(ChatCall call);
+}

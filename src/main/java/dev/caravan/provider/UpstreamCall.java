@@ -1,0 +1,75 @@
+package dev.caravan.provider;
+
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.caravan.config.DeploymentConfig;
+import dev.caravan.config.ModelConfig;
+import dev.caravan.http.ExchangeKeys;
+import dev.caravan.http.Ingress;
+import dev.caravan.http.StreamRegistry;
+import dev.caravan.http.StreamRelay;
+import org.apache.camel.AsyncCallback;
+import org.apache.camel.Exchange;
+import org.apache.camel.support.AsyncProcessorSupport;
+
+import java.time.Duration;
+import java.util.List;
+import java.util.concurrent.CompletableFuture;
+
+/**
+ * The call step: sends the canonical request to the first ranked deployment and waits without holding a thread
+ * (an asynchronous Camel processor). A whole answer lands in {@code caravan.result}; a stream whose upstream
+ * answered lands in {@code caravan.relay}, ready to be relayed as it arrives.
+ */
+public final class UpstreamCall extends AsyncProcessorSupport {
+
+    private final Providers providers;
+    private final StreamRegistry streams;
+    private final Duration keepAliveInterval;
+
+    public UpstreamCall(Providers providers, StreamRegistry streams, Duration keepAliveInterval) {
+        this.providers = providers;
+        this.streams = streams;
+        this.keepAliveInterval = keepAliveInterval;
+    }
+
+    @Override
+    public boolean process(Exchange exchange, AsyncCallback callback) {
+        try {
+            @SuppressWarnings("unchecked")
+            List<DeploymentConfig> ranked = exchange.getProperty(ExchangeKeys.DEPLOYMENTS, List.class);
+            ModelConfig model = exchange.getProperty(ExchangeKeys.MODEL, ModelConfig.class);
+            DeploymentConfig deployment = ranked.get(0);
+            exchange.setProperty(ExchangeKeys.DEPLOYMENT, deployment);
+            ObjectNode body = exchange.getProperty(ExchangeKeys.REQUEST, ObjectNode.class);
+            ChatCall call = new ChatCall(exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class), deployment, body,
+                    Ingress.forwardHeaders(exchange), model.timeout());
+            Provider provider = providers.forType(deployment.provider().type());
+            long sent = System.nanoTime();
+            boolean streaming = exchange.getProperty(ExchangeKeys.STREAMING, false, Boolean.class);
+            CompletableFuture<?> done;
+            if (streaming) {
+                long start = exchange.getProperty(ExchangeKeys.START_NANOS, Long.class);
+                done = provider.chatStream(call).thenAccept(stream -> exchange.setProperty(ExchangeKeys.RELAY,
+                        new StreamRelay(stream, call.clientWantsStreamUsage(), model.streamIdleTimeout(),
+                                keepAliveInterval, start, streams)));
+            } else {
+                done = provider.chat(call).thenAccept(result -> {
+                    exchange.setProperty(ExchangeKeys.RESULT, result);
+                    exchange.setProperty(ExchangeKeys.USAGE, result.usage());
+                });
+            }
+            done.whenComplete((ignored, failure) -> {
+                exchange.setProperty(ExchangeKeys.UPSTREAM_NANOS, System.nanoTime() - sent);
+                if (failure != null) {
+                    exchange.setException(UpstreamErrors.fromThrowable(deployment, failure));
+                }
+                callback.done(false);
+            });
+            return false;
+        } catch (RuntimeException e) {
+            exchange.setException(e);
+            callback.done(true);
+            return true;
+        }
+    }
+}

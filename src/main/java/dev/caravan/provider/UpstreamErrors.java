@@ -1,0 +1,141 @@
+package dev.caravan.provider;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.caravan.GatewayException;
+import dev.caravan.Json;
+import dev.caravan.config.DeploymentConfig;
+
+import java.io.IOException;
+import java.net.ConnectException;
+import java.net.http.HttpTimeoutException;
+import java.nio.channels.UnresolvedAddressException;
+import java.util.HashMap;
+import java.util.Map;
+import java.util.concurrent.CancellationException;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.ExecutionException;
+import java.util.regex.Pattern;
+
+/**
+ * Maps an upstream failure to what the client sees. The upstream's own words pass through, with anything that
+ * looks like a credential removed; a failure of the deployment itself (its credential refused, its server down)
+ * is the gateway's 5xx, never the caller's 4xx.
+ */
+public final class UpstreamErrors {
+
+    // OpenAI-style keys, bearer tokens, and "key=..." echoes that some providers put in error messages
+    private static final Pattern CREDENTIAL = Pattern.compile(
+            "(sk-[A-Za-z0-9_*.-]{6,}|(?i:bearer)\\s+[A-Za-z0-9_*.=-]+|(?i:api[-_]?key)[\"']?\\s*[:=]\\s*[\"']?[A-Za-z0-9_*.-]+)");
+
+    private UpstreamErrors() {
+    }
+
+    public static GatewayException fromStatus(DeploymentConfig deployment, int status, byte[] body, Map<String, String> headers) {
+        ObjectNode parsed = Json.parseObjectOrNull(body);
+        JsonNode error = parsed == null ? null : parsed.get("error");
+        String upstreamMessage = null;
+        String type = null;
+        String code = null;
+        String param = null;
+        if (error != null && error.isObject()) {
+            upstreamMessage = text(error, "message");
+            type = text(error, "type");
+            code = text(error, "code");
+            param = text(error, "param");
+        } else if (error != null && error.isTextual()) {
+            upstreamMessage = error.asText();
+        }
+        String message = redact(upstreamMessage == null ? "HTTP " + status : upstreamMessage, deployment);
+        Map<String, String> extra = new HashMap<>();
+        String retryAfter = headers.get("retry-after");
+        if (retryAfter != null) {
+            extra.put("Retry-After", retryAfter);
+        }
+        String where = "Deployment '" + deployment.id() + "' answered HTTP " + status + ": ";
+        if (status == 401 || status == 403) {
+            return new GatewayException(502, "api_error", "upstream_auth_failed", null,
+                    where + message + " (the provider credential was refused)", Map.of());
+        }
+        if (status == 404) {
+            return new GatewayException(502, "api_error", "upstream_not_found", null, where + message, Map.of());
+        }
+        if (status == 408) {
+            return GatewayException.gatewayTimeout(where + message);
+        }
+        if (status == 429) {
+            return new GatewayException(429, type != null ? type : "rate_limit_error",
+                    code != null ? code : "rate_limit_exceeded", null, message, extra);
+        }
+        if (status == 503 || status == 529) {
+            return new GatewayException(503, "api_error", "upstream_unavailable", null, where + message, extra);
+        }
+        if (status == 504) {
+            return GatewayException.gatewayTimeout(where + message);
+        }
+        if (status >= 500) {
+            return new GatewayException(502, "api_error", "upstream_error", null, where + message, Map.of());
+        }
+        if (status >= 400) {
+            // caused by the request itself: the caller gets the provider's own words and status
+            return new GatewayException(status, type != null ? type : "invalid_request_error", code, param, message, Map.of());
+        }
+        return new GatewayException(502, "api_error", "upstream_bad_response", null,
+                where + "unexpected status", Map.of());
+    }
+
+    /** Maps a transport failure: timeout before the first byte, refused or reset connection. */
+    public static GatewayException fromThrowable(DeploymentConfig deployment, Throwable t) {
+        Throwable cause = unwrap(t);
+        if (cause instanceof GatewayException g) {
+            return g;
+        }
+        String who = "Deployment '" + deployment.id() + "'";
+        if (cause instanceof HttpTimeoutException) {
+            return GatewayException.gatewayTimeout(who + " did not answer in time.");
+        }
+        if (cause instanceof ConnectException || cause instanceof UnresolvedAddressException) {
+            return GatewayException.badGateway("upstream_unreachable", who + " is unreachable (connection failed).");
+        }
+        if (cause instanceof IOException) {
+            return GatewayException.badGateway("upstream_connection_error",
+                    who + " closed the connection before answering.");
+        }
+        if (cause instanceof CancellationException) {
+            return GatewayException.badGateway("upstream_cancelled", who + " call was cancelled.");
+        }
+        return GatewayException.badGateway("upstream_error", who + " failed: " + cause.getClass().getSimpleName());
+    }
+
+    public static GatewayException garbage(DeploymentConfig deployment, String what) {
+        return GatewayException.badGateway("upstream_bad_response",
+                "Deployment '" + deployment.id() + "' answered with " + what + ".");
+    }
+
+    public static GatewayException badGatewayMidStream(DeploymentConfig deployment) {
+        return GatewayException.badGateway("upstream_stream_broken",
+                "Deployment '" + deployment.id() + "' ended its stream before it finished.");
+    }
+
+    public static String redact(String text, DeploymentConfig deployment) {
+        String out = text;
+        String key = deployment.provider().apiKey();
+        if (key != null && key.length() >= 4) {
+            out = out.replace(key, "[redacted]");
+        }
+        return CREDENTIAL.matcher(out).replaceAll("[redacted]");
+    }
+
+    static Throwable unwrap(Throwable t) {
+        Throwable c = t;
+        while ((c instanceof CompletionException || c instanceof ExecutionException) && c.getCause() != null) {
+            c = c.getCause();
+        }
+        return c;
+    }
+
+    private static String text(JsonNode node, String field) {
+        JsonNode v = node.get(field);
+        return v == null || v.isNull() ? null : v.asText();
+    }
+}
