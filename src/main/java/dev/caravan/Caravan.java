@@ -25,7 +25,9 @@ import org.apache.camel.CamelContext;
 import org.apache.camel.main.BaseMainSupport;
 import org.apache.camel.main.Main;
 import org.apache.camel.main.MainListenerSupport;
+import org.apache.camel.spi.CamelEvent;
 import org.apache.camel.spi.Registry;
+import org.apache.camel.support.EventNotifierSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -121,19 +123,31 @@ public final class Caravan {
         main.addMainListener(new MainListenerSupport() {
             @Override
             public void beforeConfigure(BaseMainSupport m) {
-                bindBeans(m.getCamelContext());
-            }
-
-            @Override
-            public void afterStart(BaseMainSupport m) {
-                startWatcher(m.getCamelContext());
-            }
-
-            @Override
-            public void beforeStop(BaseMainSupport m) {
-                drain(m.getCamelContext());
+                CamelContext context = m.getCamelContext();
+                bindBeans(context);
+                context.getManagementStrategy().addEventNotifier(lifecycle(context));
             }
         });
+    }
+
+    /** Context events rather than main-listener callbacks, so SIGTERM (run) and stop() (tests, embedding) behave alike. */
+    private EventNotifierSupport lifecycle(CamelContext context) {
+        return new EventNotifierSupport() {
+            @Override
+            public void notify(CamelEvent event) {
+                if (event instanceof CamelEvent.CamelContextStartedEvent) {
+                    startWatcher(context);
+                } else if (event instanceof CamelEvent.CamelContextStoppingEvent) {
+                    drain(context); // before any route stops: open streams finish, new requests get 503
+                }
+            }
+
+            @Override
+            public boolean isEnabled(CamelEvent event) {
+                return event instanceof CamelEvent.CamelContextStartedEvent
+                        || event instanceof CamelEvent.CamelContextStoppingEvent;
+            }
+        };
     }
 
     private void bindBeans(CamelContext context) {
