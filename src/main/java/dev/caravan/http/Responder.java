@@ -21,7 +21,6 @@ public final class Responder {
             headers.put("x-caravan-deployment", deployment.id());
         }
         StreamRelay relay = exchange.getProperty(ExchangeKeys.RELAY, StreamRelay.class);
-        exchange.setProperty(ExchangeKeys.STATUS, 200);
         if (relay != null) {
             // upstream headers travel on the relay's stream; only allow-listed ones were kept
             ClientRequest request = Ingress.request(exchange);

@@ -23,7 +23,6 @@ public final class StreamFinisher {
         StreamRelay relay = exchange.getProperty(ExchangeKeys.RELAY, StreamRelay.class);
         Exchange copy = ExchangeHelper.createCopy(exchange, true);
         copy.removeProperty(ExchangeKeys.RELAY);
-        copy.setProperty(ExchangeKeys.STATUS, 200); // the head of a stream is always a 200
         relay.onEnd(end -> {
             copy.setProperty(ExchangeKeys.USAGE, end.usage());
             copy.setProperty(ExchangeKeys.TTFT_NANOS, end.ttftNanos());

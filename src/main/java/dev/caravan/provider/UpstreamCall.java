@@ -62,6 +62,8 @@ public final class UpstreamCall extends AsyncProcessorSupport {
                 exchange.setProperty(ExchangeKeys.UPSTREAM_NANOS, System.nanoTime() - sent);
                 if (failure != null) {
                     exchange.setException(UpstreamErrors.fromThrowable(deployment, failure));
+                } else {
+                    exchange.setProperty(ExchangeKeys.STATUS, 200);
                 }
                 callback.done(false);
             });

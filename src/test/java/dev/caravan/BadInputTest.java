@@ -1,0 +1,142 @@
+package dev.caravan;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.net.http.HttpRequest;
+import java.net.http.HttpResponse;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Every malformed request gets the OpenAI error shape and the right status: never a stack trace, never empty. */
+class BadInputTest {
+
+    static TestGateway gateway;
+    static final String AUTH = "Bearer " + TestGateway.DEMO_KEY;
+    static final String GOOD = "{\"model\":\"mock-gpt\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+
+    @BeforeAll
+    static void start() throws Exception {
+        // a small body limit so the 413 test sends little
+        gateway = TestGateway.start(TestGateway.MOCK_CONFIG, Map.of("caravan.maxBodyBytes", "4096"));
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        gateway.close();
+    }
+
+    static void assertOpenAiError(HttpResponse<String> response, int status, String code) {
+        assertThat(response.statusCode()).isEqualTo(status);
+        assertThat(response.headers().firstValue("content-type")).hasValueSatisfying(v -> assertThat(v).startsWith("application/json"));
+        assertThat(response.body()).startsWith("{\"error\":{\"message\":");
+        assertThat(response.body()).contains("\"type\":", "\"param\":", "\"code\":\"" + code + "\"");
+        assertThat(response.body()).doesNotContain("Exception", "\tat ", "dev.caravan");
+    }
+
+    @Test
+    void malformedJsonGets400() {
+        assertOpenAiError(gateway.post("/v1/chat/completions", "{\"model\": \"mock-gpt\", \"messages\": [",
+                "Authorization", AUTH, "Content-Type", "application/json"), 400, "invalid_json");
+    }
+
+    @Test
+    void malformedJsonErrorDoesNotEchoTheBody() {
+        HttpResponse<String> r = gateway.post("/v1/chat/completions", "{\"model\": \"mock-gpt\", \"secret prompt text\" oops}",
+                "Authorization", AUTH, "Content-Type", "application/json");
+        assertOpenAiError(r, 400, "invalid_json");
+        assertThat(r.body()).doesNotContain("secret prompt text");
+    }
+
+    @Test
+    void jsonBodySentAsFormIsStillUnderstood() {
+        // curl -d sends application/x-www-form-urlencoded; the body is JSON all the same
+        HttpResponse<String> r = gateway.post("/v1/chat/completions", GOOD,
+                "Authorization", AUTH, "Content-Type", "application/x-www-form-urlencoded");
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.body()).contains("\"object\":\"chat.completion\"");
+    }
+
+    @Test
+    void nonJsonBodyWithAnotherContentTypeGets415() {
+        assertOpenAiError(gateway.post("/v1/chat/completions", "model=mock-gpt&prompt=hi",
+                "Authorization", AUTH, "Content-Type", "application/x-www-form-urlencoded"), 415, "unsupported_media_type");
+    }
+
+    @Test
+    void missingModelOrMessagesGets400NamingTheParam() {
+        HttpResponse<String> noModel = gateway.post("/v1/chat/completions", "{\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                "Authorization", AUTH, "Content-Type", "application/json");
+        assertOpenAiError(noModel, 400, "missing_required_parameter");
+        assertThat(noModel.body()).contains("\"param\":\"model\"");
+        HttpResponse<String> noMessages = gateway.post("/v1/chat/completions", "{\"model\":\"mock-gpt\"}",
+                "Authorization", AUTH, "Content-Type", "application/json");
+        assertOpenAiError(noMessages, 400, "missing_required_parameter");
+        assertThat(noMessages.body()).contains("\"param\":\"messages\"");
+        assertOpenAiError(gateway.post("/v1/chat/completions", "[1,2]", "Authorization", AUTH), 400, "invalid_json");
+        assertOpenAiError(gateway.post("/v1/chat/completions", "", "Authorization", AUTH), 400, "invalid_json");
+    }
+
+    @Test
+    void unknownModelGets404() {
+        assertOpenAiError(gateway.post("/v1/chat/completions", GOOD.replace("mock-gpt", "nope"),
+                "Authorization", AUTH), 404, "model_not_found");
+    }
+
+    @Test
+    void wrongMethodGets405WithAllow() {
+        HttpResponse<String> r = gateway.send(gateway.request("/v1/chat/completions", "Authorization", AUTH).GET().build());
+        assertOpenAiError(r, 405, "method_not_allowed");
+        assertThat(r.headers().firstValue("allow")).hasValue("POST");
+        HttpResponse<String> d = gateway.send(gateway.request("/v1/models", "Authorization", AUTH)
+                .method("DELETE", HttpRequest.BodyPublishers.noBody()).build());
+        assertOpenAiError(d, 405, "method_not_allowed");
+        assertThat(d.headers().firstValue("allow")).hasValue("GET");
+    }
+
+    @Test
+    void unknownPathGets404() {
+        assertOpenAiError(gateway.get("/v1/nothing-here", "Authorization", AUTH), 404, "not_found");
+    }
+
+    @Test
+    void bodyOverTheLimitGets413InOpenAiShape() {
+        String big = "{\"model\":\"mock-gpt\",\"messages\":[{\"role\":\"user\",\"content\":\"" + "x".repeat(5000) + "\"}]}";
+        assertOpenAiError(gateway.post("/v1/chat/completions", big, "Authorization", AUTH,
+                "Content-Type", "application/json"), 413, "request_too_large");
+        // and the gateway still answers afterwards
+        assertThat(gateway.post("/v1/chat/completions", GOOD, "Authorization", AUTH).statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void nonBooleanStreamGets400() {
+        assertOpenAiError(gateway.post("/v1/chat/completions", GOOD.replace("{\"model\"", "{\"stream\":\"yes\",\"model\""),
+                "Authorization", AUTH), 400, "invalid_type");
+    }
+
+    @Test
+    void healthAndMetricsNeedNoKey() {
+        HttpResponse<String> live = gateway.get("/health/live");
+        assertThat(live.statusCode()).isEqualTo(200);
+        assertThat(live.body()).contains("\"status\":\"UP\"");
+        HttpResponse<String> ready = gateway.get("/health/ready");
+        assertThat(ready.statusCode()).isEqualTo(200);
+        assertThat(ready.body()).contains("\"status\":\"UP\"");
+        gateway.post("/v1/chat/completions", GOOD, "Authorization", AUTH);
+        HttpResponse<String> metrics = gateway.get("/metrics");
+        assertThat(metrics.statusCode()).isEqualTo(200);
+        assertThat(metrics.headers().firstValue("content-type")).hasValueSatisfying(v -> assertThat(v).startsWith("text/plain"));
+        assertThat(metrics.body()).contains("caravan_requests_total{", "direction=\"input\"",
+                "caravan_request_duration_seconds_count{", "caravan_overhead_seconds_count{");
+        assertThat(metrics.body()).contains("status=\"200\"").doesNotContain("status=\"0\"");
+        assertThat(metrics.body()).doesNotContain(TestGateway.DEMO_KEY, TestGateway.MASTER_KEY);
+    }
+
+    @Test
+    void unknownModelNamesDoNotBecomeMetricLabels() {
+        gateway.post("/v1/chat/completions", GOOD.replace("mock-gpt", "attacker-controlled-label"), "Authorization", AUTH);
+        assertThat(gateway.metrics()).doesNotContain("attacker-controlled-label").contains("model=\"unknown\"");
+    }
+}
