@@ -173,7 +173,6 @@ public final class ReloadWatcher {
 
     private List<RouteDefinition> parse(Resource resource) throws Exception {
         try (DefaultCamelContext scratch = new DefaultCamelContext()) {
-            scratch.getCamelContextExtension().setRegistry(context.getRegistry());
             RoutesLoader scratchLoader = PluginHelper.getRoutesLoader(scratch);
             scratchLoader.loadRoutes(resource);
             List<RouteDefinition> defs = new ArrayList<>(scratch.getRouteDefinitions());

@@ -230,10 +230,13 @@ public final class StreamRelay implements StreamSink {
         if (outcome == Outcome.CLIENT_CLOSED && endPromise != null) {
             endPromise.tryFailure(new java.nio.channels.ClosedChannelException());
         }
-        registry.closed(this);
         End end = new End(outcome, usage, ttftNanos, error);
-        for (Consumer<End> listener : endListeners) {
-            listener.accept(end);
+        try {
+            for (Consumer<End> listener : endListeners) {
+                listener.accept(end);
+            }
+        } finally {
+            registry.closed(this);
         }
     }
 }

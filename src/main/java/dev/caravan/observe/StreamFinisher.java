@@ -30,7 +30,9 @@ public final class StreamFinisher {
             if (end.error() != null) {
                 copy.setProperty(ExchangeKeys.ERROR_CODE, end.error().code());
             }
-            template.asyncSend(endpointUri, copy);
+            // synchronous and cheap (metrics, an async log appender): done before the relay counts the stream closed,
+            // so a shutdown that waits for open streams also waits for their records
+            template.send(endpointUri, copy);
         });
     }
 }

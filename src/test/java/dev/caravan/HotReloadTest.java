@@ -1,0 +1,125 @@
+package dev.caravan;
+
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.net.http.HttpResponse;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.CompletableFuture;
+import java.util.function.BooleanSupplier;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** Edits to config/gateway.yaml and routes/ apply while the gateway serves; invalid edits are refused whole. */
+class HotReloadTest {
+
+    static final String AUTH = "Bearer " + TestGateway.MASTER_KEY;
+    static final String CHAT = "{\"model\":\"assistant\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+    static TestGateway gateway;
+
+    static String config(String provider) {
+        return """
+                providers:
+                  blue: { type: mock }
+                  green: { type: mock }
+                  slow: { type: mock, latency: 1500ms }
+                models:
+                  - name: assistant
+                    deployments: [ { provider: %s, model: assistant } ]
+                  - name: slow
+                    deployments: [ { provider: slow, model: slow } ]
+                """.formatted(provider);
+    }
+
+    @BeforeAll
+    static void start() throws Exception {
+        gateway = TestGateway.start(config("blue"));
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        gateway.close();
+    }
+
+    static String deployment() {
+        HttpResponse<String> r = gateway.post("/v1/chat/completions", CHAT, "Authorization", AUTH);
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        return r.headers().firstValue("x-caravan-deployment").orElseThrow();
+    }
+
+    static void eventually(BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 10_000;
+        while (!condition.getAsBoolean()) {
+            assertThat(System.currentTimeMillis()).as("waiting for: " + what).isLessThan(deadline);
+            Thread.sleep(100);
+        }
+    }
+
+    @Test
+    void configEditTakesEffectAndAnInvalidEditKeepsTheOldConfigServing() throws Exception {
+        assertThat(deployment()).isEqualTo("blue-assistant");
+
+        Files.writeString(gateway.configFile(), config("green"));
+        eventually(() -> deployment().equals("green-assistant"), "the new deployment serves");
+        assertThat(gateway.metric("caravan_config_reload_total{kind=\"config\",result=\"success\"}")).isGreaterThanOrEqualTo(1);
+
+        // a schema violation (unknown provider type) and a broken reference: both refused, green keeps serving
+        Files.writeString(gateway.configFile(), config("green").replace("type: mock }", "type: magic }"));
+        eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"config\",result=\"failure\"}") >= 1, "the refusal is counted");
+        assertThat(deployment()).isEqualTo("green-assistant");
+
+        Files.writeString(gateway.configFile(), config("nowhere"));
+        eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"config\",result=\"failure\"}") >= 2, "the refusal is counted");
+        assertThat(deployment()).isEqualTo("green-assistant");
+        assertThat(gateway.get("/health/ready").statusCode()).isEqualTo(200);
+
+        Files.writeString(gateway.configFile(), config("blue"));
+        eventually(() -> deployment().equals("blue-assistant"), "a valid edit after a refused one applies");
+    }
+
+    @Test
+    void routeEditTakesEffectAndBrokenRouteFilesAreRefused() throws Exception {
+        Path routeFile = gateway.routesDir().resolve("route.camel.yaml");
+        String original = Files.readString(routeFile);
+        String withProbe = original.replace("      steps:\n",
+                "      steps:\n        - setHeader:\n            name: x-caravan-probe\n            constant: v2\n");
+        assertThat(withProbe).isNotEqualTo(original);
+
+        // a request in flight in the call step while that step's file is replaced still finishes
+        Path callFile = gateway.routesDir().resolve("call.camel.yaml");
+        double successes = gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"success\"}");
+        CompletableFuture<HttpResponse<String>> inFlight = CompletableFuture.supplyAsync(() -> gateway.post(
+                "/v1/chat/completions", CHAT.replace("assistant", "slow"), "Authorization", AUTH));
+        Thread.sleep(400);
+        Files.writeString(callFile, Files.readString(callFile) + "\n# edited while a call was in flight\n");
+        eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"success\"}") >= successes + 1, "reloaded");
+        HttpResponse<String> finished = inFlight.get();
+        assertThat(finished.statusCode()).as(finished.body()).isEqualTo(200);
+        assertThat(finished.headers().firstValue("x-caravan-deployment")).hasValue("slow-slow");
+
+        Files.writeString(routeFile, withProbe);
+        eventually(() -> "v2".equals(gateway.post("/v1/chat/completions", CHAT, "Authorization", AUTH)
+                .headers().firstValue("x-caravan-probe").orElse(null)), "the edited route serves");
+
+        // YAML that does not parse: refused, the edited route keeps serving
+        double failures = gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"failure\"}");
+        Files.writeString(routeFile, withProbe + "\n  - this: [is not, valid\n");
+        eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"failure\"}") >= failures + 1, "refused");
+        assertThat(gateway.post("/v1/chat/completions", CHAT, "Authorization", AUTH).headers().firstValue("x-caravan-probe")).hasValue("v2");
+
+        // parses, but cannot start (no such component): refused, the previous route comes back
+        Files.writeString(routeFile, withProbe.replace("- bean: { ref: modelRouter, method: route }",
+                "- to: nosuchcomponent:anywhere"));
+        eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"failure\"}") >= failures + 2, "refused");
+        HttpResponse<String> after = gateway.post("/v1/chat/completions", CHAT, "Authorization", AUTH);
+        assertThat(after.statusCode()).as(after.body()).isEqualTo(200);
+        assertThat(after.headers().firstValue("x-caravan-probe")).hasValue("v2");
+        assertThat(gateway.get("/health/ready").statusCode()).isEqualTo(200);
+
+        Files.writeString(routeFile, original);
+        eventually(() -> gateway.post("/v1/chat/completions", CHAT, "Authorization", AUTH)
+                .headers().firstValue("x-caravan-probe").isEmpty(), "the original route serves again");
+    }
+}
