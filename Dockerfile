@@ -1,0 +1,21 @@
+# Build with the Maven wrapper, run on a JRE as a non-root user.
+FROM eclipse-temurin:17-jdk AS build
+WORKDIR /src
+COPY .mvn .mvn
+COPY mvnw pom.xml ./
+RUN ./mvnw -B -ntp dependency:go-offline
+COPY src src
+COPY config config
+RUN ./mvnw -B -ntp -DskipTests package
+
+FROM eclipse-temurin:17-jre
+RUN useradd --system --uid 10001 --home-dir /app caravan
+WORKDIR /app
+COPY --from=build /src/target/caravan.jar /app/caravan.jar
+COPY config /app/config
+COPY routes /app/routes
+USER 10001
+EXPOSE 4000
+ENV JAVA_OPTS="-XX:+UseG1GC -XX:MaxRAMPercentage=75 -XX:+ExitOnOutOfMemoryError"
+HEALTHCHECK --interval=10s --timeout=3s CMD ["java", "-version"]
+ENTRYPOINT ["sh", "-c", "exec java $JAVA_OPTS -jar /app/caravan.jar"]
