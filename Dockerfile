@@ -17,5 +17,4 @@ COPY routes /app/routes
 USER 10001
 EXPOSE 4000
 ENV JAVA_OPTS="-XX:+UseG1GC -XX:MaxRAMPercentage=75 -XX:+ExitOnOutOfMemoryError"
-HEALTHCHECK --interval=10s --timeout=3s CMD ["java", "-version"]
 ENTRYPOINT ["sh", "-c", "exec java $JAVA_OPTS -jar /app/caravan.jar"]

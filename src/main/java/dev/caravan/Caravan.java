@@ -18,7 +18,10 @@ import dev.caravan.provider.MockProvider;
 import dev.caravan.provider.OpenAiProvider;
 import dev.caravan.provider.Providers;
 import dev.caravan.provider.UpstreamCall;
-import dev.caravan.provider.UpstreamHttp;
+import dev.caravan.provider.UpstreamClient;
+import io.netty.channel.EventLoopGroup;
+import io.netty.channel.nio.NioEventLoopGroup;
+import io.netty.util.concurrent.DefaultThreadFactory;
 import dev.caravan.routing.ModelCatalog;
 import dev.caravan.routing.ModelRouter;
 import org.apache.camel.CamelContext;
@@ -70,6 +73,7 @@ public final class Caravan {
     private final Ingress ingress = new Ingress();
     private final GatewayMetrics metrics = new GatewayMetrics(streams);
     private ReloadWatcher watcher;
+    private EventLoopGroup loops;
 
     public Caravan(Options options) throws Exception {
         this.options = options;
@@ -139,13 +143,16 @@ public final class Caravan {
                     startWatcher(context);
                 } else if (event instanceof CamelEvent.CamelContextStoppingEvent) {
                     drain(context); // before any route stops: open streams finish, new requests get 503
+                } else if (event instanceof CamelEvent.CamelContextStoppedEvent && loops != null) {
+                    loops.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS);
                 }
             }
 
             @Override
             public boolean isEnabled(CamelEvent event) {
                 return event instanceof CamelEvent.CamelContextStartedEvent
-                        || event instanceof CamelEvent.CamelContextStoppingEvent;
+                        || event instanceof CamelEvent.CamelContextStoppingEvent
+                        || event instanceof CamelEvent.CamelContextStoppedEvent;
             }
         };
     }
@@ -154,8 +161,12 @@ public final class Caravan {
         Registry r = context.getRegistry();
         long maxBody = Long.parseLong(property(context, "caravan.maxBodyBytes", "33554432"));
         Duration keepAlive = dev.caravan.config.ConfigLoader.parseDuration(property(context, "caravan.sseKeepAlive", "15s"));
-        UpstreamHttp upstream = new UpstreamHttp();
-        Providers providers = new Providers(Map.of("openai", new OpenAiProvider(upstream), "mock", mock));
+        int ioThreads = Integer.parseInt(property(context, "caravan.ioThreads",
+                Integer.toString(Runtime.getRuntime().availableProcessors())));
+        // one set of event loops for the listener and the upstream client: a request stays on its loop end to end
+        loops = new NioEventLoopGroup(ioThreads, new DefaultThreadFactory("caravan-io", true));
+        Providers providers = new Providers(Map.of("openai", new OpenAiProvider(new UpstreamClient(loops)), "mock", mock));
+        r.bind("caravanLoops", loops);
         r.bind("gatewayConfig", config);
         r.bind("ingress", ingress);
         r.bind("authenticator", new KeyAuthenticator(config, options.masterKey()));

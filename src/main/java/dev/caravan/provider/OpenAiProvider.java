@@ -5,16 +5,20 @@ import dev.caravan.GatewayException;
 import dev.caravan.Json;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.usage.Usage;
+import io.netty.buffer.ByteBuf;
+import io.netty.buffer.ByteBufUtil;
+import io.netty.handler.codec.http.DefaultHttpHeaders;
+import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpHeaders;
+import io.netty.handler.codec.http.HttpMethod;
+import io.netty.handler.codec.http.HttpResponse;
 
+import java.io.ByteArrayOutputStream;
 import java.net.URI;
-import java.net.http.HttpClient;
-import java.net.http.HttpRequest;
-import java.net.http.HttpResponse;
-import java.net.http.HttpResponse.BodyHandler;
-import java.net.http.HttpResponse.BodySubscribers;
+import java.nio.charset.StandardCharsets;
+import java.util.ArrayDeque;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.Flow;
 
 /**
  * OpenAI's chat-completions wire, which is also the canonical shape: the body passes through with the model name
@@ -24,11 +28,12 @@ import java.util.concurrent.Flow;
 public final class OpenAiProvider implements Provider {
 
     private static final String USER_AGENT = "caravan/0.1";
+    private static final int MAX_BODY = 64 * 1024 * 1024;
 
-    private final HttpClient http;
+    private final UpstreamClient http;
 
-    public OpenAiProvider(UpstreamHttp upstream) {
-        this.http = upstream.client();
+    public OpenAiProvider(UpstreamClient http) {
+        this.http = http;
     }
 
     @Override
@@ -37,22 +42,30 @@ public final class OpenAiProvider implements Provider {
         ObjectNode body = upstreamBody(call);
         body.remove("stream");
         body.remove("stream_options");
-        HttpRequest request = request(call, body, "application/json");
-        return http.sendAsync(request, HttpResponse.BodyHandlers.ofByteArray())
-                .handle((response, failure) -> {
-                    if (failure != null) {
-                        throw UpstreamErrors.fromThrowable(deployment, failure);
-                    }
-                    Map<String, String> headers = UpstreamHttp.allowedHeaders(response.headers());
-                    if (response.statusCode() / 100 != 2) {
-                        throw UpstreamErrors.fromStatus(deployment, response.statusCode(), response.body(), headers);
-                    }
-                    ObjectNode answer = Json.parseObjectOrNull(response.body());
-                    if (answer == null || !answer.has("choices")) {
-                        throw UpstreamErrors.garbage(deployment, "a body that is not a chat completion");
-                    }
-                    return new ChatResult(answer, headers, Usage.fromOpenAi(answer.get("usage")));
-                });
+        CompletableFuture<ChatResult> result = new CompletableFuture<>();
+        send(call, body, "application/json", new WholeBody() {
+            @Override
+            void onBody(HttpResponse head, byte[] bytes) {
+                Map<String, String> headers = UpstreamHeaders.allowed(head.headers());
+                int status = head.status().code();
+                if (status / 100 != 2) {
+                    result.completeExceptionally(UpstreamErrors.fromStatus(deployment, status, bytes, headers));
+                    return;
+                }
+                ObjectNode answer = Json.parseObjectOrNull(bytes);
+                if (answer == null || !answer.has("choices")) {
+                    result.completeExceptionally(UpstreamErrors.garbage(deployment, "a body that is not a chat completion"));
+                    return;
+                }
+                result.complete(new ChatResult(answer, headers, Usage.fromOpenAi(answer.get("usage"))));
+            }
+
+            @Override
+            public void onError(Throwable error) {
+                result.completeExceptionally(UpstreamErrors.fromThrowable(deployment, error));
+            }
+        });
+        return result;
     }
 
     @Override
@@ -62,32 +75,30 @@ public final class OpenAiProvider implements Provider {
         body.put("stream", true);
         // ask for usage so it is counted; the relay to the client hides it again if the client did not ask
         ((ObjectNode) body.with("stream_options")).put("include_usage", true);
-        HttpRequest request = request(call, body, "text/event-stream");
-
         CompletableFuture<ChatStream> started = new CompletableFuture<>();
-        BodyHandler<Void> handler = info -> {
-            Map<String, String> headers = UpstreamHttp.allowedHeaders(info.headers());
-            if (info.statusCode() / 100 != 2) {
-                return BodySubscribers.mapping(BodySubscribers.ofByteArray(), bytes -> {
-                    started.completeExceptionally(UpstreamErrors.fromStatus(deployment, info.statusCode(), bytes, headers));
-                    return null;
-                });
-            }
-            String contentType = info.headers().firstValue("content-type").orElse("");
-            if (!contentType.startsWith("text/event-stream")) {
-                started.completeExceptionally(UpstreamErrors.garbage(deployment, "'" + contentType + "' instead of an event stream"));
-                return BodySubscribers.discarding();
-            }
-            OpenAiSseStream stream = new OpenAiSseStream(deployment, headers);
-            started.complete(stream);
-            return BodySubscribers.fromLineSubscriber(stream);
-        };
-        http.sendAsync(request, handler).whenComplete((r, failure) -> {
-            if (failure != null && !started.isDone()) {
-                started.completeExceptionally(UpstreamErrors.fromThrowable(deployment, failure));
+        StreamListener listener = new StreamListener(deployment, started);
+        listener.call = send(call, body, "text/event-stream", listener);
+        return started;
+    }
+
+    private UpstreamClient.Call send(ChatCall call, ObjectNode body, String accept, UpstreamClient.Listener listener) {
+        DeploymentConfig deployment = call.deployment();
+        URI uri = URI.create(deployment.provider().baseUrl() + "/chat/completions");
+        HttpHeaders headers = new DefaultHttpHeaders();
+        headers.set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+        headers.set(HttpHeaderNames.ACCEPT, accept);
+        String key = deployment.provider().apiKey();
+        if (key != null) {
+            headers.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + key);
+        }
+        String userAgent = call.forwardHeaders().get("user-agent");
+        headers.set(HttpHeaderNames.USER_AGENT, userAgent == null ? USER_AGENT : USER_AGENT + " " + userAgent);
+        call.forwardHeaders().forEach((name, value) -> {
+            if (!name.equals("user-agent")) {
+                headers.set(name, value);
             }
         });
-        return started;
+        return http.send(uri, HttpMethod.POST, headers, Json.bytes(body), call.timeout().toNanos(), listener);
     }
 
     private static ObjectNode upstreamBody(ChatCall call) {
@@ -96,97 +107,159 @@ public final class OpenAiProvider implements Provider {
         return body;
     }
 
-    private static HttpRequest request(ChatCall call, ObjectNode body, String accept) {
-        DeploymentConfig deployment = call.deployment();
-        URI uri = URI.create(deployment.provider().baseUrl() + "/chat/completions");
-        HttpRequest.Builder builder = HttpRequest.newBuilder(uri)
-                .timeout(call.timeout())
-                .header("Content-Type", "application/json")
-                .header("Accept", accept)
-                .POST(HttpRequest.BodyPublishers.ofByteArray(Json.bytes(body)));
-        // plain http cannot negotiate HTTP/2 without an Upgrade dance some servers reject
-        if ("http".equalsIgnoreCase(uri.getScheme())) {
-            builder.version(HttpClient.Version.HTTP_1_1);
-        }
-        String key = deployment.provider().apiKey();
-        if (key != null) {
-            builder.header("Authorization", "Bearer " + key);
-        }
-        String userAgent = call.forwardHeaders().get("user-agent");
-        builder.header("User-Agent", userAgent == null ? USER_AGENT : USER_AGENT + " " + userAgent);
-        call.forwardHeaders().forEach((name, value) -> {
-            if (!name.equals("user-agent")) {
-                builder.header(name, value);
-            }
-        });
-        return builder.build();
-    }
+    /** Collects a whole response body, bounded. */
+    abstract static class WholeBody implements UpstreamClient.Listener {
+        private HttpResponse head;
+        private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
 
-    /** Reads OpenAI's SSE lines as the client asks for chunks: one line requested at a time. */
-    static final class OpenAiSseStream extends BaseChatStream implements Flow.Subscriber<String> {
+        abstract void onBody(HttpResponse head, byte[] body);
 
-        private final DeploymentConfig deployment;
-        private final StringBuilder data = new StringBuilder();
-        private Flow.Subscription subscription;
-        private long demand;
-        private boolean lineRequested;
-        private boolean finishSeen;
-
-        OpenAiSseStream(DeploymentConfig deployment, Map<String, String> headers) {
-            super(headers);
-            this.deployment = deployment;
+        @Override
+        public void onHead(HttpResponse head) {
+            this.head = head;
         }
 
         @Override
-        public void onSubscribe(Flow.Subscription s) {
-            synchronized (this) {
-                subscription = s;
+        public void onContent(ByteBuf content) {
+            if (bytes.size() + content.readableBytes() > MAX_BODY) {
+                return; // the parse fails later and says so: a gateway is no place for unbounded bodies
             }
-            if (cancelled) {
-                s.cancel();
+            bytes.writeBytes(ByteBufUtil.getBytes(content));
+        }
+
+        @Override
+        public void onEnd() {
+            onBody(head, bytes.toByteArray());
+        }
+    }
+
+    /** Before the stream starts: the head decides between an error (body collected) and a stream. */
+    static final class StreamListener implements UpstreamClient.Listener {
+        private final DeploymentConfig deployment;
+        private final CompletableFuture<ChatStream> started;
+        volatile UpstreamClient.Call call;
+        private HttpResponse head;
+        private OpenAiSseStream stream;
+        private final ByteArrayOutputStream errorBody = new ByteArrayOutputStream();
+
+        StreamListener(DeploymentConfig deployment, CompletableFuture<ChatStream> started) {
+            this.deployment = deployment;
+            this.started = started;
+        }
+
+        @Override
+        public void onHead(HttpResponse head) {
+            this.head = head;
+            String contentType = head.headers().get(HttpHeaderNames.CONTENT_TYPE, "");
+            if (head.status().code() / 100 == 2 && contentType.startsWith("text/event-stream")) {
+                stream = new OpenAiSseStream(deployment, UpstreamHeaders.allowed(head.headers()), call);
+                started.complete(stream);
+            }
+        }
+
+        @Override
+        public void onContent(ByteBuf content) {
+            if (stream != null) {
+                stream.feed(content);
+            } else if (errorBody.size() < MAX_BODY) {
+                errorBody.writeBytes(ByteBufUtil.getBytes(content, content.readerIndex(),
+                        Math.min(content.readableBytes(), MAX_BODY - errorBody.size())));
+            }
+        }
+
+        @Override
+        public void onEnd() {
+            if (stream != null) {
+                stream.upstreamEnded(null);
+                return;
+            }
+            int status = head.status().code();
+            if (status / 100 != 2) {
+                started.completeExceptionally(UpstreamErrors.fromStatus(deployment, status, errorBody.toByteArray(),
+                        UpstreamHeaders.allowed(head.headers())));
             } else {
-                pull();
+                started.completeExceptionally(UpstreamErrors.garbage(deployment,
+                        "'" + head.headers().get(HttpHeaderNames.CONTENT_TYPE, "no content type") + "' instead of an event stream"));
             }
+        }
+
+        @Override
+        public void onError(Throwable error) {
+            if (stream != null) {
+                stream.upstreamEnded(error);
+            } else {
+                started.completeExceptionally(UpstreamErrors.fromThrowable(deployment, error));
+            }
+        }
+    }
+
+    /**
+     * OpenAI's SSE events as canonical chunks. All state lives on the upstream connection's event loop; events wait
+     * in a short queue until the client asks for them, and past {@link #HIGH_WATER} queued the connection stops reading.
+     */
+    static final class OpenAiSseStream extends BaseChatStream {
+        private static final int HIGH_WATER = 32;
+        private static final int MAX_LINE = 8 * 1024 * 1024;
+
+        private final DeploymentConfig deployment;
+        private final UpstreamClient.Call call;
+        private final ArrayDeque<ObjectNode> ready = new ArrayDeque<>();
+        private final ByteArrayOutputStream line = new ByteArrayOutputStream(256);
+        private final StringBuilder data = new StringBuilder();
+        private long demand;
+        private boolean paused;
+        private boolean finishSeen;
+        private boolean doneSeen;
+        private boolean ended;
+        private Throwable endError;
+
+        OpenAiSseStream(DeploymentConfig deployment, Map<String, String> headers, UpstreamClient.Call call) {
+            super(headers);
+            this.deployment = deployment;
+            this.call = call;
         }
 
         @Override
         public void request(long n) {
-            synchronized (this) {
+            call.runOnLoop(() -> {
                 demand += n;
-            }
-            pull();
+                drain();
+            });
         }
 
-        private void pull() {
-            Flow.Subscription s;
-            synchronized (this) {
-                if (subscription == null || demand <= 0 || lineRequested || !isOpen()) {
-                    return;
-                }
-                lineRequested = true;
-                s = subscription;
-            }
-            s.request(1);
-        }
-
-        @Override
-        public void onNext(String line) {
-            synchronized (this) {
-                lineRequested = false;
-            }
-            if (!isOpen()) {
+        void feed(ByteBuf content) {
+            if (!isOpen() || doneSeen) {
                 return;
             }
-            if (line.isEmpty()) {
+            while (content.isReadable()) {
+                byte b = content.readByte();
+                if (b == '\n') {
+                    onLine(line.toString(StandardCharsets.UTF_8));
+                    line.reset();
+                } else if (b != '\r') {
+                    if (line.size() >= MAX_LINE) {
+                        garbage("an event line longer than " + MAX_LINE + " bytes");
+                        return;
+                    }
+                    line.write(b);
+                }
+            }
+            drain();
+        }
+
+        private void onLine(String text) {
+            if (doneSeen) {
+                return;
+            }
+            if (text.isEmpty()) {
                 dispatch();
-            } else if (line.startsWith("data:")) {
+            } else if (text.startsWith("data:")) {
                 if (!data.isEmpty()) {
                     data.append('\n');
                 }
-                data.append(line, line.length() > 5 && line.charAt(5) == ' ' ? 6 : 5, line.length());
+                data.append(text, text.length() > 5 && text.charAt(5) == ' ' ? 6 : 5, text.length());
             }
-            // "event:", "id:", "retry:" and ":" comments carry nothing for OpenAI's wire
-            pull();
+            // "event:", "id:", "retry:" and ":" comments carry nothing on OpenAI's wire
         }
 
         private void dispatch() {
@@ -196,21 +269,16 @@ public final class OpenAiProvider implements Provider {
             String event = data.toString();
             data.setLength(0);
             if (event.equals("[DONE]")) {
-                complete();
-                drain();
+                doneSeen = true;
                 return;
             }
             ObjectNode chunk = Json.parseObjectOrNull(event);
             if (chunk == null) {
-                fail(UpstreamErrors.garbage(deployment, "a stream event that is not JSON"));
-                cancelUpstream();
+                garbage("a stream event that is not JSON");
                 return;
             }
             if (chunk.has("error")) {
-                byte[] bytes = Json.bytes(chunk);
-                GatewayException e = UpstreamErrors.fromStatus(deployment, 500, bytes, Map.of());
-                fail(e);
-                cancelUpstream();
+                endWith(UpstreamErrors.fromStatus(deployment, 500, Json.bytes(chunk), Map.of()));
                 return;
             }
             for (var choice : chunk.path("choices")) {
@@ -218,58 +286,58 @@ public final class OpenAiProvider implements Provider {
                     finishSeen = true;
                 }
             }
-            synchronized (this) {
+            ready.add(chunk);
+        }
+
+        void upstreamEnded(Throwable error) {
+            if (error == null) {
+                onLine(""); // a last event without its blank line
+            }
+            ended = true;
+            endError = error;
+            drain();
+        }
+
+        private void drain() {
+            while (demand > 0 && !ready.isEmpty() && isOpen()) {
                 demand--;
+                emit(ready.poll());
             }
-            emit(chunk);
-        }
-
-        @Override
-        public void onError(Throwable throwable) {
             if (!isOpen()) {
                 return;
             }
-            fail(UpstreamErrors.badGatewayMidStream(deployment));
-        }
-
-        @Override
-        public void onComplete() {
-            if (!isOpen()) {
+            if (ready.isEmpty() && (ended || doneSeen)) {
+                if (doneSeen || (endError == null && finishSeen)) {
+                    complete();
+                    if (!ended) {
+                        call.setReading(true); // read the rest so the connection returns to the pool
+                    }
+                } else {
+                    fail(UpstreamErrors.badGatewayMidStream(deployment));
+                }
                 return;
             }
-            dispatch();
-            if (finishSeen) {
-                complete();
-            } else {
-                fail(UpstreamErrors.badGatewayMidStream(deployment));
+            boolean full = ready.size() >= HIGH_WATER;
+            if (full != paused) {
+                paused = full;
+                call.setReading(!full);
             }
+        }
+
+        private void garbage(String what) {
+            endWith(UpstreamErrors.garbage(deployment, what));
+        }
+
+        private void endWith(GatewayException error) {
+            ready.clear();
+            fail(error);
+            call.cancel();
         }
 
         @Override
         protected void onCancel(boolean wasOpen) {
             if (wasOpen) {
-                cancelUpstream();
-            }
-        }
-
-        /** Reads what follows [DONE] to the end of the body, so the connection goes back to the pool. */
-        private void drain() {
-            Flow.Subscription s;
-            synchronized (this) {
-                s = subscription;
-            }
-            if (s != null) {
-                s.request(Long.MAX_VALUE);
-            }
-        }
-
-        private void cancelUpstream() {
-            Flow.Subscription s;
-            synchronized (this) {
-                s = subscription;
-            }
-            if (s != null) {
-                s.cancel();
+                call.cancel();
             }
         }
     }
