@@ -22,6 +22,9 @@ import dev.caravan.provider.UpstreamClient;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.util.concurrent.DefaultThreadFactory;
+import dev.caravan.routing.Attempts;
+import dev.caravan.routing.DeploymentRegistry;
+import dev.caravan.routing.DeploymentRoutes;
 import dev.caravan.routing.ModelCatalog;
 import dev.caravan.routing.ModelRouter;
 import org.apache.camel.CamelContext;
@@ -74,6 +77,8 @@ public final class Caravan {
     private final GatewayMetrics metrics = new GatewayMetrics(streams);
     private ReloadWatcher watcher;
     private EventLoopGroup loops;
+    private DeploymentRegistry deployments;
+    private DeploymentRoutes deploymentRoutes;
 
     public Caravan(Options options) throws Exception {
         this.options = options;
@@ -131,6 +136,11 @@ public final class Caravan {
                 bindBeans(context);
                 context.getManagementStrategy().addEventNotifier(lifecycle(context));
             }
+
+            @Override
+            public void afterConfigure(BaseMainSupport m) {
+                deploymentRoutes.sync(config.get()); // the template is loaded: stamp a route per deployment
+            }
         });
     }
 
@@ -170,7 +180,16 @@ public final class Caravan {
         r.bind("gatewayConfig", config);
         r.bind("ingress", ingress);
         r.bind("authenticator", new KeyAuthenticator(config, options.masterKey()));
-        r.bind("modelRouter", new ModelRouter(config));
+        deployments = new DeploymentRegistry(metrics.registry());
+        deployments.apply(config.get());
+        ModelRouter router = new ModelRouter(config, deployments);
+        r.bind("modelRouter", router);
+        r.bind("attempts", new Attempts(config, router, deployments, metrics.registry()));
+        deploymentRoutes = new DeploymentRoutes(context);
+        config.onChange(next -> {
+            deployments.apply(next);
+            deploymentRoutes.sync(next);
+        });
         r.bind("modelCatalog", new ModelCatalog(config));
         r.bind("upstreamCall", new UpstreamCall(providers, streams, keepAlive));
         r.bind("responder", new Responder());
@@ -179,7 +198,7 @@ public final class Caravan {
         r.bind("metricsRegistry", metrics.registry());
         r.bind("accessLog", new AccessLog());
         r.bind("streamFinisher", new StreamFinisher(context));
-        r.bind("health", new Health(context, config, ingress));
+        r.bind("health", new Health(context, config, ingress, deployments));
         r.bind("caravanHttp", new GatewayChannelHandlerFactory(maxBody));
         r.bind("caravanHeaderFilter", new GatewayHeaderFilter());
     }
@@ -188,7 +207,8 @@ public final class Caravan {
         if (!Boolean.parseBoolean(property(context, "caravan.reload", "true"))) {
             return;
         }
-        watcher = new ReloadWatcher(context, config, new ConfigLoader(), options.configFile(), options.routesDir(), metrics);
+        watcher = new ReloadWatcher(context, config, new ConfigLoader(), options.configFile(), options.routesDir(), metrics,
+                () -> deploymentRoutes.restamp(config.get()));
         watcher.start();
     }
 

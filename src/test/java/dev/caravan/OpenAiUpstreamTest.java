@@ -64,6 +64,9 @@ class OpenAiUpstreamTest {
                     deployments: [ { provider: stale, model: stale } ]
                   - name: dead
                     deployments: [ { provider: dead, model: dead } ]
+                routing:
+                  retries: 0                      # this class is about one attempt's mapping; failover has its own tests
+                  breaker: { minimumCalls: 1000, window: 1000 }
                 """.formatted(upstream.url("/v1"), keyFile, scripted.baseUrl(), stale.baseUrl(), closedPort),
                 java.util.Map.of("caravan.sseKeepAlive", "250ms"));
     }

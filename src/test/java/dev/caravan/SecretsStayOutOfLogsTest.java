@@ -44,6 +44,7 @@ class SecretsStayOutOfLogsTest {
                     deployments: [ { provider: up, model: up } ]
                   - name: mock-gpt
                     deployments: [ { provider: mock, model: mock-gpt } ]
+                routing: { retries: 0 }
                 """.formatted(upstream.url("/v1")).replace("${env:CARAVAN_TEST_PROVIDER_KEY}", "${file:" + keyFile() + "}"),
                 Map.of());
     }

@@ -93,11 +93,13 @@ public final class ConfigLoader {
     private GatewayConfig build(JsonNode root, List<String> problems) {
         Map<String, ProviderConfig> providers = new LinkedHashMap<>();
         root.get("providers").fields().forEachRemaining(e -> providers.put(e.getKey(), provider(e.getKey(), e.getValue(), problems)));
+        RoutingSettings global = RoutingSettings.DEFAULT.with(root.get("routing"));
 
         Map<String, ModelConfig> models = new LinkedHashMap<>();
         Map<String, DeploymentConfig> deploymentsById = new HashMap<>();
         for (JsonNode m : root.get("models")) {
             String name = m.get("name").asText();
+            RoutingSettings routing = global.with(m);
             List<DeploymentConfig> deployments = new ArrayList<>();
             for (JsonNode d : m.get("deployments")) {
                 String providerName = d.get("provider").asText();
@@ -108,17 +110,33 @@ public final class ConfigLoader {
                 }
                 String upstreamModel = d.get("model").asText();
                 String id = d.hasNonNull("id") ? d.get("id").asText() : providerName + "-" + upstreamModel;
-                DeploymentConfig deployment = new DeploymentConfig(id, provider, upstreamModel);
+                JsonNode price = d.get("price");
+                DeploymentConfig deployment = new DeploymentConfig(id, provider, upstreamModel, d.path("weight").asInt(1),
+                        d.path("maxInFlight").asInt(0),
+                        price == null ? null : new DeploymentConfig.Price(price.path("input").asDouble(0), price.path("output").asDouble(0)),
+                        routing.breaker());
                 DeploymentConfig same = deploymentsById.putIfAbsent(id, deployment);
-                if (same != null && !same.equals(deployment)) {
+                if (same != null && !same.sameAs(deployment)) {
                     problems.add("models." + name + ": deployment id '" + id + "' is used for two different deployments");
                 }
+                // models that list the same id share one deployment: its first definition
                 deployments.add(same != null ? same : deployment);
             }
             Duration timeout = duration(m, "timeout", ModelConfig.DEFAULT_TIMEOUT);
             Duration idle = duration(m, "streamIdleTimeout", ModelConfig.DEFAULT_STREAM_IDLE_TIMEOUT);
-            if (models.put(name, new ModelConfig(name, deployments, timeout, idle)) != null) {
+            ModelConfig model = new ModelConfig(name, deployments, timeout, idle, routing,
+                    texts(m.get("fallbacks")), texts(m.get("contextWindowFallbacks")));
+            if (models.put(name, model) != null) {
                 problems.add("models: the name '" + name + "' is defined twice");
+            }
+        }
+        for (ModelConfig model : models.values()) {
+            for (String fallback : concat(model.fallbacks(), model.contextWindowFallbacks())) {
+                if (!models.containsKey(fallback)) {
+                    problems.add("models." + model.name() + ": fallback model '" + fallback + "' is not defined under models");
+                } else if (fallback.equals(model.name())) {
+                    problems.add("models." + model.name() + ": a model cannot be its own fallback");
+                }
             }
         }
 
@@ -181,8 +199,22 @@ public final class ConfigLoader {
         }
     }
 
+    private static List<String> texts(JsonNode array) {
+        List<String> out = new ArrayList<>();
+        if (array != null) {
+            array.forEach(n -> out.add(n.asText()));
+        }
+        return out;
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> out = new ArrayList<>(a);
+        out.addAll(b);
+        return out;
+    }
+
     static Duration duration(JsonNode parent, String field, Duration fallback) {
-        JsonNode n = parent.get(field);
+        JsonNode n = parent == null ? null : parent.get(field);
         return n == null || n.isNull() ? fallback : parseDuration(n.asText());
     }
 

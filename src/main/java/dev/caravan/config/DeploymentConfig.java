@@ -3,9 +3,27 @@ package dev.caravan.config;
 /**
  * One place a model can be served: a provider and the model name it knows.
  *
- * @param id       stable id, defaults to {@code <provider>-<model>}; names the deployment in headers, logs and metrics
- * @param provider the provider that serves it
- * @param model    the model name sent upstream
+ * @param id          stable id, defaults to {@code <provider>-<model>}; names the deployment in headers, logs, metrics
+ *                    and its route ({@code deployment-<id>}); models listing the same id share its route and breaker
+ * @param provider    the provider that serves it
+ * @param model       the model name sent upstream
+ * @param weight      share of traffic under the weighted strategy
+ * @param maxInFlight most concurrent calls; at the cap the deployment counts as busy (0: no cap)
+ * @param price       USD per million tokens, or null when unknown
+ * @param breaker     when its circuit breaker opens
  */
-public record DeploymentConfig(String id, ProviderConfig provider, String model) {
+public record DeploymentConfig(String id, ProviderConfig provider, String model, int weight, int maxInFlight,
+                               Price price, BreakerSettings breaker) {
+
+    /** USD per million input and output tokens. */
+    public record Price(double input, double output) {
+        public double blended() {
+            return input + output;
+        }
+    }
+
+    /** Same upstream, same settings: two models may list it and share it. */
+    boolean sameAs(DeploymentConfig other) {
+        return provider.name().equals(other.provider.name()) && model.equals(other.model);
+    }
 }

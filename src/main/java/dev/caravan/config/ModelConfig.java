@@ -6,17 +6,23 @@ import java.util.List;
 /**
  * A model name clients send, and how it is served.
  *
- * @param name              the name in the request's {@code model} field
- * @param deployments       where it is served, in config order
- * @param timeout           per attempt, until the upstream's first response byte
- * @param streamIdleTimeout longest silence allowed between two stream chunks; a long stream is not a slow one
+ * @param name                   the name in the request's {@code model} field
+ * @param deployments            where it is served
+ * @param timeout                per attempt, until the upstream's first response byte
+ * @param streamIdleTimeout      longest silence allowed between two stream chunks; a long stream is not a slow one
+ * @param routing                strategy, retries, deadline, backoff (global defaults with this model's overrides)
+ * @param fallbacks              other models to try, in order, when every deployment of this one failed
+ * @param contextWindowFallbacks models to try when the request is too long for this one
  */
-public record ModelConfig(String name, List<DeploymentConfig> deployments, Duration timeout, Duration streamIdleTimeout) {
+public record ModelConfig(String name, List<DeploymentConfig> deployments, Duration timeout, Duration streamIdleTimeout,
+                          RoutingSettings routing, List<String> fallbacks, List<String> contextWindowFallbacks) {
 
     public static final Duration DEFAULT_TIMEOUT = Duration.ofSeconds(30);
     public static final Duration DEFAULT_STREAM_IDLE_TIMEOUT = Duration.ofSeconds(60);
 
     public ModelConfig {
         deployments = List.copyOf(deployments);
+        fallbacks = List.copyOf(fallbacks);
+        contextWindowFallbacks = List.copyOf(contextWindowFallbacks);
     }
 }

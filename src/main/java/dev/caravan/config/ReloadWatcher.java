@@ -47,17 +47,19 @@ public final class ReloadWatcher {
     private final Path configFile;
     private final Path routesDir;
     private final GatewayMetrics metrics;
+    private final Runnable templatesChanged;
     private WatchService watchService;
     private Thread thread;
 
     public ReloadWatcher(CamelContext context, ConfigHolder config, ConfigLoader loader, Path configFile, Path routesDir,
-                         GatewayMetrics metrics) {
+                         GatewayMetrics metrics, Runnable templatesChanged) {
         this.context = context;
         this.config = config;
         this.loader = loader;
         this.configFile = configFile.toAbsolutePath().normalize();
         this.routesDir = routesDir.toAbsolutePath().normalize();
         this.metrics = metrics;
+        this.templatesChanged = templatesChanged;
     }
 
     public void start() {
@@ -143,8 +145,9 @@ public final class ReloadWatcher {
         String name = file.getFileName().toString();
         Resource resource = ResourceHelper.resolveResource(context, "file:" + file);
         List<RouteDefinition> fresh;
+        List<String> templates = new ArrayList<>();
         try {
-            fresh = parse(resource);
+            fresh = parse(resource, templates);
         } catch (Exception e) {
             metrics.configReload("routes", false);
             LOG.warn("Refused to reload {}; its routes keep serving as they were. {}", name, rootMessage(e));
@@ -159,9 +162,16 @@ public final class ReloadWatcher {
             }
         }
         try {
+            // Camel appends reloaded templates after the old ones and keeps using the first: drop the old first
+            for (String template : templates) {
+                model.removeRouteTemplateDefinitions(template);
+            }
             Set<String> updated = PluginHelper.getRoutesLoader(context).updateRoutes(List.of(resource));
+            if (!templates.isEmpty()) {
+                templatesChanged.run();
+            }
             metrics.configReload("routes", true);
-            LOG.info("Reloaded {}: route(s) {}", name, updated);
+            LOG.info("Reloaded {}: route(s) {}{}", name, updated, templates.isEmpty() ? "" : ", template(s) " + templates);
             return true;
         } catch (Exception e) {
             metrics.configReload("routes", false);
@@ -171,11 +181,12 @@ public final class ReloadWatcher {
         }
     }
 
-    private List<RouteDefinition> parse(Resource resource) throws Exception {
+    private List<RouteDefinition> parse(Resource resource, List<String> templates) throws Exception {
         try (DefaultCamelContext scratch = new DefaultCamelContext()) {
             RoutesLoader scratchLoader = PluginHelper.getRoutesLoader(scratch);
             scratchLoader.loadRoutes(resource);
             List<RouteDefinition> defs = new ArrayList<>(scratch.getRouteDefinitions());
+            scratch.getRouteTemplateDefinitions().forEach(t -> templates.add(t.getId()));
             for (RouteDefinition def : defs) {
                 if (!def.hasCustomIdAssigned()) {
                     throw new IllegalArgumentException("every route needs an explicit id (reload replaces routes by id)");

@@ -1,7 +1,6 @@
 package dev.caravan.http;
 
 import dev.caravan.GatewayException;
-import dev.caravan.config.DeploymentConfig;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 import org.slf4j.Logger;
@@ -28,11 +27,7 @@ public final class ErrorRenderer {
         }
         Message out = exchange.getMessage();
         out.removeHeaders("*");
-        out.setHeader("x-caravan-request-id", exchange.getProperty(ExchangeKeys.REQUEST_ID));
-        DeploymentConfig deployment = exchange.getProperty(ExchangeKeys.DEPLOYMENT, DeploymentConfig.class);
-        if (deployment != null) {
-            out.setHeader("x-caravan-deployment", deployment.id());
-        }
+        Responder.caravanHeaders(exchange).forEach(out::setHeader);
         error.headers().forEach(out::setHeader);
         if ("close".equals(exchange.getProperty("Connection"))) {
             out.setHeader("Connection", "close");

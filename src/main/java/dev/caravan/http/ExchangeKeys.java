@@ -12,6 +12,12 @@ public final class ExchangeKeys {
     public static final String MODEL = "caravan.model";
     public static final String DEPLOYMENTS = "caravan.deployments";
     public static final String DEPLOYMENT = "caravan.deployment";
+    /** The id of the deployment picked for the attempt in progress; absent when no attempt is pending. */
+    public static final String DEPLOYMENT_ID = "caravan.deploymentId";
+    public static final String ATTEMPTS = "caravan.attempts";
+    public static final String ATTEMPT_TIMEOUT = "caravan.attemptTimeout";
+    public static final String ATTEMPT_COUNT = "caravan.attemptCount";
+    public static final String FALLBACK = "caravan.fallback";
     public static final String RESULT = "caravan.result";
     public static final String RELAY = "caravan.relay";
     public static final String USAGE = "caravan.usage";

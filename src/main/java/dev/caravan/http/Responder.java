@@ -14,12 +14,7 @@ public final class Responder {
 
     public void respond(Exchange exchange) {
         Message out = exchange.getMessage();
-        Map<String, String> headers = new HashMap<>();
-        headers.put("x-caravan-request-id", exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class));
-        DeploymentConfig deployment = exchange.getProperty(ExchangeKeys.DEPLOYMENT, DeploymentConfig.class);
-        if (deployment != null) {
-            headers.put("x-caravan-deployment", deployment.id());
-        }
+        Map<String, String> headers = caravanHeaders(exchange);
         StreamRelay relay = exchange.getProperty(ExchangeKeys.RELAY, StreamRelay.class);
         if (relay != null) {
             // upstream headers travel on the relay's stream; only allow-listed ones were kept
@@ -34,6 +29,25 @@ public final class Responder {
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, 200);
         out.setBody(Json.bytes(result.body()));
+    }
+
+    /** Caravan's own response headers: request id, and what the call step did (deployment, attempts, fallback). */
+    public static Map<String, String> caravanHeaders(Exchange exchange) {
+        Map<String, String> headers = new HashMap<>();
+        headers.put("x-caravan-request-id", exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class));
+        DeploymentConfig deployment = exchange.getProperty(ExchangeKeys.DEPLOYMENT, DeploymentConfig.class);
+        if (deployment != null) {
+            headers.put("x-caravan-deployment", deployment.id());
+        }
+        Integer attempts = exchange.getProperty(ExchangeKeys.ATTEMPT_COUNT, Integer.class);
+        if (attempts != null) {
+            headers.put("x-caravan-attempts", attempts.toString());
+        }
+        String fallback = exchange.getProperty(ExchangeKeys.FALLBACK, String.class);
+        if (fallback != null) {
+            headers.put("x-caravan-fallback", fallback);
+        }
+        return headers;
     }
 
     /** A JSON answer of the gateway's own (models list, health). */

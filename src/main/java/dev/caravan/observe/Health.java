@@ -5,6 +5,7 @@ import dev.caravan.Json;
 import dev.caravan.config.ConfigHolder;
 import dev.caravan.http.Ingress;
 import dev.caravan.http.Responder;
+import dev.caravan.routing.DeploymentRegistry;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 
@@ -15,10 +16,40 @@ public final class Health {
     private final ConfigHolder config;
     private final Ingress ingress;
 
-    public Health(CamelContext context, ConfigHolder config, Ingress ingress) {
+    private final DeploymentRegistry deployments;
+
+    public Health(CamelContext context, ConfigHolder config, Ingress ingress, DeploymentRegistry deployments) {
         this.context = context;
         this.config = config;
         this.ingress = ingress;
+        this.deployments = deployments;
+    }
+
+    /** {@code /health/deployments}: each deployment's breaker, load, latency and last error; no secrets. */
+    public void deployments(Exchange exchange) {
+        ObjectNode body = Json.object();
+        var list = body.putArray("deployments");
+        long now = System.nanoTime();
+        deployments.all().stream().sorted(java.util.Comparator.comparing(DeploymentRegistry.State::id)).forEach(s -> {
+            ObjectNode d = list.addObject();
+            d.put("id", s.id());
+            d.put("provider", s.config().provider().name());
+            d.put("model", s.config().model());
+            d.put("state", s.breaker().getState().name().toLowerCase(java.util.Locale.ROOT));
+            d.put("inFlight", s.inFlight());
+            if (s.config().maxInFlight() > 0) {
+                d.put("maxInFlight", s.config().maxInFlight());
+            }
+            d.put("latencyMs", s.latencyMillis() < 0 ? null : Math.round(s.latencyMillis() * 10) / 10.0);
+            float failureRate = s.breaker().getMetrics().getFailureRate();
+            d.put("failureRate", failureRate < 0 ? null : failureRate);
+            d.put("coolingDown", s.coolingDown(now));
+            if (s.lastError() != null) {
+                d.put("lastError", s.lastError());
+                d.put("lastErrorAt", java.time.Instant.ofEpochMilli(s.lastErrorAtMillis()).toString());
+            }
+        });
+        Responder.json(exchange, 200, body);
     }
 
     public void live(Exchange exchange) {

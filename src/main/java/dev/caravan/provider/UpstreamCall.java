@@ -12,13 +12,13 @@ import org.apache.camel.Exchange;
 import org.apache.camel.support.AsyncProcessorSupport;
 
 import java.time.Duration;
-import java.util.List;
 import java.util.concurrent.CompletableFuture;
 
 /**
- * The call step: sends the canonical request to the first ranked deployment and waits without holding a thread
- * (an asynchronous Camel processor). A whole answer lands in {@code caravan.result}; a stream whose upstream
- * answered lands in {@code caravan.relay}, ready to be relayed as it arrives.
+ * One attempt at the deployment the call step picked ({@code caravan.deployment}), used by every deployment route:
+ * sends the canonical request and waits without holding a thread (an asynchronous Camel processor). A whole answer
+ * lands in {@code caravan.result}; a stream whose upstream answered lands in {@code caravan.relay}, ready to be
+ * relayed as it arrives; a failure is the exchange's exception, for the call step to judge.
  */
 public final class UpstreamCall extends AsyncProcessorSupport {
 
@@ -35,14 +35,12 @@ public final class UpstreamCall extends AsyncProcessorSupport {
     @Override
     public boolean process(Exchange exchange, AsyncCallback callback) {
         try {
-            @SuppressWarnings("unchecked")
-            List<DeploymentConfig> ranked = exchange.getProperty(ExchangeKeys.DEPLOYMENTS, List.class);
+            DeploymentConfig deployment = exchange.getProperty(ExchangeKeys.DEPLOYMENT, DeploymentConfig.class);
             ModelConfig model = exchange.getProperty(ExchangeKeys.MODEL, ModelConfig.class);
-            DeploymentConfig deployment = ranked.get(0);
-            exchange.setProperty(ExchangeKeys.DEPLOYMENT, deployment);
             ObjectNode body = exchange.getProperty(ExchangeKeys.REQUEST, ObjectNode.class);
+            Duration timeout = exchange.getProperty(ExchangeKeys.ATTEMPT_TIMEOUT, model.timeout(), Duration.class);
             ChatCall call = new ChatCall(exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class), deployment, body,
-                    Ingress.forwardHeaders(exchange), model.timeout());
+                    Ingress.forwardHeaders(exchange), timeout);
             Provider provider = providers.forType(deployment.provider().type());
             long sent = System.nanoTime();
             boolean streaming = exchange.getProperty(ExchangeKeys.STREAMING, false, Boolean.class);
@@ -59,7 +57,8 @@ public final class UpstreamCall extends AsyncProcessorSupport {
                 });
             }
             done.whenComplete((ignored, failure) -> {
-                exchange.setProperty(ExchangeKeys.UPSTREAM_NANOS, System.nanoTime() - sent);
+                long upstream = exchange.getProperty(ExchangeKeys.UPSTREAM_NANOS, 0L, Long.class);
+                exchange.setProperty(ExchangeKeys.UPSTREAM_NANOS, upstream + System.nanoTime() - sent);
                 if (failure != null) {
                     exchange.setException(UpstreamErrors.fromThrowable(deployment, failure));
                 } else {

@@ -4,20 +4,29 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.GatewayException;
 import dev.caravan.auth.Principal;
 import dev.caravan.config.ConfigHolder;
+import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.ModelConfig;
 import dev.caravan.http.ExchangeKeys;
 import org.apache.camel.Exchange;
 
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.Comparator;
+import java.util.List;
+import java.util.concurrent.ThreadLocalRandom;
+
 /**
  * The route step: the requested model name becomes the ranked list of deployments to try
- * ({@code caravan.model}, {@code caravan.deployments}). For now the ranking is the config order.
+ * ({@code caravan.model}, {@code caravan.deployments}), by the model's strategy.
  */
 public final class ModelRouter {
 
     private final ConfigHolder config;
+    private final DeploymentRegistry deployments;
 
-    public ModelRouter(ConfigHolder config) {
+    public ModelRouter(ConfigHolder config, DeploymentRegistry deployments) {
         this.config = config;
+        this.deployments = deployments;
     }
 
     public void route(Exchange exchange) {
@@ -30,6 +39,66 @@ public final class ModelRouter {
                     "This API key is not allowed to use the model '" + name + "'.");
         }
         exchange.setProperty(ExchangeKeys.MODEL, model);
-        exchange.setProperty(ExchangeKeys.DEPLOYMENTS, model.deployments());
+        exchange.setProperty(ExchangeKeys.DEPLOYMENTS, rank(model));
+    }
+
+    /**
+     * The deployments in the order to try them: those that can take a call now, ordered by the model's strategy,
+     * then those whose breaker is open or that cool down after a rate limit (a later attempt may still reach them).
+     */
+    public List<DeploymentConfig> rank(ModelConfig model) {
+        long now = System.nanoTime();
+        List<DeploymentConfig> ready = new ArrayList<>();
+        List<DeploymentConfig> resting = new ArrayList<>();
+        for (DeploymentConfig d : model.deployments()) {
+            DeploymentRegistry.State s = deployments.state(d.id());
+            (s.refusing(now) || s.coolingDown(now) ? resting : ready).add(d);
+        }
+        ThreadLocalRandom random = ThreadLocalRandom.current();
+        switch (model.routing().strategy()) {
+            case "weighted" -> ready = weightedOrder(ready, random);
+            case "least-busy" -> {
+                Collections.shuffle(ready, random); // ties go either way
+                ready.sort(Comparator.comparingInt(d -> deployments.state(d.id()).inFlight()));
+            }
+            case "latency" -> {
+                Collections.shuffle(ready, random);
+                if (random.nextDouble() >= model.routing().explore()) {
+                    // unmeasured deployments first (latency -1), so each gets measured; then the fastest
+                    ready.sort(Comparator.comparingDouble(d -> deployments.state(d.id()).latencyMillis()));
+                }
+            }
+            case "cost" -> ready.sort(Comparator.comparingDouble(
+                    d -> d.price() == null ? Double.MAX_VALUE : d.price().blended()));
+            default -> { } // ordered: as configured
+        }
+        resting.sort(Comparator.comparingLong(d -> deployments.state(d.id()).coolDownUntilNanos()));
+        ready.addAll(resting);
+        return ready;
+    }
+
+    /** A random order in which each deployment comes first with a probability proportional to its weight. */
+    static List<DeploymentConfig> weightedOrder(List<DeploymentConfig> in, ThreadLocalRandom random) {
+        List<DeploymentConfig> left = new ArrayList<>(in);
+        List<DeploymentConfig> out = new ArrayList<>(in.size());
+        while (!left.isEmpty()) {
+            long total = 0;
+            for (DeploymentConfig d : left) {
+                total += d.weight();
+            }
+            if (total <= 0) {
+                out.addAll(left); // only weight-0 deployments left: last resort, in config order
+                break;
+            }
+            long pick = random.nextLong(total);
+            for (int i = 0; i < left.size(); i++) {
+                pick -= left.get(i).weight();
+                if (pick < 0) {
+                    out.add(left.remove(i));
+                    break;
+                }
+            }
+        }
+        return out;
     }
 }
