@@ -25,7 +25,12 @@ class HotReloadTest {
                   blue: { type: mock }
                   green: { type: mock }
                   slow: { type: mock, latency: 1500ms }
+                  broken: { type: mock, failureRate: 1.0 }
                 models:
+                  - name: broken
+                    retries: 0
+                    breaker: { window: 2, minimumCalls: 2, openDuration: 10m }
+                    deployments: [ { id: broken-one, provider: broken, model: b } ]
                   - name: assistant
                     deployments: [ { provider: %s, model: assistant } ]
                   - name: slow
@@ -77,6 +82,37 @@ class HotReloadTest {
 
         Files.writeString(gateway.configFile(), config("blue"));
         eventually(() -> deployment().equals("blue-assistant"), "a valid edit after a refused one applies");
+    }
+
+    @Test
+    void breakerStateSurvivesReloadsAndTheDeploymentTemplateReloadRestampsItsRoutes() throws Exception {
+        for (int i = 0; i < 2; i++) {
+            gateway.post("/v1/chat/completions", CHAT.replace("assistant", "broken"), "Authorization", AUTH);
+        }
+        String open = "\"id\":\"broken-one\",\"provider\":\"broken\",\"model\":\"b\",\"state\":\"open\"";
+        assertThat(gateway.get("/health/deployments").body()).contains(open);
+
+        // the deployment template gains a step: every deployment route is stamped again, the breaker is not reset
+        Path template = gateway.routesDir().resolve("deployment.camel.yaml");
+        String original = Files.readString(template);
+        Files.writeString(template, original.replace("          - process: { ref: upstreamCall }",
+                "          - setHeader:\n              name: x-caravan-template\n              constant: v2\n          - process: { ref: upstreamCall }"));
+        eventually(() -> "v2".equals(gateway.post("/v1/chat/completions", CHAT, "Authorization", AUTH)
+                .headers().firstValue("x-caravan-template").orElse(null)), "the new template serves");
+        assertThat(gateway.get("/health/deployments").body()).contains(open);
+
+        // a config reload that keeps the deployment keeps its breaker too
+        double reloads = gateway.metric("caravan_config_reload_total{kind=\"config\",result=\"success\"}");
+        Files.writeString(gateway.configFile(), Files.readString(gateway.configFile()) + "\n# touched\n");
+        eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"config\",result=\"success\"}") > reloads, "reloaded");
+        assertThat(gateway.get("/health/deployments").body()).contains(open);
+        HttpResponse<String> refused = gateway.post("/v1/chat/completions", CHAT.replace("assistant", "broken"), "Authorization", AUTH);
+        assertThat(refused.statusCode()).isEqualTo(503);
+        assertThat(refused.body()).contains("no_deployment_available");
+
+        Files.writeString(template, original);
+        eventually(() -> gateway.post("/v1/chat/completions", CHAT, "Authorization", AUTH)
+                .headers().firstValue("x-caravan-template").isEmpty(), "the original template serves again");
     }
 
     @Test
