@@ -170,7 +170,7 @@ public final class Caravan {
     private void bindBeans(CamelContext context) {
         Registry r = context.getRegistry();
         long maxBody = Long.parseLong(property(context, "caravan.maxBodyBytes", "33554432"));
-        Duration keepAlive = dev.caravan.config.ConfigLoader.parseDuration(property(context, "caravan.sseKeepAlive", "15s"));
+        Duration keepAlive = ConfigLoader.parseDuration(property(context, "caravan.sseKeepAlive", "15s"));
         int ioThreads = Integer.parseInt(property(context, "caravan.ioThreads",
                 Integer.toString(Runtime.getRuntime().availableProcessors())));
         // one set of event loops for the listener and the upstream client: a request stays on its loop end to end
@@ -217,7 +217,7 @@ public final class Caravan {
             watcher.stop();
         }
         ingress.startDraining();
-        Duration grace = dev.caravan.config.ConfigLoader.parseDuration(property(context, "caravan.shutdownGrace", "30s"));
+        Duration grace = ConfigLoader.parseDuration(property(context, "caravan.shutdownGrace", "30s"));
         int open = streams.openStreams();
         if (open > 0) {
             LOG.info("Shutting down: waiting up to {} s for {} open stream(s)", grace.toSeconds(), open);
