@@ -55,6 +55,10 @@ class FallbacksTest {
                     deadline: 1s
                     retries: 5
                     deployments: [ { id: hang-1, provider: hanging, model: h }, { id: hang-2, provider: hanging, model: h } ]
+                  - name: limited
+                    retries: 1
+                    deadline: 3s
+                    deployments: [ { id: limited, provider: small, model: l } ]
                   - name: busy
                     deployments:
                       - { id: steady, provider: ok, model: b }
@@ -142,6 +146,41 @@ class FallbacksTest {
         assertThat(r.body()).contains("\"code\":\"invalid_value\"");
         assertThat(small.getRequestCount()).isEqualTo(before + 1);
         assertThat(r.headers().firstValue("x-caravan-fallback")).isEmpty();
+    }
+
+    @Test
+    void retryAfterIsHonouredWhenItFitsInTheDeadline() throws Exception {
+        small.enqueue(new MockResponse().setResponseCode(429).setHeader("Retry-After", "1")
+                .setBody("{\"error\":{\"message\":\"slow down\",\"code\":\"rate_limit_exceeded\"}}"));
+        small.enqueue(new MockResponse().setHeader("Content-Type", "application/json").setBody("""
+                {"id":"c","object":"chat.completion","created":1,"model":"l","choices":[{"index":0,
+                 "message":{"role":"assistant","content":"after waiting"},"finish_reason":"stop"}]}"""));
+        long start = System.nanoTime();
+        HttpResponse<String> r = chat("limited");
+        long millis = (System.nanoTime() - start) / 1_000_000;
+        assertThat(r.statusCode()).as(r.body()).isEqualTo(200);
+        assertThat(r.body()).contains("after waiting");
+        assertThat(r.headers().firstValue("x-caravan-attempts")).hasValue("2");
+        assertThat(millis).as("waited for Retry-After").isGreaterThanOrEqualTo(950);
+
+        // a Retry-After longer than what is left of the deadline is not waited for: the 429 is the answer
+        small.enqueue(new MockResponse().setResponseCode(429).setHeader("Retry-After", "30")
+                .setBody("{\"error\":{\"message\":\"slow down\",\"code\":\"rate_limit_exceeded\"}}"));
+        start = System.nanoTime();
+        HttpResponse<String> tooLong = chat("limited");
+        assertThat(tooLong.statusCode()).isEqualTo(429);
+        assertThat(tooLong.headers().firstValue("retry-after")).hasValue("30");
+        assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(900);
+        // while it cools down, callers hear 429 with what is left of the wait, and the provider hears nothing
+        int calls = small.getRequestCount();
+        HttpResponse<String> cooling = chat("limited");
+        assertThat(cooling.statusCode()).isEqualTo(429);
+        assertThat(cooling.headers().firstValue("retry-after")).hasValueSatisfying(v -> assertThat(Integer.parseInt(v)).isBetween(28, 30));
+        assertThat(small.getRequestCount()).isEqualTo(calls);
+        Thread.sleep(50);
+        while (small.takeRequest(10, TimeUnit.MILLISECONDS) != null) {
+            // leave the queue clean for the other tests
+        }
     }
 
     @Test

@@ -35,6 +35,10 @@ class RoutingStrategiesTest {
                     strategy: latency
                     explore: 0
                     deployments: [ { id: lat-slow, provider: slow, model: l }, { id: lat-fast, provider: fast, model: l } ]
+                  - name: capped
+                    deployments:
+                      - { id: capped-first, provider: sleepy, model: c, maxInFlight: 1 }
+                      - { id: capped-second, provider: fast, model: c }
                   - name: cost
                     strategy: cost
                     retries: 2
@@ -80,6 +84,17 @@ class RoutingStrategiesTest {
             String second = deployment(chat("least-busy"));
             assertThat(second).isNotEqualTo(deployment(first.get()));
         }
+    }
+
+    @Test
+    void aDeploymentAtItsMaxInFlightCountsAsBusyAndTheNextIsUsed() throws Exception {
+        CompletableFuture<HttpResponse<String>> first = CompletableFuture.supplyAsync(() -> chat("capped"));
+        Thread.sleep(250);
+        HttpResponse<String> second = chat("capped");
+        assertThat(deployment(second)).isEqualTo("capped-second");
+        assertThat(second.headers().firstValue("x-caravan-attempts")).hasValue("1");
+        assertThat(deployment(first.get())).isEqualTo("capped-first");
+        assertThat(deployment(chat("capped"))).isEqualTo("capped-first"); // free again
     }
 
     @Test

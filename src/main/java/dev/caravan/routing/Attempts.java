@@ -196,6 +196,15 @@ public final class Attempts {
             }
             throw e;
         }
+        long now = System.nanoTime();
+        long coolDown = plan.ranked.stream().mapToLong(d -> deployments.state(d.id()).coolDownUntilNanos() - now)
+                .filter(left -> left > 0).min().orElse(0);
+        if (coolDown > 0) {
+            long seconds = Math.max(1, TimeUnit.NANOSECONDS.toSeconds(coolDown + 999_999_999));
+            throw new GatewayException(429, "rate_limit_error", "rate_limit_exceeded", null, "Every deployment of '"
+                    + plan.model.name() + "' is rate-limited by its provider; retry after " + seconds + " s.",
+                    Map.of("Retry-After", Long.toString(seconds)));
+        }
         throw GatewayException.unavailable("no_deployment_available", "No deployment of '" + plan.model.name()
                 + "' can take a call now (circuit open, rate-limited or at capacity); retry shortly.");
     }
