@@ -172,7 +172,11 @@ public final class ConfigLoader {
             mock = new MockSettings(duration(p, "latency", Duration.ZERO), duration(p, "chunkInterval", Duration.ZERO),
                     p.path("failureRate").asDouble(0), p.path("failureStatus").asInt(503));
         }
-        return new ProviderConfig(name, type, baseUrl, apiKey, mock);
+        String caFile = p.hasNonNull("caFile") ? p.get("caFile").asText() : null;
+        if (caFile != null && !Files.isReadable(Path.of(caFile))) {
+            problems.add("providers." + name + ".caFile: cannot read " + caFile);
+        }
+        return new ProviderConfig(name, type, baseUrl, apiKey, caFile, mock);
     }
 
     private String secret(String where, String reference, List<String> problems) {

@@ -10,9 +10,10 @@ import java.time.Duration;
  * @param type     adapter family ({@code openai}, {@code mock})
  * @param baseUrl  what the provider's official SDK calls its base URL; null for mock
  * @param apiKey   the resolved credential, or null; never logged, never sent to clients
+ * @param caFile   PEM file of the CA certificates to trust for this provider's TLS instead of the JVM's, or null
  * @param mock     mock behaviour, used by {@code type: mock} only
  */
-public record ProviderConfig(String name, String type, URI baseUrl, String apiKey, MockSettings mock) {
+public record ProviderConfig(String name, String type, URI baseUrl, String apiKey, String caFile, MockSettings mock) {
 
     /** Deterministic behaviour of the built-in mock provider. */
     public record MockSettings(Duration latency, Duration chunkInterval, double failureRate, int failureStatus) {

@@ -98,7 +98,8 @@ public final class OpenAiProvider implements Provider {
                 headers.set(name, value);
             }
         });
-        return http.send(uri, HttpMethod.POST, headers, Json.bytes(body), call.timeout().toNanos(), listener);
+        return http.send(uri, HttpMethod.POST, headers, Json.bytes(body), call.timeout().toNanos(),
+                deployment.provider().caFile(), listener);
     }
 
     private static ObjectNode upstreamBody(ChatCall call) {

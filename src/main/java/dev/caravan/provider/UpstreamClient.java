@@ -54,12 +54,15 @@ import java.util.concurrent.TimeUnit;
  */
 public final class UpstreamClient {
 
+    private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(UpstreamClient.class);
     static final int IDLE_SECONDS = 30;
     private static final int MAX_IDLE_PER_HOST = 64; // per event loop: bounds the pool
     private static final int MAX_RESPONSE_HEAD = 64 * 1024;
 
     private final EventLoopGroup group;
     private final SslContext ssl;
+    // per CA file named in config: bounded by the number of providers
+    private final Map<String, SslContext> sslByCaFile = new java.util.concurrent.ConcurrentHashMap<>();
     // each event loop's pools, touched only from that loop
     private final Map<EventExecutor, Map<String, ArrayDeque<Channel>>> pools = new HashMap<>();
 
@@ -92,6 +95,8 @@ public final class UpstreamClient {
     /** A request on its way: lets the caller pace reading (for streams) or hang up. */
     public static final class Call {
         private final URI uri;
+        private SslContext ssl;
+        private String poolKey;
         private final FullHttpRequest request;
         private final long firstByteTimeoutNanos;
         private final Listener listener;
@@ -175,6 +180,15 @@ public final class UpstreamClient {
      */
     public Call send(URI uri, HttpMethod method, HttpHeaders headers, byte[] body, long firstByteTimeoutNanos,
                      Listener listener) {
+        return send(uri, method, headers, body, firstByteTimeoutNanos, null, listener);
+    }
+
+    /**
+     * As {@link #send(URI, HttpMethod, HttpHeaders, byte[], long, Listener)}, trusting only the CA certificates in
+     * {@code caFile} (PEM) for TLS, for upstreams behind a private CA; null trusts the JVM's default CAs.
+     */
+    public Call send(URI uri, HttpMethod method, HttpHeaders headers, byte[] body, long firstByteTimeoutNanos,
+                     String caFile, Listener listener) {
         String path = uri.getRawPath() + (uri.getRawQuery() == null ? "" : "?" + uri.getRawQuery());
         FullHttpRequest request = new DefaultFullHttpRequest(HttpVersion.HTTP_1_1, method, path,
                 Unpooled.wrappedBuffer(body));
@@ -182,10 +196,20 @@ public final class UpstreamClient {
         request.headers().set(HttpHeaderNames.HOST, hostHeader(uri));
         HttpUtil.setContentLength(request, body.length);
         Call call = new Call(uri, request, firstByteTimeoutNanos, listener);
+        call.ssl = caFile == null ? ssl : sslByCaFile.computeIfAbsent(caFile, UpstreamClient::trusting);
+        call.poolKey = key(uri) + (caFile == null ? "" : "|" + caFile);
         EventLoop current = currentLoop();
         call.loop = current != null ? current : group.next();
         call.runOnLoop(() -> start(call));
         return call;
+    }
+
+    private static SslContext trusting(String caFile) {
+        try {
+            return SslContextBuilder.forClient().trustManager(new java.io.File(caFile)).build();
+        } catch (SSLException | IllegalArgumentException e) {
+            throw new IllegalStateException("cannot use the CA certificates in " + caFile + ": " + e.getMessage(), e);
+        }
     }
 
     private EventLoop currentLoop() {
@@ -219,7 +243,7 @@ public final class UpstreamClient {
     }
 
     private Channel acquireIdle(Call call) {
-        ArrayDeque<Channel> idle = pools.get(call.loop).get(key(call.uri));
+        ArrayDeque<Channel> idle = pools.get(call.loop).get(call.poolKey);
         while (idle != null && !idle.isEmpty()) {
             Channel ch = idle.pollLast();
             if (ch.isActive()) {
@@ -243,7 +267,7 @@ public final class UpstreamClient {
                     @Override
                     protected void initChannel(Channel ch) {
                         if (https) {
-                            SslHandler tls = ssl.newHandler(ch.alloc(), uri.getHost(), port);
+                            SslHandler tls = call.ssl.newHandler(ch.alloc(), uri.getHost(), port);
                             SSLEngine engine = tls.engine();
                             SSLParameters params = engine.getSSLParameters();
                             params.setEndpointIdentificationAlgorithm("HTTPS"); // check the certificate names the host
@@ -289,7 +313,7 @@ public final class UpstreamClient {
             ch.close();
             return;
         }
-        ArrayDeque<Channel> idle = pools.get(call.loop).computeIfAbsent(key(call.uri), k -> new ArrayDeque<>());
+        ArrayDeque<Channel> idle = pools.get(call.loop).computeIfAbsent(call.poolKey, k -> new ArrayDeque<>());
         if (idle.size() >= MAX_IDLE_PER_HOST) {
             ch.close();
         } else {
@@ -373,6 +397,14 @@ public final class UpstreamClient {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
+            Throwable root = cause;
+            while (root.getCause() != null && root.getCause() != root) {
+                root = root.getCause();
+            }
+            if (root instanceof javax.net.ssl.SSLException) {
+                // the client only hears "connection error"; the operator needs to know it was the certificate
+                LOG.warn("TLS with {} failed: {}", ctx.channel().remoteAddress(), root.getMessage());
+            }
             ctx.close(); // channelInactive reports it
         }
     }
