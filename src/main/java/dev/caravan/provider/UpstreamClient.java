@@ -388,6 +388,10 @@ public final class UpstreamClient {
 
         @Override
         public void userEventTriggered(ChannelHandlerContext ctx, Object evt) throws Exception {
+            if (evt instanceof io.netty.handler.ssl.SslHandshakeCompletionEvent done && !done.isSuccess()) {
+                // the client only hears "connection error"; the operator needs to know it was the certificate
+                LOG.warn("TLS handshake with {} failed: {}", ctx.channel().remoteAddress(), done.cause().getMessage());
+            }
             if (evt instanceof IdleStateEvent && call == null) {
                 ctx.close(); // unused for IDLE_SECONDS
                 return;
@@ -397,14 +401,6 @@ public final class UpstreamClient {
 
         @Override
         public void exceptionCaught(ChannelHandlerContext ctx, Throwable cause) {
-            Throwable root = cause;
-            while (root.getCause() != null && root.getCause() != root) {
-                root = root.getCause();
-            }
-            if (root instanceof javax.net.ssl.SSLException) {
-                // the client only hears "connection error"; the operator needs to know it was the certificate
-                LOG.warn("TLS with {} failed: {}", ctx.channel().remoteAddress(), root.getMessage());
-            }
             ctx.close(); // channelInactive reports it
         }
     }
