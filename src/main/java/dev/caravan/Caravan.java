@@ -175,7 +175,11 @@ public final class Caravan {
                 Integer.toString(Runtime.getRuntime().availableProcessors())));
         // one set of event loops for the listener and the upstream client: a request stays on its loop end to end
         loops = new NioEventLoopGroup(ioThreads, new DefaultThreadFactory("caravan-io", true));
-        Providers providers = new Providers(Map.of("openai", new OpenAiProvider(new UpstreamClient(loops)), "mock", mock));
+        UpstreamClient upstream = new UpstreamClient(loops);
+        Providers providers = new Providers(Map.of(
+                "openai", new OpenAiProvider(upstream),
+                "azure", new OpenAiProvider(upstream, OpenAiProvider.Host.AZURE),
+                "mock", mock));
         r.bind("caravanLoops", loops);
         r.bind("gatewayConfig", config);
         r.bind("ingress", ingress);

@@ -176,7 +176,8 @@ public final class ConfigLoader {
         if (caFile != null && !Files.isReadable(Path.of(caFile))) {
             problems.add("providers." + name + ".caFile: cannot read " + caFile);
         }
-        return new ProviderConfig(name, type, baseUrl, apiKey, caFile, mock);
+        String apiVersion = "azure".equals(type) ? p.path("apiVersion").asText(ProviderConfig.DEFAULT_AZURE_API_VERSION) : null;
+        return new ProviderConfig(name, type, baseUrl, apiKey, apiVersion, caFile, mock);
     }
 
     private String secret(String where, String reference, List<String> problems) {

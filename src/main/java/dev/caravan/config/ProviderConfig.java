@@ -10,10 +10,14 @@ import java.time.Duration;
  * @param type     adapter family ({@code openai}, {@code mock})
  * @param baseUrl  what the provider's official SDK calls its base URL; null for mock
  * @param apiKey   the resolved credential, or null; never logged, never sent to clients
+ * @param apiVersion Azure OpenAI's {@code api-version}; null for other types
  * @param caFile   PEM file of the CA certificates to trust for this provider's TLS instead of the JVM's, or null
  * @param mock     mock behaviour, used by {@code type: mock} only
  */
-public record ProviderConfig(String name, String type, URI baseUrl, String apiKey, String caFile, MockSettings mock) {
+public record ProviderConfig(String name, String type, URI baseUrl, String apiKey, String apiVersion, String caFile,
+                             MockSettings mock) {
+
+    public static final String DEFAULT_AZURE_API_VERSION = "2024-10-21";
 
     /** Deterministic behaviour of the built-in mock provider. */
     public record MockSettings(Duration latency, Duration chunkInterval, double failureRate, int failureStatus) {

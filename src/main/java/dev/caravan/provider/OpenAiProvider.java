@@ -23,17 +23,31 @@ import java.util.concurrent.CompletableFuture;
 /**
  * OpenAI's chat-completions wire, which is also the canonical shape: the body passes through with the model name
  * swapped for the deployment's, so fields the gateway does not model reach the upstream untouched.
- * Serves any OpenAI-compatible server (vLLM, Ollama, LM Studio).
+ * Serves any OpenAI-compatible server (vLLM, Ollama, LM Studio) and Azure OpenAI, which differ only in URL and auth.
  */
 public final class OpenAiProvider implements Provider {
 
     private static final String USER_AGENT = "caravan/0.1";
     private static final int MAX_BODY = 64 * 1024 * 1024;
 
+    /** Where the OpenAI wire is spoken and how the credential travels: the one thing that differs between hosts. */
+    public enum Host {
+        /** OpenAI and every OpenAI-compatible server: {@code <baseUrl>/chat/completions}, a bearer token. */
+        OPENAI,
+        /** Azure OpenAI: the deployment in the path, an {@code api-version}, an {@code api-key} header. */
+        AZURE
+    }
+
     private final UpstreamClient http;
+    private final Host host;
 
     public OpenAiProvider(UpstreamClient http) {
+        this(http, Host.OPENAI);
+    }
+
+    public OpenAiProvider(UpstreamClient http, Host host) {
         this.http = http;
+        this.host = host;
     }
 
     @Override
@@ -83,13 +97,21 @@ public final class OpenAiProvider implements Provider {
 
     private UpstreamClient.Call send(ChatCall call, ObjectNode body, String accept, UpstreamClient.Listener listener) {
         DeploymentConfig deployment = call.deployment();
-        URI uri = URI.create(deployment.provider().baseUrl() + "/chat/completions");
+        URI uri = host == Host.AZURE
+                ? URI.create(deployment.provider().baseUrl() + "/openai/deployments/"
+                        + java.net.URLEncoder.encode(deployment.model(), java.nio.charset.StandardCharsets.UTF_8)
+                        + "/chat/completions?api-version=" + deployment.provider().apiVersion())
+                : URI.create(deployment.provider().baseUrl() + "/chat/completions");
         HttpHeaders headers = new DefaultHttpHeaders();
         headers.set(HttpHeaderNames.CONTENT_TYPE, "application/json");
         headers.set(HttpHeaderNames.ACCEPT, accept);
         String key = deployment.provider().apiKey();
         if (key != null) {
-            headers.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + key);
+            if (host == Host.AZURE) {
+                headers.set("api-key", key);
+            } else {
+                headers.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + key);
+            }
         }
         String userAgent = call.forwardHeaders().get("user-agent");
         headers.set(HttpHeaderNames.USER_AGENT, userAgent == null ? USER_AGENT : USER_AGENT + " " + userAgent);
