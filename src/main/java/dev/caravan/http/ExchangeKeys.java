@@ -7,6 +7,9 @@ public final class ExchangeKeys {
     public static final String CLIENT_REQUEST = "caravan.clientRequest";
     public static final String PRINCIPAL = "caravan.principal";
     public static final String REQUEST = "caravan.request";
+    /** What is asked: absent for chat completions, {@link #EMBEDDINGS} for embeddings. */
+    public static final String OPERATION = "caravan.operation";
+    public static final String EMBEDDINGS = "embeddings";
     public static final String CONTROLS = "caravan.controls";
     public static final String STREAMING = "caravan.streaming";
     public static final String MODEL = "caravan.model";

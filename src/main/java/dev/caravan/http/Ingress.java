@@ -131,6 +131,32 @@ public final class Ingress {
         exchange.setProperty(ExchangeKeys.STREAMING, stream != null && stream.asBoolean(false));
     }
 
+    /** Parses and checks an OpenAI embeddings body into {@code caravan.request}. */
+    public void parseEmbeddingsRequest(Exchange exchange) {
+        ObjectNode body = parseJsonObject(exchange);
+        JsonNode model = body.get("model");
+        if (model == null || !model.isTextual() || model.asText().isBlank()) {
+            throw GatewayException.badRequest("missing_required_parameter", "model", "You must provide a model parameter.");
+        }
+        JsonNode input = body.get("input");
+        boolean valid = input != null && ((input.isTextual() && !input.asText().isEmpty())
+                || (input.isArray() && !input.isEmpty()));
+        if (!valid) {
+            throw GatewayException.badRequest("invalid_value", "input",
+                    "'input' must be a non-empty string or a non-empty array of strings or token arrays.");
+        }
+        String format = body.path("encoding_format").asText("float");
+        if (!format.equals("float") && !format.equals("base64")) {
+            throw GatewayException.badRequest("invalid_value", "encoding_format", "'encoding_format' must be float or base64.");
+        }
+        JsonNode controls = body.remove("caravan");
+        if (controls != null && controls.isObject()) {
+            exchange.setProperty(ExchangeKeys.CONTROLS, controls);
+        }
+        exchange.setProperty(ExchangeKeys.REQUEST, body);
+        exchange.setProperty(ExchangeKeys.OPERATION, ExchangeKeys.EMBEDDINGS);
+    }
+
     ObjectNode parseJsonObject(Exchange exchange) {
         ClientRequest request = request(exchange);
         String contentType = request.header("content-type");

@@ -89,6 +89,81 @@ public final class MockProvider implements Provider {
         return result;
     }
 
+    /**
+     * Deterministic unit vectors, one per input, derived from its text (same text, same vector), as floats or as
+     * base64 little-endian float32 like OpenAI's {@code encoding_format: base64}.
+     */
+    @Override
+    public CompletableFuture<ChatResult> embeddings(ChatCall call) {
+        CompletableFuture<ChatResult> result = new CompletableFuture<>();
+        schedule(call.deployment().provider().mock().latency(), () -> {
+            GatewayException failure = maybeFail(call.deployment());
+            if (failure != null) {
+                result.completeExceptionally(failure);
+                return;
+            }
+            JsonNode input = call.body().path("input");
+            List<String> texts = new ArrayList<>();
+            if (input.isTextual()) {
+                texts.add(input.asText());
+            } else {
+                input.forEach(item -> texts.add(item.isTextual() ? item.asText() : item.toString()));
+            }
+            int dimensions = call.body().path("dimensions").asInt(EMBEDDING_DIMENSIONS);
+            boolean base64 = "base64".equals(call.body().path("encoding_format").asText("float"));
+            ObjectNode body = Json.object();
+            body.put("object", "list");
+            ArrayNode data = body.putArray("data");
+            long tokens = 0;
+            for (int i = 0; i < texts.size(); i++) {
+                float[] vector = unitVector(texts.get(i), dimensions);
+                ObjectNode item = data.addObject();
+                item.put("object", "embedding");
+                item.put("index", i);
+                if (base64) {
+                    java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(4 * dimensions).order(java.nio.ByteOrder.LITTLE_ENDIAN);
+                    for (float f : vector) {
+                        buf.putFloat(f);
+                    }
+                    item.put("embedding", java.util.Base64.getEncoder().encodeToString(buf.array()));
+                } else {
+                    ArrayNode values = item.putArray("embedding");
+                    for (float f : vector) {
+                        values.add(f);
+                    }
+                }
+                tokens += Math.max(1, (texts.get(i).length() + 3) / 4);
+            }
+            body.put("model", call.deployment().model());
+            ObjectNode usage = body.putObject("usage");
+            usage.put("prompt_tokens", tokens);
+            usage.put("total_tokens", tokens);
+            result.complete(new ChatResult(body, Map.of(), new Usage(tokens, 0, tokens, false)));
+        });
+        return result;
+    }
+
+    static final int EMBEDDING_DIMENSIONS = 256;
+
+    static float[] unitVector(String text, int dimensions) {
+        long x = 1125899906842597L;
+        for (byte b : text.getBytes(StandardCharsets.UTF_8)) {
+            x = 31 * x + b;
+        }
+        float[] v = new float[dimensions];
+        double norm = 0;
+        for (int i = 0; i < dimensions; i++) {
+            x = x * 6364136223846793005L + 1442695040888963407L;
+            v[i] = (float) (((x >>> 11) * 0x1.0p-53) * 2 - 1);
+            norm += v[i] * v[i];
+        }
+        float scale = (float) (1 / Math.sqrt(norm));
+        for (int i = 0; i < dimensions; i++) {
+            v[i] *= scale;
+        }
+        return v;
+    }
+
     /** Streams cancelled before their end (client gone, idle timeout): lets tests see a cancel reach the upstream. */
     public long cancelledStreams() {
         return cancelledStreams.get();

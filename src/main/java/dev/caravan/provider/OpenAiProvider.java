@@ -57,7 +57,7 @@ public final class OpenAiProvider implements Provider {
         body.remove("stream");
         body.remove("stream_options");
         CompletableFuture<ChatResult> result = new CompletableFuture<>();
-        send(call, body, "application/json", new WholeBody() {
+        send(call, body, "application/json", "chat/completions", new WholeBody() {
             @Override
             void onBody(HttpResponse head, byte[] bytes) {
                 Map<String, String> headers = UpstreamHeaders.allowed(head.headers());
@@ -83,6 +83,35 @@ public final class OpenAiProvider implements Provider {
     }
 
     @Override
+    public CompletableFuture<ChatResult> embeddings(ChatCall call) {
+        DeploymentConfig deployment = call.deployment();
+        CompletableFuture<ChatResult> result = new CompletableFuture<>();
+        send(call, upstreamBody(call), "application/json", "embeddings", new WholeBody() {
+            @Override
+            void onBody(HttpResponse head, byte[] bytes) {
+                Map<String, String> headers = UpstreamHeaders.allowed(head.headers());
+                int status = head.status().code();
+                if (status / 100 != 2) {
+                    result.completeExceptionally(UpstreamErrors.fromStatus(deployment, status, bytes, headers));
+                    return;
+                }
+                ObjectNode answer = Json.parseObjectOrNull(bytes);
+                if (answer == null || !answer.path("data").isArray()) {
+                    result.completeExceptionally(UpstreamErrors.garbage(deployment, "a body that is not an embeddings list"));
+                    return;
+                }
+                result.complete(new ChatResult(answer, headers, Usage.fromOpenAi(answer.get("usage"))));
+            }
+
+            @Override
+            public void onError(Throwable error) {
+                result.completeExceptionally(UpstreamErrors.fromThrowable(deployment, error));
+            }
+        });
+        return result;
+    }
+
+    @Override
     public CompletableFuture<ChatStream> chatStream(ChatCall call) {
         DeploymentConfig deployment = call.deployment();
         ObjectNode body = upstreamBody(call);
@@ -91,17 +120,18 @@ public final class OpenAiProvider implements Provider {
         ((ObjectNode) body.with("stream_options")).put("include_usage", true);
         CompletableFuture<ChatStream> started = new CompletableFuture<>();
         StreamListener listener = new StreamListener(deployment, started);
-        listener.call = send(call, body, "text/event-stream", listener);
+        listener.call = send(call, body, "text/event-stream", "chat/completions", listener);
         return started;
     }
 
-    private UpstreamClient.Call send(ChatCall call, ObjectNode body, String accept, UpstreamClient.Listener listener) {
+    private UpstreamClient.Call send(ChatCall call, ObjectNode body, String accept, String operation,
+                                    UpstreamClient.Listener listener) {
         DeploymentConfig deployment = call.deployment();
         URI uri = host == Host.AZURE
                 ? URI.create(deployment.provider().baseUrl() + "/openai/deployments/"
                         + java.net.URLEncoder.encode(deployment.model(), java.nio.charset.StandardCharsets.UTF_8)
-                        + "/chat/completions?api-version=" + deployment.provider().apiVersion())
-                : URI.create(deployment.provider().baseUrl() + "/chat/completions");
+                        + "/" + operation + "?api-version=" + deployment.provider().apiVersion())
+                : URI.create(deployment.provider().baseUrl() + "/" + operation);
         HttpHeaders headers = new DefaultHttpHeaders();
         headers.set(HttpHeaderNames.CONTENT_TYPE, "application/json");
         headers.set(HttpHeaderNames.ACCEPT, accept);

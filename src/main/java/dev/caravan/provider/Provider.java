@@ -13,4 +13,10 @@ public interface Provider {
 
     /** Completes when the upstream has answered with success headers; errors before that complete it exceptionally. */
     CompletableFuture<ChatStream> chatStream(ChatCall call);
+
+    /** OpenAI's embeddings: the body is the canonical {@code /v1/embeddings} request. */
+    default CompletableFuture<ChatResult> embeddings(ChatCall call) {
+        return CompletableFuture.failedFuture(dev.caravan.GatewayException.badRequest("unsupported_operation", "model",
+                "Deployment '" + call.deployment().id() + "' cannot make embeddings."));
+    }
 }

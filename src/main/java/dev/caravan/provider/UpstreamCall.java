@@ -44,6 +44,7 @@ public final class UpstreamCall extends AsyncProcessorSupport {
             Provider provider = providers.forType(deployment.provider().type());
             long sent = System.nanoTime();
             boolean streaming = exchange.getProperty(ExchangeKeys.STREAMING, false, Boolean.class);
+            boolean embeddings = ExchangeKeys.EMBEDDINGS.equals(exchange.getProperty(ExchangeKeys.OPERATION, String.class));
             CompletableFuture<?> done;
             if (streaming) {
                 long start = exchange.getProperty(ExchangeKeys.START_NANOS, Long.class);
@@ -51,7 +52,7 @@ public final class UpstreamCall extends AsyncProcessorSupport {
                         new StreamRelay(stream, call.clientWantsStreamUsage(), model.streamIdleTimeout(),
                                 keepAliveInterval, start, streams)));
             } else {
-                done = provider.chat(call).thenAccept(result -> {
+                done = (embeddings ? provider.embeddings(call) : provider.chat(call)).thenAccept(result -> {
                     exchange.setProperty(ExchangeKeys.RESULT, result);
                     exchange.setProperty(ExchangeKeys.USAGE, result.usage());
                 });
