@@ -52,41 +52,23 @@ public final class OpenAiProvider implements Provider {
 
     @Override
     public CompletableFuture<ChatResult> chat(ChatCall call) {
-        DeploymentConfig deployment = call.deployment();
         ObjectNode body = upstreamBody(call);
         body.remove("stream");
         body.remove("stream_options");
-        CompletableFuture<ChatResult> result = new CompletableFuture<>();
-        send(call, body, "application/json", "chat/completions", new WholeBody() {
-            @Override
-            void onBody(HttpResponse head, byte[] bytes) {
-                Map<String, String> headers = UpstreamHeaders.allowed(head.headers());
-                int status = head.status().code();
-                if (status / 100 != 2) {
-                    result.completeExceptionally(UpstreamErrors.fromStatus(deployment, status, bytes, headers));
-                    return;
-                }
-                ObjectNode answer = Json.parseObjectOrNull(bytes);
-                if (answer == null || !answer.has("choices")) {
-                    result.completeExceptionally(UpstreamErrors.garbage(deployment, "a body that is not a chat completion"));
-                    return;
-                }
-                result.complete(new ChatResult(answer, headers, Usage.fromOpenAi(answer.get("usage"))));
-            }
-
-            @Override
-            public void onError(Throwable error) {
-                result.completeExceptionally(UpstreamErrors.fromThrowable(deployment, error));
-            }
-        });
-        return result;
+        return whole(call, body, "chat/completions", answer -> answer.has("choices"), "a chat completion");
     }
 
     @Override
     public CompletableFuture<ChatResult> embeddings(ChatCall call) {
+        return whole(call, upstreamBody(call), "embeddings", answer -> answer.path("data").isArray(), "an embeddings list");
+    }
+
+    /** One call whose JSON answer comes whole; {@code valid} tells a real answer from garbage. */
+    private CompletableFuture<ChatResult> whole(ChatCall call, ObjectNode body, String operation,
+                                               java.util.function.Predicate<ObjectNode> valid, String what) {
         DeploymentConfig deployment = call.deployment();
         CompletableFuture<ChatResult> result = new CompletableFuture<>();
-        send(call, upstreamBody(call), "application/json", "embeddings", new WholeBody() {
+        send(call, body, "application/json", operation, new WholeBody() {
             @Override
             void onBody(HttpResponse head, byte[] bytes) {
                 Map<String, String> headers = UpstreamHeaders.allowed(head.headers());
@@ -96,8 +78,8 @@ public final class OpenAiProvider implements Provider {
                     return;
                 }
                 ObjectNode answer = Json.parseObjectOrNull(bytes);
-                if (answer == null || !answer.path("data").isArray()) {
-                    result.completeExceptionally(UpstreamErrors.garbage(deployment, "a body that is not an embeddings list"));
+                if (answer == null || !valid.test(answer)) {
+                    result.completeExceptionally(UpstreamErrors.garbage(deployment, "a body that is not " + what));
                     return;
                 }
                 result.complete(new ChatResult(answer, headers, Usage.fromOpenAi(answer.get("usage"))));
