@@ -57,6 +57,8 @@ class OpenAiUpstreamTest {
                   - name: gpt-test
                     timeout: 500ms
                     deployments: [ { provider: upstream, model: gpt-upstream } ]
+                  - name: rate-limited            # its own deployment: a 429 cools it down, not gpt-test
+                    deployments: [ { id: limited, provider: upstream, model: gpt-upstream } ]
                   - name: scripted
                     streamIdleTimeout: 700ms
                     deployments: [ { provider: scripted, model: scripted } ]
@@ -202,7 +204,7 @@ class OpenAiUpstreamTest {
         upstream.enqueue(new MockResponse().setResponseCode(429).setHeader("Retry-After", "7")
                 .setHeader("Content-Type", "application/json")
                 .setBody("{\"error\":{\"message\":\"Rate limit reached for requests\",\"type\":\"requests\",\"param\":null,\"code\":\"rate_limit_exceeded\"}}"));
-        HttpResponse<String> r = gateway.post("/v1/chat/completions", userMessage("gpt-test", "hi"), "Authorization", AUTH);
+        HttpResponse<String> r = gateway.post("/v1/chat/completions", userMessage("rate-limited", "hi"), "Authorization", AUTH);
         assertThat(r.statusCode()).isEqualTo(429);
         assertThat(r.headers().firstValue("retry-after")).hasValue("7");
         assertThat(r.body()).contains("\"code\":\"rate_limit_exceeded\"", "Rate limit reached");

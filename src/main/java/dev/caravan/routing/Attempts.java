@@ -228,7 +228,10 @@ public final class Attempts {
                     DeploymentConfig d = plan.ranked.get((plan.cursor + i) % n);
                     DeploymentRegistry.State s = deployments.state(d.id());
                     long coolDown = Math.max(0, s.coolDownUntilNanos() - now);
-                    if (coolDown > 0 && now + coolDown - plan.deadlineNanos >= 0) {
+                    if (coolDown > 0 && plan.log.isEmpty()) {
+                        continue; // a new request does not queue behind another's rate limit: finish() says 429
+                    }
+                    if (coolDown > 0 && now + coolDown - waitLimit(plan, now) >= 0) {
                         continue; // its Retry-After does not fit in what is left of the deadline
                     }
                     if (coolDown > 0 && hasOtherReady(plan, d, now)) {
@@ -269,6 +272,11 @@ public final class Attempts {
                 return false;
             }
         }
+    }
+
+    /** The latest a retry may start: the deadline, or for a stream (which has none) one first-byte timeout from now. */
+    private static long waitLimit(Plan plan, long now) {
+        return plan.streaming ? now + plan.model.timeout().toNanos() : plan.deadlineNanos;
     }
 
     private boolean hasOtherReady(Plan plan, DeploymentConfig except, long now) {
