@@ -31,7 +31,8 @@ import java.util.function.Consumer;
  */
 public final class StreamRelay implements StreamSink {
 
-    public enum Outcome { COMPLETED, CLIENT_CLOSED, UPSTREAM_ERROR, IDLE_TIMEOUT }
+    /** How a stream ended; ABANDONED: the route failed after the upstream answered, nothing was relayed. */
+    public enum Outcome { COMPLETED, CLIENT_CLOSED, UPSTREAM_ERROR, IDLE_TIMEOUT, ABANDONED }
 
     /** How a stream ended, for post-processing. {@code ttftNanos} is -1 when no content arrived. */
     public record End(Outcome outcome, Usage usage, long ttftNanos, GatewayException error) {
@@ -83,8 +84,10 @@ public final class StreamRelay implements StreamSink {
 
     /** The route failed after the upstream answered: release it without writing anything. */
     public void abandon() {
-        stream.cancel();
-        registry.closed(this);
+        if (!ended) { // not attached yet: no event loop owns this relay
+            stream.cancel();
+            end(Outcome.ABANDONED, null);
+        }
     }
 
     void attach(ChannelHandlerContext ctx, ChannelPromise endPromise, boolean keepAliveConnection) {

@@ -24,6 +24,9 @@ public final class StreamFinisher {
         Exchange copy = ExchangeHelper.createCopy(exchange, true);
         copy.removeProperty(ExchangeKeys.RELAY);
         relay.onEnd(end -> {
+            if (end.outcome() == StreamRelay.Outcome.ABANDONED) {
+                return; // the error path records this request
+            }
             copy.setProperty(ExchangeKeys.USAGE, end.usage());
             copy.setProperty(ExchangeKeys.TTFT_NANOS, end.ttftNanos());
             copy.setProperty(ExchangeKeys.OUTCOME, end.outcome().name().toLowerCase(java.util.Locale.ROOT));

@@ -197,7 +197,7 @@ public final class Attempts {
             throw e;
         }
         long now = System.nanoTime();
-        long coolDown = plan.ranked.stream().mapToLong(d -> deployments.state(d.id()).coolDownUntilNanos() - now)
+        long coolDown = plan.ranked.stream().mapToLong(d -> deployments.state(d).coolDownUntilNanos() - now)
                 .filter(left -> left > 0).min().orElse(0);
         if (coolDown > 0) {
             long seconds = Math.max(1, TimeUnit.NANOSECONDS.toSeconds(coolDown + 999_999_999));
@@ -226,7 +226,7 @@ public final class Attempts {
                 int n = plan.ranked.size();
                 for (int i = 0; i < n && picked == null; i++) {
                     DeploymentConfig d = plan.ranked.get((plan.cursor + i) % n);
-                    DeploymentRegistry.State s = deployments.state(d.id());
+                    DeploymentRegistry.State s = deployments.state(d);
                     long coolDown = Math.max(0, s.coolDownUntilNanos() - now);
                     if (coolDown > 0 && plan.log.isEmpty()) {
                         continue; // a new request does not queue behind another's rate limit: finish() says 429
@@ -281,7 +281,7 @@ public final class Attempts {
 
     private boolean hasOtherReady(Plan plan, DeploymentConfig except, long now) {
         for (DeploymentConfig d : plan.ranked) {
-            DeploymentRegistry.State s = deployments.state(d.id());
+            DeploymentRegistry.State s = deployments.state(d);
             if (d != except && !s.coolingDown(now) && !s.refusing(now) && !s.busy()) {
                 return true;
             }

@@ -193,12 +193,13 @@ public final class DeploymentRegistry {
         };
     }
 
-    public State state(String id) {
-        State s = states.get(id);
-        if (s == null) {
-            throw new IllegalStateException("no state for deployment " + id);
-        }
-        return s;
+    /**
+     * The live state of {@code deployment}. A request ranked just before a reload removed the deployment gets a
+     * throw-away state, so it can still finish on it (the route stops only after in-flight calls end).
+     */
+    public State state(DeploymentConfig deployment) {
+        State s = states.get(deployment.id());
+        return s != null ? s : new State(deployment);
     }
 
     public Collection<State> all() {

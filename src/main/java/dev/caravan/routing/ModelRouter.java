@@ -51,7 +51,7 @@ public final class ModelRouter {
         List<DeploymentConfig> ready = new ArrayList<>();
         List<DeploymentConfig> resting = new ArrayList<>();
         for (DeploymentConfig d : model.deployments()) {
-            DeploymentRegistry.State s = deployments.state(d.id());
+            DeploymentRegistry.State s = deployments.state(d);
             (s.refusing(now) || s.coolingDown(now) ? resting : ready).add(d);
         }
         ThreadLocalRandom random = ThreadLocalRandom.current();
@@ -59,20 +59,20 @@ public final class ModelRouter {
             case "weighted" -> ready = weightedOrder(ready, random);
             case "least-busy" -> {
                 Collections.shuffle(ready, random); // ties go either way
-                ready.sort(Comparator.comparingInt(d -> deployments.state(d.id()).inFlight()));
+                ready.sort(Comparator.comparingInt(d -> deployments.state(d).inFlight()));
             }
             case "latency" -> {
                 Collections.shuffle(ready, random);
                 if (random.nextDouble() >= model.routing().explore()) {
                     // unmeasured deployments first (latency -1), so each gets measured; then the fastest
-                    ready.sort(Comparator.comparingDouble(d -> deployments.state(d.id()).latencyMillis()));
+                    ready.sort(Comparator.comparingDouble(d -> deployments.state(d).latencyMillis()));
                 }
             }
             case "cost" -> ready.sort(Comparator.comparingDouble(
                     d -> d.price() == null ? Double.MAX_VALUE : d.price().blended()));
             default -> { } // ordered: as configured
         }
-        resting.sort(Comparator.comparingLong(d -> deployments.state(d.id()).coolDownUntilNanos()));
+        resting.sort(Comparator.comparingLong(d -> deployments.state(d).coolDownUntilNanos()));
         ready.addAll(resting);
         return ready;
     }
