@@ -33,6 +33,7 @@ class OpenAiUpstreamTest {
     static final String AUTH = "Bearer " + TestGateway.MASTER_KEY;
 
     static MockWebServer upstream;
+    static MockWebServer stalling; // its own server: a throttled body keeps writing long after the test
     static ScriptedSseUpstream scripted;
     static StaleConnectionUpstream stale;
     static Path keyFile;
@@ -42,6 +43,8 @@ class OpenAiUpstreamTest {
     static void start() throws Exception {
         upstream = new MockWebServer();
         upstream.start();
+        stalling = new MockWebServer();
+        stalling.start();
         scripted = new ScriptedSseUpstream();
         stale = new StaleConnectionUpstream();
         keyFile = Files.createTempFile("provider", ".key");
@@ -53,7 +56,11 @@ class OpenAiUpstreamTest {
                   scripted: { type: openai, baseUrl: "%s" }
                   stale: { type: openai, baseUrl: "%s" }
                   dead: { type: openai, baseUrl: "http://127.0.0.1:%d/v1" }
+                  stalling: { type: openai, baseUrl: "%s" }
                 models:
+                  - name: gpt-stall
+                    timeout: 500ms
+                    deployments: [ { provider: stalling, model: s } ]
                   - name: gpt-test
                     timeout: 500ms
                     deployments: [ { provider: upstream, model: gpt-upstream } ]
@@ -69,7 +76,7 @@ class OpenAiUpstreamTest {
                 routing:
                   retries: 0                      # this class is about one attempt's mapping; failover has its own tests
                   breaker: { minimumCalls: 1000, window: 1000 }
-                """.formatted(upstream.url("/v1"), keyFile, scripted.baseUrl(), stale.baseUrl(), closedPort),
+                """.formatted(upstream.url("/v1"), keyFile, scripted.baseUrl(), stale.baseUrl(), closedPort, stalling.url("/v1")),
                 java.util.Map.of("caravan.sseKeepAlive", "250ms"));
     }
 
@@ -77,6 +84,7 @@ class OpenAiUpstreamTest {
     static void stop() throws Exception {
         gateway.close();
         upstream.shutdown();
+        stalling.shutdown();
         scripted.close();
         stale.close();
         Files.deleteIfExists(keyFile);
@@ -264,6 +272,27 @@ class OpenAiUpstreamTest {
         assertThat(r.statusCode()).isEqualTo(504);
         assertThat(r.body()).contains("\"code\":\"upstream_timeout\"");
         assertThat(millis).isLessThan(2_500);
+    }
+
+    @Test
+    void upstreamThatStallsAfterItsHeadersGets504Promptly() {
+        stalling.enqueue(completion("slow body").throttleBody(8, 1, TimeUnit.SECONDS)); // 8 bytes a second
+        long start = System.nanoTime();
+        HttpResponse<String> r = gateway.post("/v1/chat/completions", userMessage("gpt-stall", "hi"), "Authorization", AUTH);
+        assertThat(r.statusCode()).isEqualTo(504);
+        assertThat(r.body()).contains("\"code\":\"upstream_timeout\"");
+        assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(3_000);
+    }
+
+    @Test
+    void streamWithNothingButDoneEndsCleanly() {
+        upstream.enqueue(sse("[DONE]"));
+        long start = System.nanoTime();
+        HttpResponse<String> r = gateway.post("/v1/chat/completions",
+                userMessage("gpt-test", "hi").replace("{\"model\"", "{\"stream\":true,\"model\""), "Authorization", AUTH);
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.body()).isEqualTo("data: [DONE]\n\n");
+        assertThat((System.nanoTime() - start) / 1_000_000).isLessThan(2_000);
     }
 
     @Test

@@ -133,6 +133,7 @@ public final class StreamRelay implements StreamSink {
     void writable() {
         if (awaitingWritable && !ended) {
             awaitingWritable = false;
+            lastUpstreamNanos = System.nanoTime(); // the upstream's silence counts from when we ask again
             stream.request(1);
         }
     }
@@ -187,7 +188,8 @@ public final class StreamRelay implements StreamSink {
             return;
         }
         long now = System.nanoTime();
-        if (now - lastUpstreamNanos >= idleTimeout.toNanos()) {
+        // the upstream is idle only while a chunk is asked of it: a client that stops reading is not a silent upstream
+        if (!awaitingWritable && now - lastUpstreamNanos >= idleTimeout.toNanos()) {
             stream.cancel();
             finish(Outcome.IDLE_TIMEOUT, GatewayException.gatewayTimeout(
                     "The upstream sent nothing for " + idleTimeout.toMillis() + " ms; the stream was ended."));

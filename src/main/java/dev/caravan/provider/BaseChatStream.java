@@ -13,8 +13,9 @@ abstract class BaseChatStream implements ChatStream {
     private final AtomicBoolean ended = new AtomicBoolean();
     protected volatile StreamSink sink;
     protected volatile boolean cancelled;
-    // an upstream may fail before the sink is attached; the failure waits for it
+    // an upstream may end or fail before the sink is attached; the ending waits for it
     private GatewayException earlyFailure;
+    private boolean earlyCompletion;
 
     BaseChatStream(Map<String, String> headers) {
         this.headers = Map.copyOf(headers);
@@ -37,6 +38,8 @@ abstract class BaseChatStream implements ChatStream {
         }
         if (pending != null && !cancelled) {
             sink.onError(pending);
+        } else if (earlyCompletion && !cancelled) {
+            sink.onComplete();
         }
     }
 
@@ -52,7 +55,15 @@ abstract class BaseChatStream implements ChatStream {
 
     protected void complete() {
         if (ended.compareAndSet(false, true) && !cancelled) {
-            sink.onComplete();
+            StreamSink s;
+            synchronized (this) {
+                s = sink;
+                if (s == null) {
+                    earlyCompletion = true;
+                    return;
+                }
+            }
+            s.onComplete();
         }
     }
 

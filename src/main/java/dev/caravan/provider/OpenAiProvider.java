@@ -101,8 +101,7 @@ public final class OpenAiProvider implements Provider {
         // ask for usage so it is counted; the relay to the client hides it again if the client did not ask
         ((ObjectNode) body.with("stream_options")).put("include_usage", true);
         CompletableFuture<ChatStream> started = new CompletableFuture<>();
-        StreamListener listener = new StreamListener(deployment, started);
-        listener.call = send(call, body, "text/event-stream", "chat/completions", listener);
+        send(call, body, "text/event-stream", "chat/completions", new StreamListener(deployment, started));
         return started;
     }
 
@@ -172,7 +171,7 @@ public final class OpenAiProvider implements Provider {
     static final class StreamListener implements UpstreamClient.Listener {
         private final DeploymentConfig deployment;
         private final CompletableFuture<ChatStream> started;
-        volatile UpstreamClient.Call call;
+        private UpstreamClient.Call call;
         private HttpResponse head;
         private OpenAiSseStream stream;
         private final ByteArrayOutputStream errorBody = new ByteArrayOutputStream();
@@ -180,6 +179,16 @@ public final class OpenAiProvider implements Provider {
         StreamListener(DeploymentConfig deployment, CompletableFuture<ChatStream> started) {
             this.deployment = deployment;
             this.started = started;
+        }
+
+        @Override
+        public void attached(UpstreamClient.Call call) {
+            this.call = call;
+        }
+
+        @Override
+        public boolean streaming() {
+            return true;
         }
 
         @Override

@@ -56,11 +56,18 @@ public final class UpstreamClient {
 
     private static final org.slf4j.Logger LOG = org.slf4j.LoggerFactory.getLogger(UpstreamClient.class);
     static final int IDLE_SECONDS = 30;
+    // a pooled connection the upstream dropped as we reused it fails at once; a close long after the request was
+    // written may mean the upstream worked on it, and a silent retry would run (and bill) the generation twice
+    private static final long STALE_WINDOW_NANOS = TimeUnit.SECONDS.toNanos(1);
     private static final int MAX_IDLE_PER_HOST = 64; // per event loop: bounds the pool
     private static final int MAX_RESPONSE_HEAD = 64 * 1024;
 
     private final EventLoopGroup group;
     private final SslContext ssl;
+    // asynchronous DNS on the event loops; the JDK's resolver would block a loop on every cache miss
+    private final io.netty.resolver.dns.DnsAddressResolverGroup dns = new io.netty.resolver.dns.DnsAddressResolverGroup(
+            io.netty.channel.socket.nio.NioDatagramChannel.class,
+            io.netty.resolver.dns.DnsServerAddressStreamProviders.platformDefault());
     // per CA file named in config: bounded by the number of providers
     private final Map<String, SslContext> sslByCaFile = new java.util.concurrent.ConcurrentHashMap<>();
     // each event loop's pools, touched only from that loop
@@ -83,6 +90,18 @@ public final class UpstreamClient {
      * Content buffers are released after {@code onContent} returns: copy what you keep.
      */
     public interface Listener {
+        /** The call, before anything else happens on it. */
+        default void attached(Call call) {
+        }
+
+        /**
+         * True for a stream: after the head its pauses are the reader's business (an idle timeout per stream).
+         * False: the first-byte timeout also bounds every silence while the body arrives.
+         */
+        default boolean streaming() {
+            return false;
+        }
+
         void onHead(HttpResponse head);
 
         void onContent(ByteBuf content);
@@ -104,6 +123,7 @@ public final class UpstreamClient {
         private Channel channel;
         private boolean reused;
         private boolean retried;
+        private long writtenAtNanos;
         private boolean headSeen;
         private boolean done;
         private boolean cancelled;
@@ -198,6 +218,7 @@ public final class UpstreamClient {
         Call call = new Call(uri, request, firstByteTimeoutNanos, listener);
         call.ssl = caFile == null ? ssl : sslByCaFile.computeIfAbsent(caFile, UpstreamClient::trusting);
         call.poolKey = key(uri) + (caFile == null ? "" : "|" + caFile);
+        listener.attached(call);
         EventLoop current = currentLoop();
         call.loop = current != null ? current : group.next();
         call.runOnLoop(() -> start(call));
@@ -225,14 +246,7 @@ public final class UpstreamClient {
         if (call.done) {
             return;
         }
-        call.timer = call.loop.schedule(() -> {
-            if (!call.headSeen && !call.done) {
-                call.fail(new HttpTimeoutException("no response within the timeout"));
-                if (call.channel != null) {
-                    call.channel.close();
-                }
-            }
-        }, call.firstByteTimeoutNanos, TimeUnit.NANOSECONDS);
+        armTimer(call);
         Channel pooled = acquireIdle(call);
         if (pooled != null) {
             call.reused = true;
@@ -240,6 +254,19 @@ public final class UpstreamClient {
         } else {
             connect(call);
         }
+    }
+
+    /** (Re)starts the silence timer: until the first byte, and for whole bodies between reads too. */
+    private static void armTimer(Call call) {
+        call.cancelTimer();
+        call.timer = call.loop.schedule(() -> {
+            if (!call.done) {
+                call.fail(new HttpTimeoutException(call.headSeen ? "the response stalled" : "no response within the timeout"));
+                if (call.channel != null) {
+                    call.channel.close();
+                }
+            }
+        }, call.firstByteTimeoutNanos, TimeUnit.NANOSECONDS);
     }
 
     private Channel acquireIdle(Call call) {
@@ -259,6 +286,7 @@ public final class UpstreamClient {
         int port = uri.getPort() > 0 ? uri.getPort() : (https ? 443 : 80);
         Bootstrap bootstrap = new Bootstrap()
                 .group(call.loop)
+                .resolver(dns)
                 .channel(NioSocketChannel.class)
                 .option(ChannelOption.TCP_NODELAY, true)
                 .option(ChannelOption.SO_KEEPALIVE, true)
@@ -299,6 +327,7 @@ public final class UpstreamClient {
         call.channel = ch;
         ch.config().setAutoRead(true);
         ch.pipeline().get(ConnectionHandler.class).call = call;
+        call.writtenAtNanos = System.nanoTime();
         // a duplicate goes out; the original stays for a possible retry on a fresh connection
         ch.writeAndFlush(call.request.retainedDuplicate()).addListener(f -> {
             if (!f.isSuccess()) {
@@ -350,16 +379,24 @@ public final class UpstreamClient {
             }
             if (msg instanceof HttpResponse head) {
                 c.headSeen = true;
-                c.cancelTimer();
+                if (c.listener.streaming()) {
+                    c.cancelTimer();
+                } else {
+                    armTimer(c);
+                }
                 keepAlive = HttpUtil.isKeepAlive(head);
                 c.listener.onHead(head);
             }
             if (msg instanceof HttpContent content && !c.done) {
+                if (!c.listener.streaming() && !(msg instanceof HttpResponse)) {
+                    armTimer(c);
+                }
                 if (content.content().isReadable()) {
                     c.listener.onContent(content.content());
                 }
                 if (msg instanceof LastHttpContent && !c.done) {
                     c.done = true;
+                    c.cancelTimer();
                     c.releaseRequest();
                     release(c, ctx.channel(), keepAlive);
                     c.listener.onEnd();
@@ -375,7 +412,7 @@ public final class UpstreamClient {
             if (c == null || c.done) {
                 return;
             }
-            if (!c.headSeen && c.reused && !c.retried) {
+            if (!c.headSeen && c.reused && !c.retried && System.nanoTime() - c.writtenAtNanos < STALE_WINDOW_NANOS) {
                 // closed under us before a byte of answer: the upstream dropped a pooled connection
                 c.retried = true;
                 c.reused = false;
@@ -392,8 +429,8 @@ public final class UpstreamClient {
                 // the client only hears "connection error"; the operator needs to know it was the certificate
                 LOG.warn("TLS handshake with {} failed: {}", ctx.channel().remoteAddress(), done.cause().getMessage());
             }
-            if (evt instanceof IdleStateEvent && call == null) {
-                ctx.close(); // unused for IDLE_SECONDS
+            if (evt instanceof IdleStateEvent && (call == null || call.done)) {
+                ctx.close(); // unused for IDLE_SECONDS, or a finished call whose body never ended
                 return;
             }
             super.userEventTriggered(ctx, evt);

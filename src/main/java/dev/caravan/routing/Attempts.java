@@ -147,7 +147,10 @@ public final class Attempts {
         exchange.removeProperty(ExchangeKeys.DEPLOYMENT_ID);
         exchange.removeProperty(ExchangeKeys.RELAY);
 
-        if ("context_length_exceeded".equals(error.code())) {
+        if (!(caught instanceof GatewayException)) {
+            // the gateway's own failure (e.g. a deployment route swapped out by a reload): not the deployment's fault
+            s.breaker().releasePermission();
+        } else if ("context_length_exceeded".equals(error.code())) {
             s.breaker().onSuccess(took, TimeUnit.NANOSECONDS); // the deployment is fine; the request is too long for it
             plan.fallbacks.clear();
             plan.fallbacks.addAll(allowed(plan, plan.model.contextWindowFallbacks()));
