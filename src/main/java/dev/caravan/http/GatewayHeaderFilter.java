@@ -1,5 +1,6 @@
 package dev.caravan.http;
 
+import dev.caravan.provider.UpstreamHeaders;
 import org.apache.camel.Exchange;
 import org.apache.camel.component.netty.http.NettyHttpHeaderFilterStrategy;
 
@@ -12,8 +13,8 @@ import java.util.Set;
  */
 public final class GatewayHeaderFilter extends NettyHttpHeaderFilterStrategy {
 
-    static final Set<String> EXACT = Set.of("retry-after", "retry-after-ms", "allow", "x-request-id",
-            "openai-processing-ms", "openai-version", "cache-control");
+    /** The gateway's own headers; upstream ones pass by {@link UpstreamHeaders#ALLOW_LIST}. */
+    static final Set<String> OWN = Set.of("allow", "cache-control", "retry-after");
 
     @Override
     protected boolean extendedFilter(Direction direction, String key, Object value, Exchange exchange) {
@@ -25,6 +26,7 @@ public final class GatewayHeaderFilter extends NettyHttpHeaderFilterStrategy {
 
     public static boolean allowedOut(String name) {
         String n = name.toLowerCase(Locale.ROOT);
-        return n.startsWith("x-caravan-") || n.startsWith("x-ratelimit-") || EXACT.contains(n);
+        return n.startsWith("x-caravan-") || n.startsWith("x-ratelimit-") || OWN.contains(n)
+                || UpstreamHeaders.ALLOW_LIST.contains(n);
     }
 }

@@ -102,12 +102,7 @@ public final class Ingress {
      * {@code caravan} object out of it (into {@code caravan.controls}) so it never reaches the upstream.
      */
     public void parseChatRequest(Exchange exchange) {
-        ObjectNode body = parseJsonObject(exchange);
-        JsonNode model = body.get("model");
-        if (model == null || !model.isTextual() || model.asText().isBlank()) {
-            throw GatewayException.badRequest("missing_required_parameter", "model",
-                    "You must provide a model parameter.");
-        }
+        ObjectNode body = parseModelRequest(exchange);
         JsonNode messages = body.get("messages");
         if (messages == null || !messages.isArray() || messages.isEmpty()) {
             throw GatewayException.badRequest("missing_required_parameter", "messages",
@@ -123,21 +118,13 @@ public final class Ingress {
         if (stream != null && !stream.isBoolean() && !stream.isNull()) {
             throw GatewayException.badRequest("invalid_type", "stream", "'stream' must be a boolean.");
         }
-        JsonNode controls = body.remove("caravan");
-        if (controls != null && controls.isObject()) {
-            exchange.setProperty(ExchangeKeys.CONTROLS, controls);
-        }
         exchange.setProperty(ExchangeKeys.REQUEST, body);
         exchange.setProperty(ExchangeKeys.STREAMING, stream != null && stream.asBoolean(false));
     }
 
     /** Parses and checks an OpenAI embeddings body into {@code caravan.request}. */
     public void parseEmbeddingsRequest(Exchange exchange) {
-        ObjectNode body = parseJsonObject(exchange);
-        JsonNode model = body.get("model");
-        if (model == null || !model.isTextual() || model.asText().isBlank()) {
-            throw GatewayException.badRequest("missing_required_parameter", "model", "You must provide a model parameter.");
-        }
+        ObjectNode body = parseModelRequest(exchange);
         JsonNode input = body.get("input");
         boolean valid = input != null && ((input.isTextual() && !input.asText().isEmpty())
                 || (input.isArray() && !input.isEmpty()));
@@ -149,12 +136,26 @@ public final class Ingress {
         if (!format.equals("float") && !format.equals("base64")) {
             throw GatewayException.badRequest("invalid_value", "encoding_format", "'encoding_format' must be float or base64.");
         }
+        exchange.setProperty(ExchangeKeys.REQUEST, body);
+        exchange.setProperty(ExchangeKeys.OPERATION, ExchangeKeys.EMBEDDINGS);
+    }
+
+    /**
+     * What every model request shares: a JSON object naming a model; Caravan's own {@code caravan} object is taken
+     * out of it (into {@code caravan.controls}) so it never reaches the upstream.
+     */
+    private ObjectNode parseModelRequest(Exchange exchange) {
+        ObjectNode body = parseJsonObject(exchange);
+        JsonNode model = body.get("model");
+        if (model == null || !model.isTextual() || model.asText().isBlank()) {
+            throw GatewayException.badRequest("missing_required_parameter", "model",
+                    "You must provide a model parameter.");
+        }
         JsonNode controls = body.remove("caravan");
         if (controls != null && controls.isObject()) {
             exchange.setProperty(ExchangeKeys.CONTROLS, controls);
         }
-        exchange.setProperty(ExchangeKeys.REQUEST, body);
-        exchange.setProperty(ExchangeKeys.OPERATION, ExchangeKeys.EMBEDDINGS);
+        return body;
     }
 
     ObjectNode parseJsonObject(Exchange exchange) {

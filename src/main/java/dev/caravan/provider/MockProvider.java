@@ -45,14 +45,7 @@ public final class MockProvider implements Provider {
 
     @Override
     public CompletableFuture<ChatResult> chat(ChatCall call) {
-        CompletableFuture<ChatResult> result = new CompletableFuture<>();
-        MockSettings settings = call.deployment().provider().mock();
-        schedule(settings.latency(), () -> {
-            GatewayException failure = maybeFail(call.deployment());
-            if (failure != null) {
-                result.completeExceptionally(failure);
-                return;
-            }
+        return afterLatency(call, () -> {
             Reply reply = reply(call);
             ObjectNode body = Json.object();
             body.put("id", "chatcmpl-mock-" + call.requestId());
@@ -69,24 +62,13 @@ public final class MockProvider implements Provider {
             choice.put("finish_reason", reply.finishReason());
             body.set("usage", usageNode(reply.usage()));
             body.put("system_fingerprint", "caravan-mock");
-            result.complete(new ChatResult(body, Map.of(), reply.usage()));
+            return new ChatResult(body, Map.of(), reply.usage());
         });
-        return result;
     }
 
     @Override
     public CompletableFuture<ChatStream> chatStream(ChatCall call) {
-        CompletableFuture<ChatStream> result = new CompletableFuture<>();
-        MockSettings settings = call.deployment().provider().mock();
-        schedule(settings.latency(), () -> {
-            GatewayException failure = maybeFail(call.deployment());
-            if (failure != null) {
-                result.completeExceptionally(failure);
-            } else {
-                result.complete(new MockStream(call, reply(call), settings.chunkInterval()));
-            }
-        });
-        return result;
+        return afterLatency(call, () -> new MockStream(call, reply(call), call.deployment().provider().mock().chunkInterval()));
     }
 
     /**
@@ -95,13 +77,7 @@ public final class MockProvider implements Provider {
      */
     @Override
     public CompletableFuture<ChatResult> embeddings(ChatCall call) {
-        CompletableFuture<ChatResult> result = new CompletableFuture<>();
-        schedule(call.deployment().provider().mock().latency(), () -> {
-            GatewayException failure = maybeFail(call.deployment());
-            if (failure != null) {
-                result.completeExceptionally(failure);
-                return;
-            }
+        return afterLatency(call, () -> {
             JsonNode input = call.body().path("input");
             List<String> texts = new ArrayList<>();
             if (input.isTextual()) {
@@ -138,9 +114,8 @@ public final class MockProvider implements Provider {
             ObjectNode usage = body.putObject("usage");
             usage.put("prompt_tokens", tokens);
             usage.put("total_tokens", tokens);
-            result.complete(new ChatResult(body, Map.of(), new Usage(tokens, 0, tokens, false)));
+            return new ChatResult(body, Map.of(), new Usage(tokens, 0, tokens, false));
         });
-        return result;
     }
 
     static final int EMBEDDING_DIMENSIONS = 256;
@@ -167,6 +142,20 @@ public final class MockProvider implements Provider {
     /** Streams cancelled before their end (client gone, idle timeout): lets tests see a cancel reach the upstream. */
     public long cancelledStreams() {
         return cancelledStreams.get();
+    }
+
+    /** After the provider's latency: its configured failure, or the answer. */
+    private <T> CompletableFuture<T> afterLatency(ChatCall call, java.util.function.Supplier<T> answer) {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        schedule(call.deployment().provider().mock().latency(), () -> {
+            GatewayException failure = maybeFail(call.deployment());
+            if (failure != null) {
+                result.completeExceptionally(failure);
+            } else {
+                result.complete(answer.get());
+            }
+        });
+        return result;
     }
 
     private void schedule(Duration delay, Runnable task) {

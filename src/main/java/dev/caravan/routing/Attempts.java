@@ -153,7 +153,7 @@ public final class Attempts {
         } else if ("context_length_exceeded".equals(error.code())) {
             s.breaker().onSuccess(took, TimeUnit.NANOSECONDS); // the deployment is fine; the request is too long for it
             plan.fallbacks.clear();
-            plan.fallbacks.addAll(allowed(plan, plan.model.contextWindowFallbacks()));
+            plan.fallbacks.addAll(allowed(plan.principal, plan.model.contextWindowFallbacks()));
             plan.attemptsLeft = 0;
             if (plan.fallbacks.isEmpty()) {
                 return; // answers with the 400
@@ -337,15 +337,7 @@ public final class Attempts {
                         "The fallback model '" + name + "' does not exist.");
             }
         }
-        return allowed(planPrincipal(exchange), chosen);
-    }
-
-    private static Principal planPrincipal(Exchange exchange) {
-        return exchange.getProperty(ExchangeKeys.PRINCIPAL, Principal.class);
-    }
-
-    private static List<String> allowed(Plan plan, List<String> models) {
-        return allowed(plan.principal, models);
+        return allowed(exchange.getProperty(ExchangeKeys.PRINCIPAL, Principal.class), chosen);
     }
 
     /** A key only falls back to models it may call. */
