@@ -36,6 +36,7 @@ public final class ErrorRenderer {
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, error.status());
         out.setBody(OpenAiErrors.bytes(error));
         exchange.setProperty(ExchangeKeys.STATUS, error.status());
+        exchange.removeProperty(ExchangeKeys.FACTS);
         exchange.setProperty(ExchangeKeys.ERROR_CODE, error.code());
     }
 

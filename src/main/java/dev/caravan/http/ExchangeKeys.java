@@ -29,6 +29,8 @@ public final class ExchangeKeys {
     public static final String UPSTREAM_NANOS = "caravan.upstreamNanos";
     public static final String TTFT_NANOS = "caravan.ttftNanos";
     public static final String OUTCOME = "caravan.outcome";
+    /** Post-processing's reading of the request, made once; dropped when an error changes the answer. */
+    public static final String FACTS = "caravan.facts";
 
     private ExchangeKeys() {
     }

@@ -17,7 +17,17 @@ public record RequestFacts(String requestId, String method, String path, String 
                            String deployment, int status, String errorCode, boolean stream, String outcome,
                            long durationNanos, long upstreamNanos, long ttftNanos, Usage usage) {
 
+    /** Read once per request: metrics and the access log see the same facts (and the same duration). */
     public static RequestFacts of(Exchange exchange) {
+        RequestFacts known = exchange.getProperty(ExchangeKeys.FACTS, RequestFacts.class);
+        if (known == null) {
+            known = read(exchange);
+            exchange.setProperty(ExchangeKeys.FACTS, known);
+        }
+        return known;
+    }
+
+    private static RequestFacts read(Exchange exchange) {
         ClientRequest request = exchange.getProperty(ExchangeKeys.CLIENT_REQUEST, ClientRequest.class);
         Principal principal = exchange.getProperty(ExchangeKeys.PRINCIPAL, Principal.class);
         ModelConfig model = exchange.getProperty(ExchangeKeys.MODEL, ModelConfig.class);
