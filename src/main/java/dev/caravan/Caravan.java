@@ -15,6 +15,8 @@ import dev.caravan.observe.GatewayMetrics;
 import dev.caravan.observe.Health;
 import dev.caravan.observe.StreamFinisher;
 import dev.caravan.provider.MockProvider;
+import dev.caravan.provider.AnthropicProvider;
+import dev.caravan.provider.GeminiProvider;
 import dev.caravan.provider.OpenAiProvider;
 import dev.caravan.provider.Providers;
 import dev.caravan.provider.UpstreamCall;
@@ -177,8 +179,12 @@ public final class Caravan {
         loops = new NioEventLoopGroup(ioThreads, new DefaultThreadFactory("caravan-io", true));
         UpstreamClient upstream = new UpstreamClient(loops);
         Providers providers = new Providers(Map.of(
-                "openai", new OpenAiProvider(upstream),
+                "openai", new OpenAiProvider(upstream, OpenAiProvider.Host.OPENAI),
                 "azure", new OpenAiProvider(upstream, OpenAiProvider.Host.AZURE),
+                "mistral", new OpenAiProvider(upstream, OpenAiProvider.Host.MISTRAL),
+                "openai-compatible", new OpenAiProvider(upstream, OpenAiProvider.Host.COMPATIBLE),
+                "anthropic", new AnthropicProvider(upstream),
+                "gemini", new GeminiProvider(upstream),
                 "mock", mock));
         r.bind("caravanLoops", loops);
         r.bind("gatewayConfig", config);

@@ -165,7 +165,8 @@ public final class ConfigLoader {
 
     private ProviderConfig provider(String name, JsonNode p, List<String> problems) {
         String type = p.get("type").asText();
-        URI baseUrl = p.hasNonNull("baseUrl") ? URI.create(stripTrailingSlash(p.get("baseUrl").asText())) : null;
+        URI baseUrl = p.hasNonNull("baseUrl") ? URI.create(stripTrailingSlash(p.get("baseUrl").asText()))
+                : ProviderConfig.defaultBaseUrl(type);
         String apiKey = p.hasNonNull("apiKey") ? secret("providers." + name + ".apiKey", p.get("apiKey").asText(), problems) : null;
         MockSettings mock = MockSettings.DEFAULT;
         if ("mock".equals(type)) {
@@ -176,7 +177,7 @@ public final class ConfigLoader {
         if (caFile != null && !Files.isReadable(Path.of(caFile))) {
             problems.add("providers." + name + ".caFile: cannot read " + caFile);
         }
-        String apiVersion = "azure".equals(type) ? p.path("apiVersion").asText(ProviderConfig.DEFAULT_AZURE_API_VERSION) : null;
+        String apiVersion = p.hasNonNull("apiVersion") ? p.get("apiVersion").asText() : ProviderConfig.defaultApiVersion(type);
         return new ProviderConfig(name, type, baseUrl, apiKey, apiVersion, caFile, mock);
     }
 

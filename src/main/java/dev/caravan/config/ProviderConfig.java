@@ -7,10 +7,11 @@ import java.time.Duration;
  * One upstream provider.
  *
  * @param name     its key under {@code providers:}
- * @param type     adapter family ({@code openai}, {@code mock})
+ * @param type     adapter family ({@code openai}, {@code azure}, {@code anthropic}, {@code gemini}, {@code mistral},
+ *                 {@code openai-compatible}, {@code mock})
  * @param baseUrl  what the provider's official SDK calls its base URL; null for mock
  * @param apiKey   the resolved credential, or null; never logged, never sent to clients
- * @param apiVersion Azure OpenAI's {@code api-version}; null for other types
+ * @param apiVersion Azure OpenAI's {@code api-version} or Anthropic's {@code anthropic-version}; null for other types
  * @param caFile   PEM file of the CA certificates to trust for this provider's TLS instead of the JVM's, or null
  * @param mock     mock behaviour, used by {@code type: mock} only
  */
@@ -18,6 +19,26 @@ public record ProviderConfig(String name, String type, URI baseUrl, String apiKe
                              MockSettings mock) {
 
     public static final String DEFAULT_AZURE_API_VERSION = "2024-10-21";
+    public static final String DEFAULT_ANTHROPIC_VERSION = "2023-06-01";
+
+    /** The public endpoint of a provider family, when it has one; azure and openai-compatible must say theirs. */
+    public static URI defaultBaseUrl(String type) {
+        return switch (type) {
+            case "openai" -> URI.create("https://api.openai.com/v1");
+            case "anthropic" -> URI.create("https://api.anthropic.com");
+            case "gemini" -> URI.create("https://generativelanguage.googleapis.com");
+            case "mistral" -> URI.create("https://api.mistral.ai/v1");
+            default -> null;
+        };
+    }
+
+    public static String defaultApiVersion(String type) {
+        return switch (type) {
+            case "azure" -> DEFAULT_AZURE_API_VERSION;
+            case "anthropic" -> DEFAULT_ANTHROPIC_VERSION;
+            default -> null;
+        };
+    }
 
     /** Deterministic behaviour of the built-in mock provider. */
     public record MockSettings(Duration latency, Duration chunkInterval, double failureRate, int failureStatus) {

@@ -78,13 +78,7 @@ public final class MockProvider implements Provider {
     @Override
     public CompletableFuture<ChatResult> embeddings(ChatCall call) {
         return afterLatency(call, () -> {
-            JsonNode input = call.body().path("input");
-            List<String> texts = new ArrayList<>();
-            if (input.isTextual()) {
-                texts.add(input.asText());
-            } else {
-                input.forEach(item -> texts.add(item.isTextual() ? item.asText() : item.toString()));
-            }
+            List<String> texts = Embeddings.inputs(call.body());
             int dimensions = call.body().path("dimensions").asInt(EMBEDDING_DIMENSIONS);
             boolean base64 = "base64".equals(call.body().path("encoding_format").asText("float"));
             ObjectNode body = Json.object();
@@ -92,22 +86,7 @@ public final class MockProvider implements Provider {
             ArrayNode data = body.putArray("data");
             long tokens = 0;
             for (int i = 0; i < texts.size(); i++) {
-                float[] vector = unitVector(texts.get(i), dimensions);
-                ObjectNode item = data.addObject();
-                item.put("object", "embedding");
-                item.put("index", i);
-                if (base64) {
-                    java.nio.ByteBuffer buf = java.nio.ByteBuffer.allocate(4 * dimensions).order(java.nio.ByteOrder.LITTLE_ENDIAN);
-                    for (float f : vector) {
-                        buf.putFloat(f);
-                    }
-                    item.put("embedding", java.util.Base64.getEncoder().encodeToString(buf.array()));
-                } else {
-                    ArrayNode values = item.putArray("embedding");
-                    for (float f : vector) {
-                        values.add(f);
-                    }
-                }
+                data.add(Embeddings.item(i, unitVector(texts.get(i), dimensions), base64));
                 tokens += Math.max(1, (texts.get(i).length() + 3) / 4);
             }
             body.put("model", call.deployment().model());

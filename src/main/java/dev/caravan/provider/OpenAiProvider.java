@@ -1,52 +1,57 @@
 package dev.caravan.provider;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.GatewayException;
 import dev.caravan.Json;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.usage.Usage;
-import io.netty.buffer.ByteBuf;
-import io.netty.buffer.ByteBufUtil;
-import io.netty.handler.codec.http.DefaultHttpHeaders;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
-import io.netty.handler.codec.http.HttpMethod;
-import io.netty.handler.codec.http.HttpResponse;
 
-import java.io.ByteArrayOutputStream;
 import java.net.URI;
+import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
-import java.util.ArrayDeque;
+import java.util.List;
 import java.util.Map;
 import java.util.concurrent.CompletableFuture;
 
 /**
  * OpenAI's chat-completions wire, which is also the canonical shape: the body passes through with the model name
- * swapped for the deployment's, so fields the gateway does not model reach the upstream untouched.
- * Serves any OpenAI-compatible server (vLLM, Ollama, LM Studio) and Azure OpenAI, which differ only in URL and auth.
+ * swapped for the deployment's, so fields the gateway does not model reach the upstream untouched. Serves every
+ * host of that wire; {@link Host} holds what differs between them (URL, credential header, known quirks).
  */
 public final class OpenAiProvider implements Provider {
 
-    private static final String USER_AGENT = "caravan/0.1";
-    private static final int MAX_BODY = 64 * 1024 * 1024;
-
-    /** Where the OpenAI wire is spoken and how the credential travels: the one thing that differs between hosts. */
+    /** Where the OpenAI wire is spoken, how the credential travels, and which quirks are smoothed over. */
     public enum Host {
-        /** OpenAI and every OpenAI-compatible server: {@code <baseUrl>/chat/completions}, a bearer token. */
+        /** OpenAI: {@code <baseUrl>/chat/completions}, a bearer token. */
         OPENAI,
         /** Azure OpenAI: the deployment in the path, an {@code api-version}, an {@code api-key} header. */
-        AZURE
+        AZURE,
+        /**
+         * Mistral: no {@code stream_options} (usage always ends the stream), {@code max_tokens} and
+         * {@code random_seed} under their own names, {@code "any"} for a required tool, tool-call ids of exactly nine
+         * letters and digits, and no OpenAI-only fields.
+         */
+        MISTRAL,
+        /**
+         * A generic OpenAI-compatible server (vLLM, Ollama, LM Studio, Together...): {@code max_tokens} for
+         * {@code max_completion_tokens}; tool-call deltas without an index or id get them; a tool-call turn that
+         * ends with "stop" ends with "tool_calls".
+         */
+        COMPATIBLE
     }
 
-    private final UpstreamClient http;
+    // OpenAI-only request fields Mistral refuses ("extra inputs are not permitted")
+    private static final List<String> NOT_FOR_MISTRAL = List.of("user", "logit_bias", "logprobs", "top_logprobs",
+            "service_tier", "store", "metadata", "modalities", "audio", "reasoning_effort", "stream_options");
+
+    private final UpstreamPost post;
     private final Host host;
 
-    public OpenAiProvider(UpstreamClient http) {
-        this(http, Host.OPENAI);
-    }
-
     public OpenAiProvider(UpstreamClient http, Host host) {
-        this.http = http;
+        this.post = new UpstreamPost(http);
         this.host = host;
     }
 
@@ -55,42 +60,34 @@ public final class OpenAiProvider implements Provider {
         ObjectNode body = upstreamBody(call);
         body.remove("stream");
         body.remove("stream_options");
-        return whole(call, body, "chat/completions", answer -> answer.has("choices"), "a chat completion");
+        return post.json(call, uri(call, "chat/completions"), headers(call, "application/json"), body,
+                        answer -> answer.has("choices"), "a chat completion")
+                .thenApply(answer -> {
+                    if (host == Host.COMPATIBLE) {
+                        for (JsonNode choice : answer.body().path("choices")) {
+                            fixToolCallTurn((ObjectNode) choice, choice.path("message"));
+                        }
+                    }
+                    return new ChatResult(answer.body(), answer.headers(), Usage.fromOpenAi(answer.body().get("usage")));
+                });
     }
 
     @Override
     public CompletableFuture<ChatResult> embeddings(ChatCall call) {
-        return whole(call, upstreamBody(call), "embeddings", answer -> answer.path("data").isArray(), "an embeddings list");
-    }
-
-    /** One call whose JSON answer comes whole; {@code valid} tells a real answer from garbage. */
-    private CompletableFuture<ChatResult> whole(ChatCall call, ObjectNode body, String operation,
-                                               java.util.function.Predicate<ObjectNode> valid, String what) {
-        DeploymentConfig deployment = call.deployment();
-        CompletableFuture<ChatResult> result = new CompletableFuture<>();
-        send(call, body, "application/json", operation, new WholeBody() {
-            @Override
-            void onBody(HttpResponse head, byte[] bytes) {
-                Map<String, String> headers = UpstreamHeaders.allowed(head.headers());
-                int status = head.status().code();
-                if (status / 100 != 2) {
-                    result.completeExceptionally(UpstreamErrors.fromStatus(deployment, status, bytes, headers));
-                    return;
-                }
-                ObjectNode answer = Json.parseObjectOrNull(bytes);
-                if (answer == null || !valid.test(answer)) {
-                    result.completeExceptionally(UpstreamErrors.garbage(deployment, "a body that is not " + what));
-                    return;
-                }
-                result.complete(new ChatResult(answer, headers, Usage.fromOpenAi(answer.get("usage"))));
-            }
-
-            @Override
-            public void onError(Throwable error) {
-                result.completeExceptionally(UpstreamErrors.fromThrowable(deployment, error));
-            }
-        });
-        return result;
+        ObjectNode body = upstreamBody(call);
+        boolean base64 = "base64".equals(body.path("encoding_format").asText());
+        if (host == Host.MISTRAL) {
+            body.remove("encoding_format"); // floats only: the gateway encodes base64 itself
+            body.remove("user");
+        }
+        return post.json(call, uri(call, "embeddings"), headers(call, "application/json"), body,
+                        answer -> answer.path("data").isArray(), "an embeddings list")
+                .thenApply(answer -> {
+                    if (base64 && host == Host.MISTRAL) {
+                        Embeddings.floatsToBase64(answer.body());
+                    }
+                    return new ChatResult(answer.body(), answer.headers(), Usage.fromOpenAi(answer.body().get("usage")));
+                });
     }
 
     @Override
@@ -98,25 +95,27 @@ public final class OpenAiProvider implements Provider {
         DeploymentConfig deployment = call.deployment();
         ObjectNode body = upstreamBody(call);
         body.put("stream", true);
-        // ask for usage so it is counted; the relay to the client hides it again if the client did not ask
-        ((ObjectNode) body.with("stream_options")).put("include_usage", true);
-        CompletableFuture<ChatStream> started = new CompletableFuture<>();
-        send(call, body, "text/event-stream", "chat/completions", new StreamListener(deployment, started));
-        return started;
+        if (host != Host.MISTRAL) {
+            // ask for usage so it is counted; the relay to the client hides it again if the client did not ask
+            ((ObjectNode) body.with("stream_options")).put("include_usage", true);
+        }
+        return post.stream(call, uri(call, "chat/completions"), headers(call, "text/event-stream"), body,
+                (headers, upstream) -> new OpenAiSseStream(deployment, headers, upstream, host == Host.COMPATIBLE));
     }
 
-    private UpstreamClient.Call send(ChatCall call, ObjectNode body, String accept, String operation,
-                                    UpstreamClient.Listener listener) {
+    private URI uri(ChatCall call, String operation) {
         DeploymentConfig deployment = call.deployment();
-        URI uri = host == Host.AZURE
-                ? URI.create(deployment.provider().baseUrl() + "/openai/deployments/"
-                        + java.net.URLEncoder.encode(deployment.model(), java.nio.charset.StandardCharsets.UTF_8)
-                        + "/" + operation + "?api-version=" + deployment.provider().apiVersion())
-                : URI.create(deployment.provider().baseUrl() + "/" + operation);
-        HttpHeaders headers = new DefaultHttpHeaders();
-        headers.set(HttpHeaderNames.CONTENT_TYPE, "application/json");
-        headers.set(HttpHeaderNames.ACCEPT, accept);
-        String key = deployment.provider().apiKey();
+        if (host == Host.AZURE) {
+            return URI.create(deployment.provider().baseUrl() + "/openai/deployments/"
+                    + URLEncoder.encode(deployment.model(), StandardCharsets.UTF_8)
+                    + "/" + operation + "?api-version=" + deployment.provider().apiVersion());
+        }
+        return URI.create(deployment.provider().baseUrl() + "/" + operation);
+    }
+
+    private HttpHeaders headers(ChatCall call, String accept) {
+        HttpHeaders headers = UpstreamPost.headers(call, accept);
+        String key = call.deployment().provider().apiKey();
         if (key != null) {
             if (host == Host.AZURE) {
                 headers.set("api-key", key);
@@ -124,199 +123,73 @@ public final class OpenAiProvider implements Provider {
                 headers.set(HttpHeaderNames.AUTHORIZATION, "Bearer " + key);
             }
         }
-        String userAgent = call.forwardHeaders().get("user-agent");
-        headers.set(HttpHeaderNames.USER_AGENT, userAgent == null ? USER_AGENT : USER_AGENT + " " + userAgent);
-        call.forwardHeaders().forEach((name, value) -> {
-            if (!name.equals("user-agent")) {
-                headers.set(name, value);
-            }
-        });
-        return http.send(uri, HttpMethod.POST, headers, Json.bytes(body), call.timeout().toNanos(),
-                deployment.provider().caFile(), listener);
+        return headers;
     }
 
-    private static ObjectNode upstreamBody(ChatCall call) {
+    private ObjectNode upstreamBody(ChatCall call) {
         ObjectNode body = call.body().deepCopy();
         body.put("model", call.deployment().model());
+        if (host == Host.MISTRAL || host == Host.COMPATIBLE) {
+            JsonNode maxCompletion = body.remove("max_completion_tokens");
+            if (maxCompletion != null && !body.has("max_tokens")) {
+                body.set("max_tokens", maxCompletion);
+            }
+        }
+        if (host == Host.MISTRAL) {
+            NOT_FOR_MISTRAL.forEach(body::remove);
+            JsonNode seed = body.remove("seed");
+            if (seed != null) {
+                body.set("random_seed", seed);
+            }
+            if ("required".equals(body.path("tool_choice").asText())) {
+                body.put("tool_choice", "any");
+            }
+            MistralToolIds.rewrite(body.path("messages"));
+        }
         return body;
     }
 
-    /** Collects a whole response body, bounded. */
-    abstract static class WholeBody implements UpstreamClient.Listener {
-        private HttpResponse head;
-        private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
-
-        abstract void onBody(HttpResponse head, byte[] body);
-
-        @Override
-        public void onHead(HttpResponse head) {
-            this.head = head;
+    /** A tool-call turn some servers end with "stop"; tool calls some servers send without an id or a type. */
+    private static void fixToolCallTurn(ObjectNode choice, JsonNode message) {
+        JsonNode calls = message.path("tool_calls");
+        if (!calls.isArray() || calls.isEmpty()) {
+            return;
         }
-
-        @Override
-        public void onContent(ByteBuf content) {
-            if (bytes.size() + content.readableBytes() > MAX_BODY) {
-                return; // the parse fails later and says so: a gateway is no place for unbounded bodies
+        int i = 0;
+        for (JsonNode c : calls) {
+            if (c instanceof ObjectNode call) {
+                if (!call.hasNonNull("id")) {
+                    call.put("id", "call_" + i);
+                }
+                if (!call.has("type")) {
+                    call.put("type", "function");
+                }
             }
-            bytes.writeBytes(ByteBufUtil.getBytes(content));
+            i++;
         }
-
-        @Override
-        public void onEnd() {
-            onBody(head, bytes.toByteArray());
+        if ("stop".equals(choice.path("finish_reason").asText())) {
+            choice.put("finish_reason", "tool_calls");
         }
     }
 
-    /** Before the stream starts: the head decides between an error (body collected) and a stream. */
-    static final class StreamListener implements UpstreamClient.Listener {
-        private final DeploymentConfig deployment;
-        private final CompletableFuture<ChatStream> started;
-        private UpstreamClient.Call call;
-        private HttpResponse head;
-        private OpenAiSseStream stream;
-        private final ByteArrayOutputStream errorBody = new ByteArrayOutputStream();
+    /** OpenAI's SSE events, already canonical; a compatible server's tool-call deltas are completed on the way. */
+    static final class OpenAiSseStream extends SseChatStream {
+        private final boolean fixToolCalls;
+        private boolean toolCallsSeen;
 
-        StreamListener(DeploymentConfig deployment, CompletableFuture<ChatStream> started) {
-            this.deployment = deployment;
-            this.started = started;
+        OpenAiSseStream(DeploymentConfig deployment, Map<String, String> headers, UpstreamClient.Call call,
+                        boolean fixToolCalls) {
+            super(deployment, headers, call);
+            this.fixToolCalls = fixToolCalls;
         }
 
         @Override
-        public void attached(UpstreamClient.Call call) {
-            this.call = call;
-        }
-
-        @Override
-        public boolean streaming() {
-            return true;
-        }
-
-        @Override
-        public void onHead(HttpResponse head) {
-            this.head = head;
-            String contentType = head.headers().get(HttpHeaderNames.CONTENT_TYPE, "");
-            if (head.status().code() / 100 == 2 && contentType.startsWith("text/event-stream")) {
-                stream = new OpenAiSseStream(deployment, UpstreamHeaders.allowed(head.headers()), call);
-                started.complete(stream);
-            }
-        }
-
-        @Override
-        public void onContent(ByteBuf content) {
-            if (stream != null) {
-                stream.feed(content);
-            } else if (errorBody.size() < MAX_BODY) {
-                errorBody.writeBytes(ByteBufUtil.getBytes(content, content.readerIndex(),
-                        Math.min(content.readableBytes(), MAX_BODY - errorBody.size())));
-            }
-        }
-
-        @Override
-        public void onEnd() {
-            if (stream != null) {
-                stream.upstreamEnded(null);
+        protected void onEvent(String event, String data) {
+            if (data.equals("[DONE]")) {
+                done();
                 return;
             }
-            int status = head.status().code();
-            if (status / 100 != 2) {
-                started.completeExceptionally(UpstreamErrors.fromStatus(deployment, status, errorBody.toByteArray(),
-                        UpstreamHeaders.allowed(head.headers())));
-            } else {
-                started.completeExceptionally(UpstreamErrors.garbage(deployment,
-                        "'" + head.headers().get(HttpHeaderNames.CONTENT_TYPE, "no content type") + "' instead of an event stream"));
-            }
-        }
-
-        @Override
-        public void onError(Throwable error) {
-            if (stream != null) {
-                stream.upstreamEnded(error);
-            } else {
-                started.completeExceptionally(UpstreamErrors.fromThrowable(deployment, error));
-            }
-        }
-    }
-
-    /**
-     * OpenAI's SSE events as canonical chunks. All state lives on the upstream connection's event loop; events wait
-     * in a short queue until the client asks for them, and past {@link #HIGH_WATER} queued the connection stops reading.
-     */
-    static final class OpenAiSseStream extends BaseChatStream {
-        private static final int HIGH_WATER = 32;
-        private static final int MAX_LINE = 8 * 1024 * 1024;
-
-        private final DeploymentConfig deployment;
-        private final UpstreamClient.Call call;
-        private final ArrayDeque<ObjectNode> ready = new ArrayDeque<>();
-        private final ByteArrayOutputStream line = new ByteArrayOutputStream(256);
-        private final StringBuilder data = new StringBuilder();
-        private long demand;
-        private boolean paused;
-        private boolean finishSeen;
-        private boolean doneSeen;
-        private boolean ended;
-        private Throwable endError;
-
-        OpenAiSseStream(DeploymentConfig deployment, Map<String, String> headers, UpstreamClient.Call call) {
-            super(headers);
-            this.deployment = deployment;
-            this.call = call;
-        }
-
-        @Override
-        public void request(long n) {
-            call.runOnLoop(() -> {
-                demand += n;
-                drain();
-            });
-        }
-
-        void feed(ByteBuf content) {
-            if (!isOpen() || doneSeen) {
-                return;
-            }
-            while (content.isReadable()) {
-                byte b = content.readByte();
-                if (b == '\n') {
-                    onLine(line.toString(StandardCharsets.UTF_8));
-                    line.reset();
-                } else if (b != '\r') {
-                    if (line.size() >= MAX_LINE) {
-                        garbage("an event line longer than " + MAX_LINE + " bytes");
-                        return;
-                    }
-                    line.write(b);
-                }
-            }
-            drain();
-        }
-
-        private void onLine(String text) {
-            if (doneSeen) {
-                return;
-            }
-            if (text.isEmpty()) {
-                dispatch();
-            } else if (text.startsWith("data:")) {
-                if (!data.isEmpty()) {
-                    data.append('\n');
-                }
-                data.append(text, text.length() > 5 && text.charAt(5) == ' ' ? 6 : 5, text.length());
-            }
-            // "event:", "id:", "retry:" and ":" comments carry nothing on OpenAI's wire
-        }
-
-        private void dispatch() {
-            if (data.isEmpty()) {
-                return;
-            }
-            String event = data.toString();
-            data.setLength(0);
-            if (event.equals("[DONE]")) {
-                doneSeen = true;
-                return;
-            }
-            ObjectNode chunk = Json.parseObjectOrNull(event);
+            ObjectNode chunk = Json.parseObjectOrNull(data);
             if (chunk == null) {
                 garbage("a stream event that is not JSON");
                 return;
@@ -325,64 +198,78 @@ public final class OpenAiProvider implements Provider {
                 endWith(UpstreamErrors.fromStatus(deployment, 500, Json.bytes(chunk), Map.of()));
                 return;
             }
-            for (var choice : chunk.path("choices")) {
+            for (JsonNode choice : chunk.path("choices")) {
+                if (fixToolCalls) {
+                    fixDelta((ObjectNode) choice);
+                }
                 if (choice.hasNonNull("finish_reason")) {
-                    finishSeen = true;
+                    finishSeen();
                 }
             }
-            ready.add(chunk);
+            push(chunk);
         }
 
-        void upstreamEnded(Throwable error) {
-            if (error == null) {
-                onLine(""); // a last event without its blank line
-            }
-            ended = true;
-            endError = error;
-            drain();
-        }
-
-        private void drain() {
-            while (demand > 0 && !ready.isEmpty() && isOpen()) {
-                demand--;
-                emit(ready.poll());
-            }
-            if (!isOpen()) {
-                return;
-            }
-            if (ready.isEmpty() && (ended || doneSeen)) {
-                if (doneSeen || (endError == null && finishSeen)) {
-                    complete();
-                    if (!ended) {
-                        call.setReading(true); // read the rest so the connection returns to the pool
+        private void fixDelta(ObjectNode choice) {
+            JsonNode calls = choice.path("delta").path("tool_calls");
+            if (calls.isArray()) {
+                int i = 0;
+                for (JsonNode c : calls) {
+                    if (c instanceof ObjectNode call && !call.has("index")) {
+                        call.put("index", i); // servers that send each call whole, without an index
                     }
-                } else {
-                    fail(UpstreamErrors.badGatewayMidStream(deployment));
+                    if (c instanceof ObjectNode call && call.path("function").has("name") && !call.hasNonNull("id")) {
+                        call.put("id", "call_" + call.path("index").asInt());
+                        call.put("type", "function");
+                    }
+                    i++;
                 }
-                return;
+                toolCallsSeen |= !calls.isEmpty();
             }
-            boolean full = ready.size() >= HIGH_WATER;
-            if (full != paused) {
-                paused = full;
-                call.setReading(!full);
+            if (toolCallsSeen && "stop".equals(choice.path("finish_reason").asText())) {
+                choice.put("finish_reason", "tool_calls");
+            }
+        }
+    }
+
+    /** Mistral accepts only tool-call ids of nine letters and digits; ids from other providers are mapped, stably. */
+    static final class MistralToolIds {
+        private static final String ALPHABET = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+        private MistralToolIds() {
+        }
+
+        static void rewrite(JsonNode messages) {
+            for (JsonNode m : messages) {
+                if (!(m instanceof ObjectNode message)) {
+                    continue;
+                }
+                if (message.path("tool_call_id").isTextual()) {
+                    message.put("tool_call_id", map(message.path("tool_call_id").asText()));
+                }
+                if (message.path("tool_calls") instanceof ArrayNode calls) {
+                    for (JsonNode c : calls) {
+                        if (c instanceof ObjectNode call && call.path("id").isTextual()) {
+                            call.put("id", map(call.path("id").asText()));
+                        }
+                    }
+                }
             }
         }
 
-        private void garbage(String what) {
-            endWith(UpstreamErrors.garbage(deployment, what));
-        }
-
-        private void endWith(GatewayException error) {
-            ready.clear();
-            fail(error);
-            call.cancel();
-        }
-
-        @Override
-        protected void onCancel(boolean wasOpen) {
-            if (wasOpen) {
-                call.cancel();
+        static String map(String id) {
+            if (id.length() == 9 && id.chars().allMatch(ch -> ALPHABET.indexOf(ch) >= 0)) {
+                return id;
             }
+            long h = 1125899906842597L;
+            for (int i = 0; i < id.length(); i++) {
+                h = 31 * h + id.charAt(i);
+            }
+            StringBuilder out = new StringBuilder(9);
+            for (int i = 0; i < 9; i++) {
+                out.append(ALPHABET.charAt((int) Math.floorMod(h, ALPHABET.length())));
+                h = h / ALPHABET.length() ^ (h << 7) ^ i;
+            }
+            return out.toString();
         }
     }
 }

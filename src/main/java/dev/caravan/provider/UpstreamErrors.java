@@ -43,6 +43,10 @@ public final class UpstreamErrors {
             type = text(error, "type");
             code = text(error, "code");
             param = text(error, "param");
+            if (error.path("code").isNumber()) {
+                // Gemini (Google APIs): a numeric code, the meaning in "status" (INVALID_ARGUMENT, RESOURCE_EXHAUSTED)
+                code = error.path("status").isTextual() ? error.path("status").asText().toLowerCase(java.util.Locale.ROOT) : null;
+            }
         } else if (error != null && error.isTextual()) {
             upstreamMessage = error.asText();
         }
@@ -76,12 +80,46 @@ public final class UpstreamErrors {
         if (status >= 500) {
             return new GatewayException(502, "api_error", "upstream_error", null, where + message, Map.of());
         }
+        if ((status == 400 || status == 413 || status == 422) && isContextLength(code, message)) {
+            // every provider words it differently; one code lets the call step use the model's contextWindowFallbacks
+            return new GatewayException(400, "invalid_request_error", "context_length_exceeded",
+                    param != null ? param : "messages", message, Map.of());
+        }
         if (status >= 400) {
             // caused by the request itself: the caller gets the provider's own words and status
             return new GatewayException(status, type != null ? type : "invalid_request_error", code, param, message, Map.of());
         }
         return new GatewayException(502, "api_error", "upstream_bad_response", null,
                 where + "unexpected status", Map.of());
+    }
+
+    /**
+     * A context-window overflow, as OpenAI and Azure code it or as Anthropic ("prompt is too long"), Gemini
+     * ("exceeds the maximum number of tokens allowed"), Mistral ("too large for model with N maximum context length")
+     * and vLLM ("maximum context length is") word it.
+     */
+    static boolean isContextLength(String code, String message) {
+        return "context_length_exceeded".equals(code) || (message != null && CONTEXT_LENGTH.matcher(message).find());
+    }
+
+    private static final Pattern CONTEXT_LENGTH = Pattern.compile(
+            "(?i)(context[ _-]?(length|window|limit)|prompt is too long|maximum number of tokens allowed|too large for model)");
+
+    /** The HTTP status an error type stands for, for errors that arrive as an event inside a 200 stream. */
+    public static int statusOfType(String type) {
+        if (type == null) {
+            return 500;
+        }
+        return switch (type) {
+            case "invalid_request_error" -> 400;
+            case "authentication_error" -> 401;
+            case "permission_error" -> 403;
+            case "not_found_error" -> 404;
+            case "request_too_large" -> 413;
+            case "rate_limit_error" -> 429;
+            case "overloaded_error" -> 529;
+            default -> 500;
+        };
     }
 
     /** Maps a transport failure: timeout before the first byte, refused or reset connection. */

@@ -1,0 +1,22 @@
+package dev.caravan.provider;
+
+import dev.caravan.GatewayException;
+
+import java.util.concurrent.CompletableFuture;
+
+/** Placeholder: the Anthropic adapter is being written. */
+public final class AnthropicProvider implements Provider {
+
+    public AnthropicProvider(UpstreamClient http) {
+    }
+
+    @Override
+    public CompletableFuture<ChatResult> chat(ChatCall call) {
+        return CompletableFuture.failedFuture(GatewayException.badGateway("not_implemented", "not yet"));
+    }
+
+    @Override
+    public CompletableFuture<ChatStream> chatStream(ChatCall call) {
+        return CompletableFuture.failedFuture(GatewayException.badGateway("not_implemented", "not yet"));
+    }
+}
