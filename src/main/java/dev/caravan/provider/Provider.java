@@ -14,6 +14,14 @@ public interface Provider {
     /** Completes when the upstream has answered with success headers; errors before that complete it exceptionally. */
     CompletableFuture<ChatStream> chatStream(ChatCall call);
 
+    /**
+     * Counts the input tokens of a canonical chat request with the provider's own counting endpoint, for
+     * {@code /v1/messages/count_tokens}. Completes with -1 when the provider has none: the gateway then estimates.
+     */
+    default CompletableFuture<Long> countTokens(ChatCall call) {
+        return CompletableFuture.completedFuture(-1L);
+    }
+
     /** OpenAI's embeddings: the body is the canonical {@code /v1/embeddings} request. */
     default CompletableFuture<ChatResult> embeddings(ChatCall call) {
         return CompletableFuture.failedFuture(dev.caravan.GatewayException.badRequest("unsupported_operation", "model",

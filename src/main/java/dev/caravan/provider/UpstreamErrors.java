@@ -48,7 +48,15 @@ public final class UpstreamErrors {
                 code = error.path("status").isTextual() ? error.path("status").asText().toLowerCase(java.util.Locale.ROOT) : null;
             }
         } else if (error != null && error.isTextual()) {
-            upstreamMessage = error.asText();
+            upstreamMessage = error.asText(); // Ollama
+        } else if (parsed != null && parsed.hasNonNull("message")) {
+            // Mistral and vLLM: the error at the top level, {"object":"error","message",...}; Mistral's 422 message
+            // may be an object of validation details
+            JsonNode m = parsed.get("message");
+            upstreamMessage = m.isTextual() ? m.asText() : m.toString();
+            type = text(parsed, "type");
+            code = parsed.path("code").isTextual() ? parsed.get("code").asText() : null;
+            param = text(parsed, "param");
         }
         String message = redact(upstreamMessage == null ? "HTTP " + status : upstreamMessage, deployment);
         Map<String, String> extra = new HashMap<>();
