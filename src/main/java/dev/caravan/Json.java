@@ -51,4 +51,12 @@ public final class Json {
             throw new UncheckedIOException(e);
         }
     }
+
+    public static String string(JsonNode node) {
+        try {
+            return MAPPER.writeValueAsString(node);
+        } catch (JsonProcessingException e) {
+            throw new UncheckedIOException(e);
+        }
+    }
 }

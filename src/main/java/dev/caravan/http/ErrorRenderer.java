@@ -1,6 +1,7 @@
 package dev.caravan.http;
 
 import dev.caravan.GatewayException;
+import dev.caravan.messages.AnthropicErrors;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 import org.slf4j.Logger;
@@ -34,7 +35,8 @@ public final class ErrorRenderer {
         }
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, error.status());
-        out.setBody(OpenAiErrors.bytes(error));
+        out.setBody(ExchangeKeys.ANTHROPIC.equals(exchange.getProperty(ExchangeKeys.DIALECT))
+                ? AnthropicErrors.bytes(error) : OpenAiErrors.bytes(error));
         exchange.setProperty(ExchangeKeys.STATUS, error.status());
         exchange.removeProperty(ExchangeKeys.FACTS);
         exchange.setProperty(ExchangeKeys.ERROR_CODE, error.code());

@@ -10,6 +10,11 @@ public final class ExchangeKeys {
     /** What is asked: absent for chat completions, {@link #EMBEDDINGS} for embeddings. */
     public static final String OPERATION = "caravan.operation";
     public static final String EMBEDDINGS = "embeddings";
+    /** {@code /v1/messages/count_tokens}: the input tokens of a chat request, answered without a completion. */
+    public static final String COUNT_TOKENS = "count_tokens";
+    /** The client's wire format: absent for OpenAI's, {@link #ANTHROPIC} on {@code /v1/messages}. */
+    public static final String DIALECT = "caravan.dialect";
+    public static final String ANTHROPIC = "anthropic";
     public static final String CONTROLS = "caravan.controls";
     public static final String STREAMING = "caravan.streaming";
     public static final String MODEL = "caravan.model";

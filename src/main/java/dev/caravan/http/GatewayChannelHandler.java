@@ -1,6 +1,7 @@
 package dev.caravan.http;
 
 import dev.caravan.GatewayException;
+import dev.caravan.messages.AnthropicErrors;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelHandlerContext;
@@ -9,6 +10,7 @@ import io.netty.handler.codec.http.DefaultFullHttpResponse;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.FullHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
+import io.netty.handler.codec.http.HttpRequest;
 import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpUtil;
 import io.netty.util.ReferenceCountUtil;
@@ -16,13 +18,14 @@ import io.netty.util.ReferenceCountUtil;
 /**
  * Sits in each HTTP connection's Netty pipeline (camel-netty-http's {@code encoders} slot, just above the HTTP
  * encoder). Two jobs on the way out: start {@link SseResponse} streams, and give Netty's own bodiless errors
- * (oversized body, unparseable request) an OpenAI error body. On the way in it tells the open stream when the
+ * (oversized body, unparseable request) an error body in the caller's shape. On the way in it tells the open stream when the
  * client leaves or can take more.
  */
 final class GatewayChannelHandler extends ChannelDuplexHandler {
 
     private final long maxBodyBytes;
     private StreamRelay relay; // event-loop confined
+    private boolean anthropicRequest; // the request in progress is on /v1/messages: errors in Anthropic's shape
 
     GatewayChannelHandler(long maxBodyBytes) {
         this.maxBodyBytes = maxBodyBytes;
@@ -41,7 +44,7 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
         }
         if (msg instanceof HttpResponse response && response.status().code() >= 400 && isBodiless(response)) {
             GatewayException error = OpenAiErrors.forStatus(response.status().code(), maxBodyBytes);
-            byte[] body = OpenAiErrors.bytes(error);
+            byte[] body = anthropicRequest ? AnthropicErrors.bytes(error) : OpenAiErrors.bytes(error);
             FullHttpResponse full = new DefaultFullHttpResponse(response.protocolVersion(), response.status(),
                     Unpooled.wrappedBuffer(body));
             full.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
@@ -62,6 +65,14 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
             return full.content().readableBytes() == 0;
         }
         return HttpUtil.getContentLength(response, -1L) == 0L;
+    }
+
+    @Override
+    public void channelRead(ChannelHandlerContext ctx, Object msg) throws Exception {
+        if (msg instanceof HttpRequest request) {
+            anthropicRequest = request.uri().startsWith("/v1/messages");
+        }
+        super.channelRead(ctx, msg);
     }
 
     @Override

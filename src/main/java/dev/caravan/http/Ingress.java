@@ -4,6 +4,7 @@ import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.GatewayException;
+import dev.caravan.messages.MessagesTranslator;
 import dev.caravan.Json;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
@@ -120,6 +121,27 @@ public final class Ingress {
         }
         exchange.setProperty(ExchangeKeys.REQUEST, body);
         exchange.setProperty(ExchangeKeys.STREAMING, stream != null && stream.asBoolean(false));
+    }
+
+    /**
+     * Parses an Anthropic {@code /v1/messages} body and translates it to the canonical request, so every later
+     * step (and every provider) sees one shape; the answer is translated back by the responder.
+     */
+    public void parseMessagesRequest(Exchange exchange) {
+        ObjectNode body = parseModelRequest(exchange);
+        JsonNode stream = body.get("stream");
+        if (stream != null && !stream.isBoolean() && !stream.isNull()) {
+            throw GatewayException.badRequest("invalid_type", "stream", "stream: must be a boolean.");
+        }
+        ObjectNode canonical = MessagesTranslator.toCanonical(body, false);
+        exchange.setProperty(ExchangeKeys.REQUEST, canonical);
+        exchange.setProperty(ExchangeKeys.STREAMING, canonical.path("stream").asBoolean(false));
+    }
+
+    /** {@code /v1/messages/count_tokens}: a messages body without {@code max_tokens}, counted, not answered. */
+    public void parseCountTokensRequest(Exchange exchange) {
+        exchange.setProperty(ExchangeKeys.REQUEST, MessagesTranslator.toCanonical(parseModelRequest(exchange), true));
+        exchange.setProperty(ExchangeKeys.OPERATION, ExchangeKeys.COUNT_TOKENS);
     }
 
     /** Parses and checks an OpenAI embeddings body into {@code caravan.request}. */

@@ -2,6 +2,7 @@ package dev.caravan.http;
 
 import dev.caravan.Json;
 import dev.caravan.config.DeploymentConfig;
+import dev.caravan.messages.MessagesTranslator;
 import dev.caravan.provider.ChatResult;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
@@ -28,7 +29,9 @@ public final class Responder {
         headers.forEach(out::setHeader);
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, 200);
-        out.setBody(Json.bytes(result.body()));
+        boolean anthropic = ExchangeKeys.ANTHROPIC.equals(exchange.getProperty(ExchangeKeys.DIALECT))
+                && !ExchangeKeys.COUNT_TOKENS.equals(exchange.getProperty(ExchangeKeys.OPERATION));
+        out.setBody(Json.bytes(anthropic ? MessagesTranslator.toAnthropic(result.body()) : result.body()));
     }
 
     /** Caravan's own response headers: request id, and what the call step did (deployment, attempts, fallback). */

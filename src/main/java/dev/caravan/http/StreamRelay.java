@@ -3,7 +3,6 @@ package dev.caravan.http;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.GatewayException;
-import dev.caravan.Json;
 import dev.caravan.provider.ChatStream;
 import dev.caravan.provider.StreamSink;
 import dev.caravan.usage.Usage;
@@ -21,13 +20,14 @@ import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.ScheduledFuture;
 import java.util.concurrent.TimeUnit;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
  * Relays one upstream stream to one client as server-sent events. Once attached, all its state lives on the
  * channel's event loop: upstream callbacks hop onto it, each event is written as it arrives, the next one is asked
  * for only when the client can take it, silences get SSE comment keep-alives, and a silent upstream past the idle
- * timeout ends the stream with an error event. Usage is read from the stream and hidden again if the client did
- * not ask for it. Listeners hear how it ended exactly once.
+ * timeout ends the stream with an error event. The client's wire format is the encoder's; usage is read from the
+ * stream, or estimated from the relayed text when the upstream sent none. Listeners hear how it ended exactly once.
  */
 public final class StreamRelay implements StreamSink {
 
@@ -38,11 +38,14 @@ public final class StreamRelay implements StreamSink {
     public record End(Outcome outcome, Usage usage, long ttftNanos, GatewayException error) {
     }
 
-    private static final byte[] DONE = "data: [DONE]\n\n".getBytes(StandardCharsets.US_ASCII);
     private static final byte[] KEEP_ALIVE = ": keep-alive\n\n".getBytes(StandardCharsets.US_ASCII);
 
+    // the completion text kept for a token estimate in case the upstream reports no usage; past this, 4 chars a token
+    private static final int MAX_KEPT_TEXT = 1 << 20;
+
     private final ChatStream stream;
-    private final boolean clientWantsUsage;
+    private final StreamEncoder encoder;
+    private final Function<CharSequence, Usage> estimate;
     private final Duration idleTimeout;
     private final Duration keepAliveInterval;
     private final long requestStartNanos;
@@ -59,12 +62,19 @@ public final class StreamRelay implements StreamSink {
     private long lastWriteNanos;
     private long ttftNanos = -1;
     private Usage usage = Usage.NONE;
+    private final StringBuilder completionText = new StringBuilder();
+    private long textBeyondKept;
     private ScheduledFuture<?> ticker;
 
-    public StreamRelay(ChatStream stream, boolean clientWantsUsage, Duration idleTimeout, Duration keepAliveInterval,
-                       long requestStartNanos, StreamRegistry registry) {
+    /**
+     * @param encoder  writes the client's wire format
+     * @param estimate usage from the completion text, for an upstream that reports none
+     */
+    public StreamRelay(ChatStream stream, StreamEncoder encoder, Function<CharSequence, Usage> estimate,
+                       Duration idleTimeout, Duration keepAliveInterval, long requestStartNanos, StreamRegistry registry) {
         this.stream = stream;
-        this.clientWantsUsage = clientWantsUsage;
+        this.encoder = encoder;
+        this.estimate = estimate;
         this.idleTimeout = idleTimeout;
         this.keepAliveInterval = keepAliveInterval;
         this.requestStartNanos = requestStartNanos;
@@ -144,31 +154,46 @@ public final class StreamRelay implements StreamSink {
         }
         lastUpstreamNanos = System.nanoTime();
         JsonNode u = chunk.get("usage");
-        boolean forward = true;
         if (u != null && u.isObject()) {
             usage = Usage.fromOpenAi(u);
-        }
-        if (!clientWantsUsage && u != null) {
-            if (chunk.path("choices").isEmpty()) {
-                forward = false; // the usage-only chunk the client did not ask for
-            } else {
-                chunk.remove("usage");
-            }
+        } else if (usage.isEmpty()) {
+            keepText(chunk);
         }
         if (ttftNanos < 0 && hasContent(chunk)) {
             ttftNanos = lastUpstreamNanos - requestStartNanos;
         }
-        if (forward) {
-            byte[] json = Json.bytes(chunk);
-            ByteBuf buf = ctx.alloc().buffer(json.length + 8);
-            buf.writeBytes("data: ".getBytes(StandardCharsets.US_ASCII)).writeBytes(json).writeByte('\n').writeByte('\n');
+        ByteBuf buf = ctx.alloc().buffer(256);
+        encoder.chunk(chunk, buf);
+        if (buf.isReadable()) {
             ctx.writeAndFlush(new DefaultHttpContent(buf));
             lastWriteNanos = lastUpstreamNanos;
+        } else {
+            buf.release();
         }
         if (ctx.channel().isWritable()) {
             stream.request(1);
         } else {
             awaitingWritable = true;
+        }
+    }
+
+    private void keepText(ObjectNode chunk) {
+        for (JsonNode choice : chunk.path("choices")) {
+            JsonNode delta = choice.path("delta");
+            keep(delta.path("content").asText(""));
+            keep(delta.path("reasoning_content").asText(""));
+            for (JsonNode call : delta.path("tool_calls")) {
+                keep(call.path("function").path("name").asText(""));
+                keep(call.path("function").path("arguments").asText(""));
+            }
+        }
+    }
+
+    private void keep(String text) {
+        if (completionText.length() + text.length() <= MAX_KEPT_TEXT) {
+            completionText.append(text);
+        } else {
+            textBeyondKept += text.length();
         }
     }
 
@@ -203,15 +228,19 @@ public final class StreamRelay implements StreamSink {
         if (ended) {
             return;
         }
+        ByteBuf buf = ctx.alloc().buffer(256);
         if (error == null) {
-            ctx.write(new DefaultHttpContent(ctx.alloc().buffer(DONE.length).writeBytes(DONE)));
+            if (usage.isEmpty()) {
+                Usage counted = estimate.apply(completionText);
+                long beyond = textBeyondKept / 4;
+                usage = new Usage(counted.promptTokens(), counted.completionTokens() + beyond,
+                        counted.totalTokens() + beyond, 0, 0, true);
+            }
+            encoder.end(usage, buf);
         } else {
-            // OpenAI's convention for a failure after the first byte: an error event, then the end of the body
-            byte[] json = OpenAiErrors.bytes(error);
-            ByteBuf buf = ctx.alloc().buffer(json.length + 8);
-            buf.writeBytes("data: ".getBytes(StandardCharsets.US_ASCII)).writeBytes(json).writeByte('\n').writeByte('\n');
-            ctx.write(new DefaultHttpContent(buf));
+            encoder.error(error, buf);
         }
+        ctx.write(new DefaultHttpContent(buf));
         ChannelPromise last = ctx.newPromise();
         last.addListener(f -> {
             if (f.isSuccess()) {

@@ -6,7 +6,14 @@ import dev.caravan.config.ModelConfig;
 import dev.caravan.http.ExchangeKeys;
 import dev.caravan.http.Ingress;
 import dev.caravan.http.StreamRegistry;
+import dev.caravan.http.StreamEncoder;
+import dev.caravan.http.OpenAiStreamEncoder;
 import dev.caravan.http.StreamRelay;
+import dev.caravan.messages.AnthropicStreamEncoder;
+import dev.caravan.usage.TokenCounter;
+import dev.caravan.usage.Usage;
+import dev.caravan.Json;
+import java.util.Map;
 import org.apache.camel.AsyncCallback;
 import org.apache.camel.Exchange;
 import org.apache.camel.support.AsyncProcessorSupport;
@@ -32,6 +39,29 @@ public final class UpstreamCall extends AsyncProcessorSupport {
         this.keepAliveInterval = keepAliveInterval;
     }
 
+    /** A whole answer whose provider reported no usage: counted here, and marked as an estimate in the body too. */
+    static ChatResult estimated(ChatResult result, ObjectNode request, String model, boolean embeddings) {
+        Usage usage;
+        if (embeddings) {
+            long tokens = TokenCounter.embeddingTokens(request, model);
+            usage = TokenCounter.estimate(tokens, 0);
+        } else {
+            StringBuilder text = new StringBuilder();
+            for (var choice : result.body().path("choices")) {
+                var message = choice.path("message");
+                text.append(message.path("content").asText("")).append(message.path("reasoning_content").asText(""));
+                for (var toolCall : message.path("tool_calls")) {
+                    text.append(toolCall.path("function").path("name").asText(""))
+                            .append(toolCall.path("function").path("arguments").asText(""));
+                }
+            }
+            usage = TokenCounter.estimate(TokenCounter.promptTokens(request, model), TokenCounter.count(text.toString(), model));
+        }
+        ObjectNode body = result.body();
+        body.set("usage", embeddings ? usage.toOpenAi().without(java.util.List.of("completion_tokens")) : usage.toOpenAi());
+        return new ChatResult(body, result.headers(), usage);
+    }
+
     @Override
     public boolean process(Exchange exchange, AsyncCallback callback) {
         try {
@@ -44,17 +74,33 @@ public final class UpstreamCall extends AsyncProcessorSupport {
             Provider provider = providers.forType(deployment.provider().type());
             long sent = System.nanoTime();
             boolean streaming = exchange.getProperty(ExchangeKeys.STREAMING, false, Boolean.class);
-            boolean embeddings = ExchangeKeys.EMBEDDINGS.equals(exchange.getProperty(ExchangeKeys.OPERATION, String.class));
+            String operation = exchange.getProperty(ExchangeKeys.OPERATION, String.class);
+            String upstreamModel = deployment.model();
             CompletableFuture<?> done;
             if (streaming) {
                 long start = exchange.getProperty(ExchangeKeys.START_NANOS, Long.class);
+                StreamEncoder encoder = ExchangeKeys.ANTHROPIC.equals(exchange.getProperty(ExchangeKeys.DIALECT))
+                        ? new AnthropicStreamEncoder() : new OpenAiStreamEncoder(call.clientWantsStreamUsage());
                 done = provider.chatStream(call).thenAccept(stream -> exchange.setProperty(ExchangeKeys.RELAY,
-                        new StreamRelay(stream, call.clientWantsStreamUsage(), model.streamIdleTimeout(),
-                                keepAliveInterval, start, streams)));
+                        new StreamRelay(stream, encoder, text -> TokenCounter.estimate(
+                                TokenCounter.promptTokens(body, upstreamModel), TokenCounter.count(text.toString(), upstreamModel)),
+                                model.streamIdleTimeout(), keepAliveInterval, start, streams)));
+            } else if (ExchangeKeys.COUNT_TOKENS.equals(operation)) {
+                done = provider.countTokens(call).thenAccept(tokens -> {
+                    boolean estimated = tokens < 0;
+                    long count = estimated ? TokenCounter.promptTokens(body, upstreamModel) : tokens;
+                    ObjectNode answer = Json.object().put("input_tokens", count);
+                    if (estimated) {
+                        answer.put("caravan_estimated", true);
+                    }
+                    exchange.setProperty(ExchangeKeys.RESULT, new ChatResult(answer, Map.of(), Usage.NONE));
+                });
             } else {
+                boolean embeddings = ExchangeKeys.EMBEDDINGS.equals(operation);
                 done = (embeddings ? provider.embeddings(call) : provider.chat(call)).thenAccept(result -> {
-                    exchange.setProperty(ExchangeKeys.RESULT, result);
-                    exchange.setProperty(ExchangeKeys.USAGE, result.usage());
+                    ChatResult counted = result.usage().isEmpty() ? estimated(result, body, upstreamModel, embeddings) : result;
+                    exchange.setProperty(ExchangeKeys.RESULT, counted);
+                    exchange.setProperty(ExchangeKeys.USAGE, counted.usage());
                 });
             }
             done.whenComplete((ignored, failure) -> {

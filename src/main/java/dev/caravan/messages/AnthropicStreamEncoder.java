@@ -1,0 +1,128 @@
+package dev.caravan.messages;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.caravan.GatewayException;
+import dev.caravan.Json;
+import dev.caravan.http.StreamEncoder;
+import dev.caravan.usage.Usage;
+import io.netty.buffer.ByteBuf;
+
+import java.nio.charset.StandardCharsets;
+
+/**
+ * Canonical chunks as Anthropic's stream events: {@code message_start}, then per content block
+ * {@code content_block_start} / {@code content_block_delta} (text, thinking, or a tool's {@code input_json_delta}
+ * in the order the arguments arrived) / {@code content_block_stop}, and at the end {@code message_delta} (stop reason
+ * and usage, which OpenAI-wire upstreams send last) and {@code message_stop}.
+ */
+public final class AnthropicStreamEncoder implements StreamEncoder {
+
+    private enum Block { NONE, TEXT, THINKING, TOOL }
+
+    private boolean started;
+    private Block open = Block.NONE;
+    private int blockIndex = -1;
+    private int openToolIndex = -1;
+    private String finishReason;
+
+    @Override
+    public void chunk(ObjectNode chunk, ByteBuf out) {
+        if (!started) {
+            started = true;
+            ObjectNode message = Json.object();
+            message.put("id", MessagesTranslator.messageId(chunk.path("id").asText("")));
+            message.put("type", "message");
+            message.put("role", "assistant");
+            message.put("model", chunk.path("model").asText(""));
+            message.putArray("content");
+            message.putNull("stop_reason");
+            message.putNull("stop_sequence");
+            message.putObject("usage").put("input_tokens", 0).put("output_tokens", 0);
+            ObjectNode start = Json.object().put("type", "message_start");
+            start.set("message", message);
+            event(out, "message_start", start);
+        }
+        for (JsonNode choice : chunk.path("choices")) {
+            if (choice.path("index").asInt(0) != 0) {
+                continue; // an Anthropic message has one answer
+            }
+            JsonNode delta = choice.path("delta");
+            String reasoning = delta.path("reasoning_content").asText("");
+            if (!reasoning.isEmpty()) {
+                openBlock(out, Block.THINKING, Json.object().put("type", "thinking").put("thinking", "").put("signature", ""));
+                blockDelta(out, Json.object().put("type", "thinking_delta").put("thinking", reasoning));
+            }
+            String text = delta.path("content").asText("");
+            if (!text.isEmpty()) {
+                openBlock(out, Block.TEXT, Json.object().put("type", "text").put("text", ""));
+                blockDelta(out, Json.object().put("type", "text_delta").put("text", text));
+            }
+            for (JsonNode call : delta.path("tool_calls")) {
+                int index = call.path("index").asInt(0);
+                if (open != Block.TOOL || index != openToolIndex) {
+                    ObjectNode use = Json.object().put("type", "tool_use");
+                    use.put("id", call.path("id").asText("toolu_" + (blockIndex + 1)));
+                    use.put("name", call.path("function").path("name").asText(""));
+                    use.putObject("input");
+                    closeBlock(out);
+                    openBlock(out, Block.TOOL, use);
+                    openToolIndex = index;
+                }
+                String arguments = call.path("function").path("arguments").asText("");
+                if (!arguments.isEmpty()) {
+                    blockDelta(out, Json.object().put("type", "input_json_delta").put("partial_json", arguments));
+                }
+            }
+            if (choice.hasNonNull("finish_reason")) {
+                finishReason = choice.get("finish_reason").asText();
+            }
+        }
+    }
+
+    @Override
+    public void end(Usage usage, ByteBuf out) {
+        closeBlock(out);
+        ObjectNode delta = Json.object().put("type", "message_delta");
+        delta.putObject("delta").put("stop_reason", MessagesTranslator.stopReason(finishReason)).putNull("stop_sequence");
+        delta.set("usage", MessagesTranslator.usage(usage.toOpenAi()));
+        event(out, "message_delta", delta);
+        event(out, "message_stop", Json.object().put("type", "message_stop"));
+    }
+
+    @Override
+    public void error(GatewayException error, ByteBuf out) {
+        event(out, "error", AnthropicErrors.body(error));
+    }
+
+    private void openBlock(ByteBuf out, Block kind, ObjectNode contentBlock) {
+        if (open == kind && kind != Block.TOOL) {
+            return;
+        }
+        closeBlock(out);
+        blockIndex++;
+        open = kind;
+        ObjectNode start = Json.object().put("type", "content_block_start").put("index", blockIndex);
+        start.set("content_block", contentBlock);
+        event(out, "content_block_start", start);
+    }
+
+    private void blockDelta(ByteBuf out, ObjectNode delta) {
+        ObjectNode event = Json.object().put("type", "content_block_delta").put("index", blockIndex);
+        event.set("delta", delta);
+        event(out, "content_block_delta", event);
+    }
+
+    private void closeBlock(ByteBuf out) {
+        if (open != Block.NONE) {
+            event(out, "content_block_stop", Json.object().put("type", "content_block_stop").put("index", blockIndex));
+            open = Block.NONE;
+            openToolIndex = -1;
+        }
+    }
+
+    private static void event(ByteBuf out, String name, ObjectNode data) {
+        out.writeBytes(("event: " + name + "\n").getBytes(StandardCharsets.US_ASCII));
+        StreamEncoder.data(out, Json.bytes(data));
+    }
+}
