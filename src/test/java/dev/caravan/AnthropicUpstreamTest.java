@@ -357,6 +357,27 @@ class AnthropicUpstreamTest {
     }
 
     @Test
+    void streamedThinkingArrivesAsReasoningContentApartFromTheAnswer() throws Exception {
+        anthropic.enqueue(events(fixture("stream-thinking.sse")));
+        HttpResponse<String> r = gateway.post("/v1/chat/completions", """
+                {"model":"claude","stream":true,"messages":[{"role":"user","content":"GCD of 1071 and 462?"}]}""",
+                "Authorization", AUTH);
+        StringBuilder reasoning = new StringBuilder();
+        StringBuilder content = new StringBuilder();
+        for (String line : r.body().split("\n")) {
+            if (line.startsWith("data: {")) {
+                JsonNode delta = JSON.readTree(line.substring(6)).at("/choices/0/delta");
+                reasoning.append(delta.path("reasoning_content").asText(""));
+                content.append(delta.path("content").asText(""));
+            }
+        }
+        assertThat(reasoning.toString()).startsWith("I need to find the GCD").endsWith("147 = 7 × 21 + 0")
+                .doesNotContain("EqQBCgIYAhIM");
+        assertThat(content.toString()).isEqualTo("The greatest common divisor of 1071 and 462 is **21**.");
+        assertThat(r.body()).endsWith("data: [DONE]\n\n");
+    }
+
+    @Test
     void errorEventMidStreamEndsTheStreamWithAnError() {
         anthropic.enqueue(events(fixture("stream-overloaded.sse")));
         StringBuilder text = new StringBuilder();
