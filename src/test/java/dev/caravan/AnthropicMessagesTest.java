@@ -39,6 +39,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 class AnthropicMessagesTest {
 
     static MockWebServer openai;
+    static MockWebServer anthropic;
     static TestGateway gateway;
     static AnthropicClient claude;
 
@@ -46,17 +47,23 @@ class AnthropicMessagesTest {
     static void start() throws Exception {
         openai = new MockWebServer();
         openai.start();
+        anthropic = new MockWebServer();
+        anthropic.start();
         gateway = TestGateway.start("""
                 providers:
                   mock: { type: mock }
                   oai: { type: openai, baseUrl: "%s" }
+                  claude: { type: anthropic, baseUrl: "%s" }
                 routing: { retries: 0 }
                 models:
                   - name: mock-gpt
                     deployments: [ { provider: mock, model: mock-gpt } ]
                   - name: gpt-4o
                     deployments: [ { provider: oai, model: gpt-4o-2024-08-06 } ]
-                """.formatted(openai.url("/v1").toString().replaceAll("/$", "")));
+                  - name: claude-sonnet
+                    deployments: [ { provider: claude, model: claude-sonnet-4-5 } ]
+                """.formatted(openai.url("/v1").toString().replaceAll("/$", ""),
+                anthropic.url("/").toString().replaceAll("/$", "")));
         claude = client(TestGateway.MASTER_KEY);
     }
 
@@ -69,11 +76,13 @@ class AnthropicMessagesTest {
     static void stop() throws Exception {
         gateway.close();
         openai.shutdown();
+        anthropic.shutdown();
     }
 
     @BeforeEach
     void drainRecorded() throws Exception {
-        while (openai.takeRequest(1, TimeUnit.MILLISECONDS) != null) {
+        while (openai.takeRequest(1, TimeUnit.MILLISECONDS) != null
+                || anthropic.takeRequest(1, TimeUnit.MILLISECONDS) != null) {
             // requests of an earlier test
         }
     }
@@ -287,6 +296,69 @@ class AnthropicMessagesTest {
                 "x-api-key", TestGateway.MASTER_KEY);
         assertAnthropicError(response, 429, "rate_limit_error");
         assertThat(response.headers().firstValue("retry-after")).hasValue("7");
+    }
+
+    @Test
+    void anthropicDeploymentStreamsAToolCallToAClaudeClientWholeAndValid() throws Exception {
+        anthropic.enqueue(new MockResponse().setHeader("Content-Type", "text/event-stream")
+                .setBody(AnthropicUpstreamTest.fixture("stream-tool-use.sse")));
+        MessageAccumulator acc = MessageAccumulator.create();
+        try (StreamResponse<RawMessageStreamEvent> stream = claude.messages().createStreaming(
+                MessageCreateParams.builder().model("claude-sonnet").maxTokens(1024).addTool(weatherTool())
+                        .addUserMessage("What is the weather in San Francisco?").build())) {
+            stream.stream().forEach(acc::accumulate);
+        }
+        Message m = acc.message();
+        assertThat(m.content().get(0).asText().text()).isEqualTo("Okay, let me check.");
+        ToolUseBlock use = m.content().get(1).asToolUse();
+        assertThat(use.id()).isEqualTo("toolu_01T1x1fJ34qAmk2tNTrN7Up6");
+        assertThat(use.name()).isEqualTo("get_weather");
+        JsonNode input = Json.MAPPER.readTree(Json.MAPPER.writeValueAsString(use._input()));
+        assertThat(input.path("location").asText()).isEqualTo("San Francisco, CA");
+        assertThat(input.path("unit").asText()).isEqualTo("fahrenheit");
+        assertThat(m.stopReason()).hasValue(StopReason.TOOL_USE);
+        assertThat(m.usage().inputTokens()).isEqualTo(472);
+
+        RecordedRequest sent = anthropic.takeRequest(1, TimeUnit.SECONDS);
+        assertThat(sent.getPath()).isEqualTo("/v1/messages");
+        JsonNode body = Json.MAPPER.readTree(sent.getBody().readUtf8());
+        assertThat(body.path("model").asText()).isEqualTo("claude-sonnet-4-5");
+        assertThat(body.path("max_tokens").asInt()).isEqualTo(1024);
+        assertThat(body.path("stream").asBoolean()).isTrue();
+        assertThat(body.path("tools").get(0).path("input_schema").path("properties").has("city")).isTrue();
+    }
+
+    @Test
+    void anthropicDeploymentAnswersAClaudeClientWhole() throws Exception {
+        anthropic.enqueue(new MockResponse().setHeader("Content-Type", "application/json")
+                .setBody(AnthropicUpstreamTest.fixture("message-text.json")));
+        Message m = claude.messages().create(MessageCreateParams.builder().model("claude-sonnet").maxTokens(100)
+                .system("Be brief.").addUserMessage("Hello").build());
+        assertThat(m.content().get(0).asText().text()).isNotBlank();
+        assertThat(m.stopReason()).hasValue(StopReason.END_TURN);
+        JsonNode sent = Json.MAPPER.readTree(anthropic.takeRequest(1, TimeUnit.SECONDS).getBody().readUtf8());
+        assertThat(sent.path("system").toString()).contains("Be brief.");
+    }
+
+    @Test
+    void countTokensAsksAnAnthropicDeploymentsCountingEndpoint() throws Exception {
+        anthropic.enqueue(new MockResponse().setHeader("Content-Type", "application/json").setBody("{\"input_tokens\":2095}"));
+        long tokens = claude.messages().countTokens(MessageCountTokensParams.builder().model("claude-sonnet")
+                .addUserMessage("Hello, Claude").build()).inputTokens();
+        assertThat(tokens).isEqualTo(2095);
+        RecordedRequest sent = anthropic.takeRequest(1, TimeUnit.SECONDS);
+        assertThat(sent.getPath()).isEqualTo("/v1/messages/count_tokens");
+    }
+
+    @Test
+    void anOverloadedAnthropicDeploymentIsA503OverloadedErrorForTheClaudeClient() throws Exception {
+        anthropic.enqueue(new MockResponse().setResponseCode(529).setHeader("Content-Type", "application/json")
+                .setBody("{\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}"));
+        HttpResponse<String> response = gateway.post("/v1/messages",
+                "{\"model\":\"claude-sonnet\",\"max_tokens\":50,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                "x-api-key", TestGateway.MASTER_KEY);
+        assertAnthropicError(response, 503, "overloaded_error");
+        assertThat(response.body()).contains("Overloaded");
     }
 
     static Tool weatherTool() {

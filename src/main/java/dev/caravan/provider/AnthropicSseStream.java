@@ -70,7 +70,7 @@ final class AnthropicSseStream extends SseChatStream {
             }
             case "error" -> {
                 String errorType = payload.path("error").path("type").asText(null);
-                endWith(UpstreamErrors.fromStatus(deployment, UpstreamErrors.statusOfType(errorType),
+                failAfterQueued(UpstreamErrors.fromStatus(deployment, UpstreamErrors.statusOfType(errorType),
                         data.getBytes(StandardCharsets.UTF_8), Map.of()));
             }
             default -> {

@@ -195,7 +195,7 @@ public final class OpenAiProvider implements Provider {
                 return;
             }
             if (chunk.has("error")) {
-                endWith(UpstreamErrors.fromStatus(deployment, 500, Json.bytes(chunk), Map.of()));
+                failAfterQueued(UpstreamErrors.fromStatus(deployment, 500, Json.bytes(chunk), Map.of()));
                 return;
             }
             for (JsonNode choice : chunk.path("choices")) {

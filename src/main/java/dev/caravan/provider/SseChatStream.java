@@ -32,6 +32,7 @@ abstract class SseChatStream extends BaseChatStream {
     private boolean doneSeen;
     private boolean ended;
     private Throwable endError;
+    private GatewayException errorAfterQueued;
 
     SseChatStream(DeploymentConfig deployment, Map<String, String> headers, UpstreamClient.Call call) {
         super(headers);
@@ -62,6 +63,16 @@ abstract class SseChatStream extends BaseChatStream {
     /** The terminal event: nothing after it counts, and the stream completes once the queue drains. */
     protected final void done() {
         doneSeen = true;
+    }
+
+    /**
+     * The upstream said it failed (an error event): what it sent before still reaches the client, then the error.
+     * Nothing more is read.
+     */
+    protected final void failAfterQueued(GatewayException error) {
+        errorAfterQueued = error;
+        doneSeen = true;
+        call.cancel();
     }
 
     /** Ends the stream with an error now, dropping what is queued, and closes the upstream connection. */
@@ -152,6 +163,10 @@ abstract class SseChatStream extends BaseChatStream {
             emit(ready.poll());
         }
         if (!isOpen()) {
+            return;
+        }
+        if (ready.isEmpty() && errorAfterQueued != null) {
+            fail(errorAfterQueued);
             return;
         }
         if (ready.isEmpty() && (ended || doneSeen)) {

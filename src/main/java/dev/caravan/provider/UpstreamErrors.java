@@ -24,9 +24,9 @@ import java.util.regex.Pattern;
  */
 public final class UpstreamErrors {
 
-    // OpenAI-style keys, bearer tokens, and "key=..." echoes that some providers put in error messages
+    // OpenAI- and Anthropic-style keys (sk-, sk-ant-), Google API keys (AIza), bearer tokens, and "key=..." echoes that some providers put in error messages
     private static final Pattern CREDENTIAL = Pattern.compile(
-            "(sk-[A-Za-z0-9_*.-]{6,}|(?i:bearer)\\s+[A-Za-z0-9_*.=-]+|(?i:api[-_]?key)[\"']?\\s*[:=]\\s*[\"']?[A-Za-z0-9_*.-]+)");
+            "(sk-[A-Za-z0-9_*.-]{6,}|AIza[A-Za-z0-9_-]{20,}|(?i:bearer)\\s+[A-Za-z0-9_*.=-]+|(?i:api[-_]?key)[\"']?\\s*[:=]\\s*[\"']?[A-Za-z0-9_*.-]+)");
 
     private UpstreamErrors() {
     }

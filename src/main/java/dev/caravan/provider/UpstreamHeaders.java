@@ -13,7 +13,14 @@ public final class UpstreamHeaders {
     public static final Set<String> ALLOW_LIST = Set.of(
             "x-request-id", "openai-processing-ms", "openai-version", "retry-after", "retry-after-ms",
             "x-ratelimit-limit-requests", "x-ratelimit-limit-tokens", "x-ratelimit-remaining-requests",
-            "x-ratelimit-remaining-tokens", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens");
+            "x-ratelimit-remaining-tokens", "x-ratelimit-reset-requests", "x-ratelimit-reset-tokens",
+            // Anthropic's
+            "request-id", "anthropic-ratelimit-requests-limit", "anthropic-ratelimit-requests-remaining",
+            "anthropic-ratelimit-requests-reset", "anthropic-ratelimit-tokens-limit", "anthropic-ratelimit-tokens-remaining",
+            "anthropic-ratelimit-tokens-reset", "anthropic-ratelimit-input-tokens-limit",
+            "anthropic-ratelimit-input-tokens-remaining", "anthropic-ratelimit-input-tokens-reset",
+            "anthropic-ratelimit-output-tokens-limit", "anthropic-ratelimit-output-tokens-remaining",
+            "anthropic-ratelimit-output-tokens-reset");
 
     private UpstreamHeaders() {
     }
