@@ -14,6 +14,7 @@ import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
 import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
 
 /**
@@ -30,22 +31,24 @@ public final class OpenAiProvider implements Provider {
         /** Azure OpenAI: the deployment in the path, an {@code api-version}, an {@code api-key} header. */
         AZURE,
         /**
-         * Mistral: no {@code stream_options} (usage always ends the stream), {@code max_tokens} and
-         * {@code random_seed} under their own names, {@code "any"} for a required tool, tool-call ids of exactly nine
-         * letters and digits, and no OpenAI-only fields.
+         * Mistral: no {@code stream_options} (usage always rides on the stream's finish chunk, and is moved to a
+         * chunk of its own), {@code max_tokens}, {@code random_seed} and {@code output_dimension} under their own
+         * names, {@code "any"} for a required tool, tool-call ids of exactly nine letters and digits, no OpenAI-only
+         * fields, embeddings asked as floats (base64 is encoded here).
          */
         MISTRAL,
         /**
          * A generic OpenAI-compatible server (vLLM, Ollama, LM Studio, Together...): {@code max_tokens} for
-         * {@code max_completion_tokens}; tool-call deltas without an index or id get them; a tool-call turn that
-         * ends with "stop" ends with "tool_calls".
+         * {@code max_completion_tokens}; tool calls without an index or id get them (a unique id, the next index for
+         * a call that names its function); a tool-call turn that ends with "stop" ends with "tool_calls".
          */
         COMPATIBLE
     }
 
     // OpenAI-only request fields Mistral refuses ("extra inputs are not permitted")
-    private static final List<String> NOT_FOR_MISTRAL = List.of("user", "logit_bias", "logprobs", "top_logprobs",
-            "service_tier", "store", "metadata", "modalities", "audio", "reasoning_effort", "stream_options");
+    private static final List<String> NOT_FOR_MISTRAL = List.of("user", "safety_identifier", "logit_bias", "logprobs",
+            "top_logprobs", "service_tier", "store", "metadata", "modalities", "audio", "reasoning_effort", "verbosity",
+            "web_search_options", "stream_options");
 
     private final UpstreamPost post;
     private final Host host;
@@ -79,6 +82,10 @@ public final class OpenAiProvider implements Provider {
         if (host == Host.MISTRAL) {
             body.remove("encoding_format"); // floats only: the gateway encodes base64 itself
             body.remove("user");
+            JsonNode dimensions = body.remove("dimensions");
+            if (dimensions != null) {
+                body.set("output_dimension", dimensions);
+            }
         }
         return post.json(call, uri(call, "embeddings"), headers(call, "application/json"), body,
                         answer -> answer.path("data").isArray(), "an embeddings list")
@@ -155,27 +162,38 @@ public final class OpenAiProvider implements Provider {
         if (!calls.isArray() || calls.isEmpty()) {
             return;
         }
-        int i = 0;
         for (JsonNode c : calls) {
             if (c instanceof ObjectNode call) {
-                if (!call.hasNonNull("id")) {
-                    call.put("id", "call_" + i);
+                if (call.path("id").asText("").isEmpty()) {
+                    call.put("id", newToolCallId());
                 }
                 if (!call.has("type")) {
                     call.put("type", "function");
                 }
             }
-            i++;
         }
         if ("stop".equals(choice.path("finish_reason").asText())) {
             choice.put("finish_reason", "tool_calls");
         }
     }
 
-    /** OpenAI's SSE events, already canonical; a compatible server's tool-call deltas are completed on the way. */
+    /**
+     * An id for a tool call the server left without one. Unique, not positional: a conversation replays every
+     * turn's calls, and providers a fallback may reach (Anthropic) refuse a repeated id.
+     */
+    private static String newToolCallId() {
+        return "call_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
+    }
+
+    /**
+     * OpenAI's SSE events, already canonical; usage sent inside a content chunk (Mistral) moves to its own last
+     * chunk, and a compatible server's tool-call deltas are completed on the way.
+     */
     static final class OpenAiSseStream extends SseChatStream {
         private final boolean fixToolCalls;
         private boolean toolCallsSeen;
+        private int toolCallsStarted;
+        private ObjectNode pendingUsage;
 
         OpenAiSseStream(DeploymentConfig deployment, Map<String, String> headers, UpstreamClient.Call call,
                         boolean fixToolCalls) {
@@ -186,6 +204,7 @@ public final class OpenAiProvider implements Provider {
         @Override
         protected void onEvent(String event, String data) {
             if (data.equals("[DONE]")) {
+                flushUsage();
                 done();
                 return;
             }
@@ -206,22 +225,47 @@ public final class OpenAiProvider implements Provider {
                     finishSeen();
                 }
             }
+            if (chunk.path("usage").isObject() && !chunk.path("choices").isEmpty()) {
+                // OpenAI's contract is a last chunk with no choices carrying usage; openai-java's accumulator reads
+                // a chunk with usage as that one and drops its choices (Mistral's finish_reason, a whole tool call)
+                pendingUsage = chunk.deepCopy();
+                pendingUsage.putArray("choices");
+                chunk.putNull("usage");
+            } else if (chunk.has("usage") && chunk.path("choices").isEmpty()) {
+                pendingUsage = null; // the server's own usage chunk
+            }
             push(chunk);
+        }
+
+        @Override
+        protected void onUpstreamEnd() {
+            flushUsage(); // a server that ends after its finish chunk without [DONE]
+        }
+
+        private void flushUsage() {
+            if (pendingUsage != null) {
+                push(pendingUsage);
+                pendingUsage = null;
+            }
         }
 
         private void fixDelta(ObjectNode choice) {
             JsonNode calls = choice.path("delta").path("tool_calls");
             if (calls.isArray()) {
-                int i = 0;
                 for (JsonNode c : calls) {
-                    if (c instanceof ObjectNode call && !call.has("index")) {
-                        call.put("index", i); // servers that send each call whole, without an index
+                    if (!(c instanceof ObjectNode call)) {
+                        continue;
                     }
-                    if (c instanceof ObjectNode call && call.path("function").has("name") && !call.hasNonNull("id")) {
-                        call.put("id", "call_" + call.path("index").asInt());
+                    boolean starts = call.path("function").has("name");
+                    if (!call.path("index").isIntegralNumber()) {
+                        // no index: a call that names its function is the next one, a bare fragment continues the last
+                        call.put("index", starts ? toolCallsStarted : Math.max(0, toolCallsStarted - 1));
+                    }
+                    toolCallsStarted = Math.max(toolCallsStarted, call.get("index").asInt() + 1);
+                    if (starts && call.path("id").asText("").isEmpty()) {
+                        call.put("id", newToolCallId());
                         call.put("type", "function");
                     }
-                    i++;
                 }
                 toolCallsSeen |= !calls.isEmpty();
             }
