@@ -375,7 +375,8 @@ class MistralAndCompatibleTest {
         assertThat(r.statusCode()).isBetween(400, 499);
         JsonNode error = JSON.readTree(r.body()).get("error");
         assertThat(error.get("type").asText()).isEqualTo("invalid_request_error");
-        assertThat(error.get("message").asText()).contains("Extra inputs are not permitted", "frequency_penaltyy");
+        assertThat(error.get("message").asText()).contains("body.frequency_penaltyy: Extra inputs are not permitted")
+                .doesNotContain("\"input\"");
     }
 
     @Test
@@ -402,6 +403,9 @@ class MistralAndCompatibleTest {
         assertThat(r.statusCode()).isEqualTo(429);
         assertThat(r.headers().firstValue("retry-after")).hasValue("3");
         assertThat(JSON.readTree(r.body()).at("/error/message").asText()).contains("Rate limit exceeded");
+        // Mistral's own type and code ("rate_limited", "1300") become OpenAI's words, which clients switch on
+        assertThat(JSON.readTree(r.body()).at("/error/type").asText()).isEqualTo("rate_limit_error");
+        assertThat(JSON.readTree(r.body()).at("/error/code").asText()).isEqualTo("rate_limit_exceeded");
         assertThat(sentBody(mistral).get("model").asText()).as("one attempt, at Mistral").isEqualTo("mistral-small-latest");
         assertThat(mistral.takeRequest(200, TimeUnit.MILLISECONDS)).as("no retry").isNull();
     }

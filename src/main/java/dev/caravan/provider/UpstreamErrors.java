@@ -53,11 +53,14 @@ public final class UpstreamErrors {
             // Mistral and vLLM: the error at the top level, {"object":"error","message",...}; Mistral's 422 message
             // may be an object of validation details
             JsonNode m = parsed.get("message");
-            upstreamMessage = m.isTextual() ? m.asText() : m.toString();
+            upstreamMessage = m.isTextual() ? m.asText() : validationDetails(m);
             type = text(parsed, "type");
             code = parsed.path("code").isTextual() ? parsed.get("code").asText() : null;
             param = text(parsed, "param");
         }
+        // clients switch on OpenAI's words; a provider's own ("rate_limited", "1300", "BadRequestError") stays in the message
+        type = type != null && OPENAI_TYPE.matcher(type).matches() ? type : null;
+        code = code != null && OPENAI_CODE.matcher(code).matches() ? code : null;
         String message = redact(upstreamMessage == null ? "HTTP " + status : upstreamMessage, deployment);
         Map<String, String> extra = new HashMap<>();
         String retryAfter = headers.get("retry-after");
@@ -99,6 +102,24 @@ public final class UpstreamErrors {
         }
         return new GatewayException(502, "api_error", "upstream_bad_response", null,
                 where + "unexpected status", Map.of());
+    }
+
+    private static final Pattern OPENAI_TYPE = Pattern.compile("^[a-z]+(_[a-z]+)*_error$");
+    private static final Pattern OPENAI_CODE = Pattern.compile("^[a-z][a-z0-9_]*$");
+
+    /** Mistral's 422: {"detail":[{"loc":["body","x"],"msg":"..","input":..}]} read as "body.x: .." (the input is not echoed). */
+    static String validationDetails(JsonNode message) {
+        JsonNode detail = message.path("detail");
+        if (!detail.isArray() || detail.isEmpty()) {
+            return message.toString();
+        }
+        java.util.List<String> parts = new java.util.ArrayList<>();
+        for (JsonNode d : detail) {
+            java.util.List<String> loc = new java.util.ArrayList<>();
+            d.path("loc").forEach(l -> loc.add(l.asText()));
+            parts.add(String.join(".", loc) + ": " + d.path("msg").asText("invalid"));
+        }
+        return String.join("; ", parts);
     }
 
     /**
