@@ -361,6 +361,13 @@ class AnthropicMessagesTest {
         assertThat(response.body()).contains("Overloaded");
     }
 
+    @Test
+    void claudeClientListsTheModelsItsKeyMayUse() {
+        List<String> ids = claude.models().list().data().stream().map(m -> m.id()).toList();
+        assertThat(ids).contains("mock-gpt", "gpt-4o", "claude-sonnet");
+        assertThat(claude.models().retrieve("claude-sonnet").displayName()).isEqualTo("claude-sonnet");
+    }
+
     static Tool weatherTool() {
         return Tool.builder().name("get_weather").description("Current weather for a city")
                 .inputSchema(Tool.InputSchema.builder()

@@ -12,7 +12,10 @@ import dev.caravan.http.Ingress;
 import dev.caravan.http.Responder;
 import org.apache.camel.Exchange;
 
-/** {@code GET /v1/models} and {@code GET /v1/models/{id}}: the models the caller's key may use, in OpenAI's shapes. */
+/**
+ * {@code GET /v1/models} and {@code GET /v1/models/{id}}: the models the caller's key may use, in OpenAI's shapes,
+ * or in Anthropic's when the caller is an Anthropic client (it sends {@code anthropic-version}).
+ */
 public final class ModelCatalog {
 
     private final ConfigHolder config;
@@ -24,15 +27,39 @@ public final class ModelCatalog {
 
     public void list(Exchange exchange) {
         Principal principal = exchange.getProperty(ExchangeKeys.PRINCIPAL, Principal.class);
+        boolean anthropic = isAnthropicClient(exchange);
         ObjectNode body = Json.object();
-        body.put("object", "list");
+        if (!anthropic) {
+            body.put("object", "list");
+        }
         ArrayNode data = body.putArray("data");
         for (ModelConfig model : config.get().models().values()) {
             if (principal.mayUse(model.name())) {
-                data.add(model(model.name()));
+                data.add(anthropic ? anthropicModel(model.name()) : model(model.name()));
+            }
+        }
+        if (anthropic) {
+            body.put("has_more", false);
+            if (data.isEmpty()) {
+                body.putNull("first_id").putNull("last_id");
+            } else {
+                body.put("first_id", data.get(0).path("id").asText()).put("last_id", data.get(data.size() - 1).path("id").asText());
             }
         }
         Responder.json(exchange, 200, body);
+    }
+
+    private static boolean isAnthropicClient(Exchange exchange) {
+        return Ingress.request(exchange).header("anthropic-version") != null;
+    }
+
+    private ObjectNode anthropicModel(String id) {
+        ObjectNode m = Json.object();
+        m.put("type", "model");
+        m.put("id", id);
+        m.put("display_name", id);
+        m.put("created_at", java.time.Instant.ofEpochSecond(created).toString());
+        return m;
     }
 
     public void get(Exchange exchange) {
@@ -42,7 +69,7 @@ public final class ModelCatalog {
         if (config.get().model(id).isEmpty() || !principal.mayUse(id)) {
             throw GatewayException.modelNotFound(id);
         }
-        Responder.json(exchange, 200, model(id));
+        Responder.json(exchange, 200, isAnthropicClient(exchange) ? anthropicModel(id) : model(id));
     }
 
     private ObjectNode model(String id) {
