@@ -406,6 +406,23 @@ class GeminiUpstreamTest {
     }
 
     @Test
+    void streamThatBreaksOffEndsWithAnErrorEventNotACleanFinish() {
+        String partial = """
+                {"candidates":[{"content":{"parts":[{"text":"Once upon"}],"role":"model"},"index":0}]}""";
+        google.enqueue(sse(partial, """
+                {"error":{"code":503,"message":"The model is overloaded. Please try again later.","status":"UNAVAILABLE"}}"""));
+        String request = "{\"model\":\"gemini-flash\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"story\"}]}";
+        HttpResponse<String> overloaded = gateway.post("/v1/chat/completions", request, "Authorization", AUTH);
+        // an upstream error ends the stream at once (text still queued is dropped): the client sees why
+        assertThat(overloaded.body()).contains("\"code\":\"upstream_unavailable\"", "overloaded")
+                .doesNotContain("[DONE]", "\"finish_reason\":\"stop\"");
+
+        google.enqueue(sse(partial)); // the body ends without a finishReason: a cut connection, not an answer
+        HttpResponse<String> cut = gateway.post("/v1/chat/completions", request, "Authorization", AUTH);
+        assertThat(cut.body()).contains("Once upon", "\"code\":\"upstream_stream_broken\"").doesNotContain("[DONE]");
+    }
+
+    @Test
     void safetyStopIsContentFilterWholeAndStreamed() {
         google.enqueue(json("""
                 {"candidates":[{"finishReason":"SAFETY","index":0,"safetyRatings":[
