@@ -514,13 +514,23 @@ class GeminiUpstreamTest {
     }
 
     @Test
-    void refusedKeyIsTheGatewaysFault502() {
+    void refusedOrInvalidKeyIsTheGatewaysFault502() {
         google.enqueue(googleError(403, "PERMISSION_DENIED",
                 "Method doesn't allow unregistered callers (callers without established identity).").setResponseCode(403));
         HttpResponse<String> r = gateway.post("/v1/chat/completions",
                 "{\"model\":\"gemini-refused\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "Authorization", AUTH);
         assertThat(r.statusCode()).isEqualTo(502);
         assertThat(r.body()).contains("\"code\":\"upstream_auth_failed\"").doesNotContain(GOOGLE_KEY);
+
+        // Google answers a wrong key with 400, which is still not the caller's fault
+        google.enqueue(json("""
+                {"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT",
+                  "details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID",
+                    "domain":"googleapis.com","metadata":{"service":"generativelanguage.googleapis.com"}}]}}""").setResponseCode(400));
+        HttpResponse<String> wrongKey = gateway.post("/v1/chat/completions",
+                "{\"model\":\"gemini-refused\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}", "Authorization", AUTH);
+        assertThat(wrongKey.statusCode()).isEqualTo(502);
+        assertThat(wrongKey.body()).contains("\"code\":\"upstream_auth_failed\"", "API key not valid");
     }
 
     @Test

@@ -3,6 +3,7 @@ package dev.caravan.provider;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.caravan.GatewayException;
 import dev.caravan.Json;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.usage.Usage;
@@ -12,15 +13,17 @@ import java.net.URI;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
+import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
 /**
  * Google's Gemini API ({@code generativelanguage.googleapis.com}, v1beta): {@code generateContent},
  * {@code streamGenerateContent?alt=sse}, {@code batchEmbedContents} and {@code countTokens}, the key in
  * {@code x-goog-api-key}. {@link GeminiRequest} and {@link GeminiResponse} translate the bodies,
  * {@link GeminiSseStream} the events; errors ({@code {"error":{"code","message","status"}}}) map in
- * {@link UpstreamErrors}.
+ * {@link UpstreamErrors}, except a refused key, which Google answers with 400.
  */
 public final class GeminiProvider implements Provider {
 
@@ -33,8 +36,8 @@ public final class GeminiProvider implements Provider {
     @Override
     public CompletableFuture<ChatResult> chat(ChatCall call) {
         ObjectNode body = GeminiRequest.generateContent(call.body());
-        return post.json(call, uri(call, "generateContent"), headers(call, "application/json"), body,
-                        answer -> answer.has("candidates") || answer.has("promptFeedback"), "a GenerateContentResponse")
+        return keyRefusal(call, post.json(call, uri(call, "generateContent"), headers(call, "application/json"), body,
+                        answer -> answer.has("candidates") || answer.has("promptFeedback"), "a GenerateContentResponse"))
                 .thenApply(answer -> {
                     ObjectNode completion = GeminiResponse.completion(answer.body(), completionId(call), model(call));
                     return new ChatResult(completion, answer.headers(), Usage.fromOpenAi(completion.get("usage")));
@@ -46,15 +49,16 @@ public final class GeminiProvider implements Provider {
         DeploymentConfig deployment = call.deployment();
         ObjectNode body = GeminiRequest.generateContent(call.body());
         String id = completionId(call);
-        return post.stream(call, uri(call, "streamGenerateContent?alt=sse"), headers(call, "text/event-stream"), body,
-                (headers, upstream) -> new GeminiSseStream(deployment, headers, upstream, id));
+        return keyRefusal(call, post.stream(call, uri(call, "streamGenerateContent?alt=sse"),
+                headers(call, "text/event-stream"), body,
+                (headers, upstream) -> new GeminiSseStream(deployment, headers, upstream, id)));
     }
 
     @Override
     public CompletableFuture<Long> countTokens(ChatCall call) {
         ObjectNode body = GeminiRequest.countTokens(call.body(), model(call));
-        return post.json(call, uri(call, "countTokens"), headers(call, "application/json"), body,
-                        answer -> answer.path("totalTokens").canConvertToLong(), "a token count")
+        return keyRefusal(call, post.json(call, uri(call, "countTokens"), headers(call, "application/json"), body,
+                        answer -> answer.path("totalTokens").canConvertToLong(), "a token count"))
                 .thenApply(answer -> answer.body().path("totalTokens").asLong());
     }
 
@@ -78,9 +82,9 @@ public final class GeminiProvider implements Provider {
                 request.put("outputDimensionality", dimensions.asInt());
             }
         }
-        return post.json(call, uri(call, "batchEmbedContents"), headers(call, "application/json"), body,
+        return keyRefusal(call, post.json(call, uri(call, "batchEmbedContents"), headers(call, "application/json"), body,
                         answer -> answer.path("embeddings").isArray() && answer.path("embeddings").size() == inputs.size(),
-                        "one embedding per input")
+                        "one embedding per input"))
                 .thenApply(answer -> {
                     ObjectNode list = Json.object();
                     list.put("object", "list");
@@ -97,6 +101,29 @@ public final class GeminiProvider implements Provider {
                     list.put("model", model);
                     return new ChatResult(list, answer.headers(), Usage.NONE);
                 });
+    }
+
+    /**
+     * Google answers a wrong or expired API key with 400 INVALID_ARGUMENT, not 401: that is the deployment's
+     * credential failing, so the caller gets the gateway's 502, as for any other refused provider key.
+     */
+    private static <T> CompletableFuture<T> keyRefusal(ChatCall call, CompletableFuture<T> attempt) {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        attempt.whenComplete((value, failure) -> {
+            if (failure == null) {
+                result.complete(value);
+                return;
+            }
+            Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+            if (cause instanceof GatewayException g && g.status() == 400 && g.getMessage() != null
+                    && (g.getMessage().contains("API key not valid") || g.getMessage().contains("API key expired"))) {
+                cause = new GatewayException(502, "api_error", "upstream_auth_failed", null, "Deployment '"
+                        + call.deployment().id() + "' answered HTTP 400: " + g.getMessage()
+                        + " (the provider credential was refused)", Map.of());
+            }
+            result.completeExceptionally(cause);
+        });
+        return result;
     }
 
     private static URI uri(ChatCall call, String method) {
