@@ -1,22 +1,152 @@
 package dev.caravan.provider;
 
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.GatewayException;
+import dev.caravan.Json;
+import dev.caravan.config.DeploymentConfig;
+import dev.caravan.usage.Usage;
+import io.netty.handler.codec.http.HttpHeaders;
 
+import java.net.URI;
+import java.net.URLEncoder;
+import java.nio.charset.StandardCharsets;
+import java.util.List;
+import java.util.Map;
+import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
 
-/** Placeholder: the Gemini adapter is being written. */
+/**
+ * Google's Gemini API ({@code generativelanguage.googleapis.com}, v1beta): {@code generateContent},
+ * {@code streamGenerateContent?alt=sse}, {@code batchEmbedContents} and {@code countTokens}, the key in
+ * {@code x-goog-api-key}. {@link GeminiRequest} and {@link GeminiResponse} translate the bodies,
+ * {@link GeminiSseStream} the events; errors ({@code {"error":{"code","message","status"}}}) map in
+ * {@link UpstreamErrors}, except a refused key, which Google answers with 400.
+ */
 public final class GeminiProvider implements Provider {
 
+    private final UpstreamPost post;
+
     public GeminiProvider(UpstreamClient http) {
+        this.post = new UpstreamPost(http);
     }
 
     @Override
     public CompletableFuture<ChatResult> chat(ChatCall call) {
-        return CompletableFuture.failedFuture(GatewayException.badGateway("not_implemented", "not yet"));
+        ObjectNode body = GeminiRequest.generateContent(call.body());
+        return keyRefusal(call, post.json(call, uri(call, "generateContent"), headers(call, "application/json"), body,
+                        answer -> answer.has("candidates") || answer.has("promptFeedback"), "a GenerateContentResponse"))
+                .thenApply(answer -> {
+                    ObjectNode completion = GeminiResponse.completion(answer.body(), completionId(call), model(call));
+                    return new ChatResult(completion, answer.headers(), Usage.fromOpenAi(completion.get("usage")));
+                });
     }
 
     @Override
     public CompletableFuture<ChatStream> chatStream(ChatCall call) {
-        return CompletableFuture.failedFuture(GatewayException.badGateway("not_implemented", "not yet"));
+        DeploymentConfig deployment = call.deployment();
+        ObjectNode body = GeminiRequest.generateContent(call.body());
+        String id = completionId(call);
+        return keyRefusal(call, post.stream(call, uri(call, "streamGenerateContent?alt=sse"),
+                headers(call, "text/event-stream"), body,
+                (headers, upstream) -> new GeminiSseStream(deployment, headers, upstream, id)));
+    }
+
+    @Override
+    public CompletableFuture<Long> countTokens(ChatCall call) {
+        ObjectNode body = GeminiRequest.countTokens(call.body(), model(call));
+        return keyRefusal(call, post.json(call, uri(call, "countTokens"), headers(call, "application/json"), body,
+                        answer -> answer.path("totalTokens").canConvertToLong(), "a token count"))
+                .thenApply(answer -> answer.body().path("totalTokens").asLong());
+    }
+
+    /**
+     * One {@code batchEmbedContents} call for all inputs. Gemini reports no token usage for embeddings, so none is
+     * invented here: the result carries {@link Usage#NONE} and no usage object.
+     */
+    @Override
+    public CompletableFuture<ChatResult> embeddings(ChatCall call) {
+        String model = model(call);
+        List<String> inputs = Embeddings.inputs(call.body());
+        JsonNode dimensions = call.body().get("dimensions");
+        boolean base64 = "base64".equals(call.body().path("encoding_format").asText());
+        ObjectNode body = Json.object();
+        ArrayNode requests = body.putArray("requests");
+        for (String input : inputs) {
+            ObjectNode request = requests.addObject();
+            request.put("model", "models/" + model);
+            request.putObject("content").putArray("parts").addObject().put("text", input);
+            if (dimensions != null && dimensions.canConvertToInt()) {
+                request.put("outputDimensionality", dimensions.asInt());
+            }
+        }
+        return keyRefusal(call, post.json(call, uri(call, "batchEmbedContents"), headers(call, "application/json"), body,
+                        answer -> answer.path("embeddings").isArray() && answer.path("embeddings").size() == inputs.size(),
+                        "one embedding per input"))
+                .thenApply(answer -> {
+                    ObjectNode list = Json.object();
+                    list.put("object", "list");
+                    ArrayNode data = list.putArray("data");
+                    JsonNode embeddings = answer.body().path("embeddings");
+                    for (int i = 0; i < embeddings.size(); i++) {
+                        JsonNode values = embeddings.get(i).path("values");
+                        float[] vector = new float[values.size()];
+                        for (int j = 0; j < vector.length; j++) {
+                            vector[j] = (float) values.get(j).asDouble();
+                        }
+                        data.add(Embeddings.item(i, vector, base64));
+                    }
+                    list.put("model", model);
+                    return new ChatResult(list, answer.headers(), Usage.NONE);
+                });
+    }
+
+    /**
+     * Google answers a wrong or expired API key with 400 INVALID_ARGUMENT, not 401: that is the deployment's
+     * credential failing, so the caller gets the gateway's 502, as for any other refused provider key.
+     */
+    private static <T> CompletableFuture<T> keyRefusal(ChatCall call, CompletableFuture<T> attempt) {
+        CompletableFuture<T> result = new CompletableFuture<>();
+        attempt.whenComplete((value, failure) -> {
+            if (failure == null) {
+                result.complete(value);
+                return;
+            }
+            Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
+            if (cause instanceof GatewayException g && g.status() == 400 && g.getMessage() != null
+                    && (g.getMessage().contains("API key not valid") || g.getMessage().contains("API key expired"))) {
+                cause = new GatewayException(502, "api_error", "upstream_auth_failed", null, "Deployment '"
+                        + call.deployment().id() + "' answered HTTP 400: " + g.getMessage()
+                        + " (the provider credential was refused)", Map.of());
+            }
+            result.completeExceptionally(cause);
+        });
+        return result;
+    }
+
+    private static URI uri(ChatCall call, String method) {
+        return URI.create(call.deployment().provider().baseUrl() + "/v1beta/models/"
+                + URLEncoder.encode(model(call), StandardCharsets.UTF_8) + ":" + method);
+    }
+
+    /** The deployment's model without the "models/" prefix Google's own listings put on it. */
+    private static String model(ChatCall call) {
+        String model = call.deployment().model();
+        return model.startsWith("models/") ? model.substring("models/".length()) : model;
+    }
+
+    private static String completionId(ChatCall call) {
+        return "chatcmpl-" + (call.requestId() != null ? call.requestId() : UUID.randomUUID().toString());
+    }
+
+    private static HttpHeaders headers(ChatCall call, String accept) {
+        HttpHeaders headers = UpstreamPost.headers(call, accept);
+        String key = call.deployment().provider().apiKey();
+        if (key != null) {
+            headers.set("x-goog-api-key", key);
+        }
+        return headers;
     }
 }

@@ -1,0 +1,126 @@
+package dev.caravan.provider;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.node.ArrayNode;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.caravan.Json;
+
+/**
+ * A Gemini {@code GenerateContentResponse} in the canonical (OpenAI chat) shape; the pieces are shared with the
+ * stream translator, which sees the same response type once per event.
+ */
+final class GeminiResponse {
+
+    private GeminiResponse() {
+    }
+
+    /** A whole chat completion: one choice per candidate, or one empty content_filter choice for a blocked prompt. */
+    static ObjectNode completion(ObjectNode answer, String id, String model) {
+        ObjectNode body = Json.object();
+        body.put("id", answer.path("responseId").asText(id));
+        body.put("object", "chat.completion");
+        body.put("created", System.currentTimeMillis() / 1000);
+        body.put("model", answer.path("modelVersion").asText(model));
+        ArrayNode choices = body.putArray("choices");
+        for (JsonNode candidate : answer.path("candidates")) {
+            ObjectNode choice = choices.addObject();
+            choice.put("index", candidate.path("index").asInt(choices.size() - 1));
+            ObjectNode message = choice.putObject("message");
+            message.put("role", "assistant");
+            StringBuilder text = new StringBuilder();
+            StringBuilder thoughts = new StringBuilder();
+            ArrayNode calls = Json.MAPPER.createArrayNode();
+            for (JsonNode part : candidate.path("content").path("parts")) {
+                if (part.has("functionCall")) {
+                    calls.add(toolCall(part, calls.size()));
+                } else if (part.path("thought").asBoolean(false)) {
+                    thoughts.append(part.path("text").asText(""));
+                } else if (part.has("text")) {
+                    text.append(part.path("text").asText());
+                }
+            }
+            if (text.isEmpty()) {
+                message.putNull("content");
+            } else {
+                message.put("content", text.toString());
+            }
+            if (!thoughts.isEmpty()) {
+                message.put("reasoning_content", thoughts.toString());
+            }
+            if (!calls.isEmpty()) {
+                message.set("tool_calls", calls);
+            }
+            message.putNull("refusal");
+            choice.putNull("logprobs");
+            choice.put("finish_reason", finishReason(candidate.path("finishReason").asText(null), !calls.isEmpty()));
+        }
+        if (choices.isEmpty() && answer.path("promptFeedback").hasNonNull("blockReason")) {
+            ObjectNode choice = choices.addObject();
+            choice.put("index", 0);
+            ObjectNode message = choice.putObject("message");
+            message.put("role", "assistant");
+            message.putNull("content");
+            message.putNull("refusal");
+            choice.putNull("logprobs");
+            choice.put("finish_reason", "content_filter");
+        }
+        ObjectNode usage = usage(answer.get("usageMetadata"));
+        if (usage != null) {
+            body.set("usage", usage);
+        }
+        return body;
+    }
+
+    /**
+     * One tool call, its arguments as the JSON string OpenAI clients parse. A thought signature rides along where
+     * Google's own OpenAI-compatible endpoint puts it, so clients that keep it send it back and Gemini 3 accepts
+     * the next turn.
+     */
+    static ObjectNode toolCall(JsonNode part, int n) {
+        JsonNode functionCall = part.path("functionCall");
+        ObjectNode call = Json.object();
+        call.put("id", functionCall.hasNonNull("id") ? functionCall.get("id").asText() : "call_" + n);
+        call.put("type", "function");
+        ObjectNode function = call.putObject("function");
+        function.put("name", functionCall.path("name").asText());
+        JsonNode args = functionCall.get("args");
+        function.put("arguments", args == null || args.isNull() ? "{}" : args.toString());
+        if (part.hasNonNull("thoughtSignature")) {
+            call.putObject("extra_content").putObject("google")
+                    .put("thought_signature", part.get("thoughtSignature").asText());
+        }
+        return call;
+    }
+
+    static String finishReason(String reason, boolean toolCalls) {
+        if (reason == null) {
+            return toolCalls ? "tool_calls" : "stop";
+        }
+        return switch (reason) {
+            case "MAX_TOKENS" -> "length";
+            case "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII", "IMAGE_SAFETY" -> "content_filter";
+            default -> toolCalls ? "tool_calls" : "stop";
+        };
+    }
+
+    /** Gemini's usageMetadata as OpenAI's usage; thinking counts as completion, as OpenAI's reasoning tokens do. */
+    static ObjectNode usage(JsonNode metadata) {
+        if (metadata == null || !metadata.isObject()) {
+            return null;
+        }
+        long prompt = metadata.path("promptTokenCount").asLong(0);
+        long thoughts = metadata.path("thoughtsTokenCount").asLong(0);
+        long completion = metadata.path("candidatesTokenCount").asLong(0) + thoughts;
+        ObjectNode usage = Json.object();
+        usage.put("prompt_tokens", prompt);
+        usage.put("completion_tokens", completion);
+        usage.put("total_tokens", metadata.path("totalTokenCount").asLong(prompt + completion));
+        if (metadata.has("cachedContentTokenCount")) {
+            usage.putObject("prompt_tokens_details").put("cached_tokens", metadata.path("cachedContentTokenCount").asLong());
+        }
+        if (metadata.has("thoughtsTokenCount")) {
+            usage.putObject("completion_tokens_details").put("reasoning_tokens", thoughts);
+        }
+        return usage;
+    }
+}
