@@ -477,6 +477,7 @@ class GeminiUpstreamTest {
         assertThat(floats.data()).extracting(e -> e.index()).containsExactly(0L, 1L);
         assertThat(floats.data().get(0).embedding()).containsExactly(0.25f, -0.5f, 0.75f);
         assertThat(floats.data().get(1).embedding()).containsExactly(1.0f, 0.0f, -1.0f);
+        assertThat(floats.usage().promptTokens()).as("\"first text\" and \"second text\", two tokens each").isEqualTo(4);
 
         RecordedRequest sent = google.takeRequest(1, TimeUnit.SECONDS);
         assertThat(sent.getPath()).isEqualTo("/v1beta/models/gemini-embedding-001:batchEmbedContents");
@@ -499,7 +500,9 @@ class GeminiUpstreamTest {
                 .order(ByteOrder.LITTLE_ENDIAN);
         assertThat(second.remaining()).isEqualTo(12);
         assertThat(new float[]{second.getFloat(), second.getFloat(), second.getFloat()}).containsExactly(1.0f, 0.0f, -1.0f);
-        assertThat(list.has("usage")).as("Gemini reports no embedding usage and none is made up").isFalse();
+        // Gemini reports no embedding usage: the gateway counts the inputs and says it did
+        assertThat(list.at("/usage/prompt_tokens").asLong()).isEqualTo(4);
+        assertThat(list.at("/usage/caravan_estimated").asBoolean()).isTrue();
     }
 
     @Test

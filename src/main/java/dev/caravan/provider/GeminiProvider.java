@@ -3,7 +3,6 @@ package dev.caravan.provider;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.GatewayException;
 import dev.caravan.Json;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.usage.Usage;
@@ -13,10 +12,8 @@ import java.net.URI;
 import java.net.URLEncoder;
 import java.nio.charset.StandardCharsets;
 import java.util.List;
-import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 
 /**
  * Google's Gemini API ({@code generativelanguage.googleapis.com}, v1beta): {@code generateContent},
@@ -36,8 +33,8 @@ public final class GeminiProvider implements Provider {
     @Override
     public CompletableFuture<ChatResult> chat(ChatCall call) {
         ObjectNode body = GeminiRequest.generateContent(call.body());
-        return keyRefusal(call, post.json(call, uri(call, "generateContent"), headers(call, "application/json"), body,
-                        answer -> answer.has("candidates") || answer.has("promptFeedback"), "a GenerateContentResponse"))
+        return post.json(call, uri(call, "generateContent"), headers(call, "application/json"), body,
+                        answer -> answer.has("candidates") || answer.has("promptFeedback"), "a GenerateContentResponse")
                 .thenApply(answer -> {
                     ObjectNode completion = GeminiResponse.completion(answer.body(), completionId(call), model(call));
                     return new ChatResult(completion, answer.headers(), Usage.fromOpenAi(completion.get("usage")));
@@ -49,16 +46,16 @@ public final class GeminiProvider implements Provider {
         DeploymentConfig deployment = call.deployment();
         ObjectNode body = GeminiRequest.generateContent(call.body());
         String id = completionId(call);
-        return keyRefusal(call, post.stream(call, uri(call, "streamGenerateContent?alt=sse"),
+        return post.stream(call, uri(call, "streamGenerateContent?alt=sse"),
                 headers(call, "text/event-stream"), body,
-                (headers, upstream) -> new GeminiSseStream(deployment, headers, upstream, id)));
+                (headers, upstream) -> new GeminiSseStream(deployment, headers, upstream, id));
     }
 
     @Override
     public CompletableFuture<Long> countTokens(ChatCall call) {
         ObjectNode body = GeminiRequest.countTokens(call.body(), model(call));
-        return keyRefusal(call, post.json(call, uri(call, "countTokens"), headers(call, "application/json"), body,
-                        answer -> answer.path("totalTokens").canConvertToLong(), "a token count"))
+        return post.json(call, uri(call, "countTokens"), headers(call, "application/json"), body,
+                        answer -> answer.path("totalTokens").canConvertToLong(), "a token count")
                 .thenApply(answer -> answer.body().path("totalTokens").asLong());
     }
 
@@ -82,9 +79,9 @@ public final class GeminiProvider implements Provider {
                 request.put("outputDimensionality", dimensions.asInt());
             }
         }
-        return keyRefusal(call, post.json(call, uri(call, "batchEmbedContents"), headers(call, "application/json"), body,
+        return post.json(call, uri(call, "batchEmbedContents"), headers(call, "application/json"), body,
                         answer -> answer.path("embeddings").isArray() && answer.path("embeddings").size() == inputs.size(),
-                        "one embedding per input"))
+                        "one embedding per input")
                 .thenApply(answer -> {
                     ObjectNode list = Json.object();
                     list.put("object", "list");
@@ -101,29 +98,6 @@ public final class GeminiProvider implements Provider {
                     list.put("model", model);
                     return new ChatResult(list, answer.headers(), Usage.NONE);
                 });
-    }
-
-    /**
-     * Google answers a wrong or expired API key with 400 INVALID_ARGUMENT, not 401: that is the deployment's
-     * credential failing, so the caller gets the gateway's 502, as for any other refused provider key.
-     */
-    private static <T> CompletableFuture<T> keyRefusal(ChatCall call, CompletableFuture<T> attempt) {
-        CompletableFuture<T> result = new CompletableFuture<>();
-        attempt.whenComplete((value, failure) -> {
-            if (failure == null) {
-                result.complete(value);
-                return;
-            }
-            Throwable cause = failure instanceof CompletionException && failure.getCause() != null ? failure.getCause() : failure;
-            if (cause instanceof GatewayException g && g.status() == 400 && g.getMessage() != null
-                    && (g.getMessage().contains("API key not valid") || g.getMessage().contains("API key expired"))) {
-                cause = new GatewayException(502, "api_error", "upstream_auth_failed", null, "Deployment '"
-                        + call.deployment().id() + "' answered HTTP 400: " + g.getMessage()
-                        + " (the provider credential was refused)", Map.of());
-            }
-            result.completeExceptionally(cause);
-        });
-        return result;
     }
 
     private static URI uri(ChatCall call, String method) {

@@ -42,7 +42,7 @@ final class GeminiSseStream extends SseChatStream {
         }
         if (response.has("error")) {
             int status = response.path("error").path("code").asInt(500);
-            endWith(UpstreamErrors.fromStatus(deployment, status, Json.bytes(response), Map.of()));
+            failAfterQueued(UpstreamErrors.fromStatus(deployment, status, Json.bytes(response), Map.of()));
             return;
         }
         if (!started) {

@@ -68,6 +68,9 @@ public final class UpstreamErrors {
             extra.put("Retry-After", retryAfter);
         }
         String where = "Deployment '" + deployment.id() + "' answered HTTP " + status + ": ";
+        if (status == 400 && credentialRefused(error)) {
+            status = 401; // Google answers a wrong or expired API key with 400 INVALID_ARGUMENT
+        }
         if (status == 401 || status == 403) {
             return new GatewayException(502, "api_error", "upstream_auth_failed", null,
                     where + message + " (the provider credential was refused)", Map.of());
@@ -102,6 +105,20 @@ public final class UpstreamErrors {
         }
         return new GatewayException(502, "api_error", "upstream_bad_response", null,
                 where + "unexpected status", Map.of());
+    }
+
+    /** Google's {@code error.details[].reason} API_KEY_INVALID / API_KEY_EXPIRED: the deployment's key, not the request. */
+    static boolean credentialRefused(JsonNode error) {
+        if (error == null) {
+            return false;
+        }
+        for (JsonNode detail : error.path("details")) {
+            String reason = detail.path("reason").asText("");
+            if (reason.equals("API_KEY_INVALID") || reason.equals("API_KEY_EXPIRED")) {
+                return true;
+            }
+        }
+        return false;
     }
 
     private static final Pattern OPENAI_TYPE = Pattern.compile("^[a-z]+(_[a-z]+)*_error$");
