@@ -21,6 +21,7 @@ import dev.caravan.provider.OpenAiProvider;
 import dev.caravan.provider.Providers;
 import dev.caravan.provider.UpstreamCall;
 import dev.caravan.provider.UpstreamClient;
+import dev.caravan.usage.TokenCounter;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.util.concurrent.DefaultThreadFactory;
@@ -170,6 +171,9 @@ public final class Caravan {
     }
 
     private void bindBeans(CamelContext context) {
+        Thread warm = new Thread(TokenCounter::warm, "caravan-tokenizer-warm-up");
+        warm.setDaemon(true);
+        warm.start();
         Registry r = context.getRegistry();
         long maxBody = Long.parseLong(property(context, "caravan.maxBodyBytes", "33554432"));
         Duration keepAlive = ConfigLoader.parseDuration(property(context, "caravan.sseKeepAlive", "15s"));

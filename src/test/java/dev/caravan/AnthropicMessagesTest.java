@@ -60,6 +60,8 @@ class AnthropicMessagesTest {
                     deployments: [ { provider: mock, model: mock-gpt } ]
                   - name: gpt-4o
                     deployments: [ { provider: oai, model: gpt-4o-2024-08-06 } ]
+                  - name: gpt-4o-limited          # its own deployment: a 429 cools it down, not gpt-4o
+                    deployments: [ { id: oai-limited, provider: oai, model: gpt-4o-2024-08-06 } ]
                   - name: claude-sonnet
                     deployments: [ { provider: claude, model: claude-sonnet-4-5 } ]
                 """.formatted(openai.url("/v1").toString().replaceAll("/$", ""),
@@ -186,7 +188,9 @@ class AnthropicMessagesTest {
         RecordedRequest sent = openai.takeRequest(1, TimeUnit.SECONDS);
         JsonNode body = Json.MAPPER.readTree(sent.getBody().readUtf8());
         assertThat(body.path("model").asText()).isEqualTo("gpt-4o-2024-08-06");
-        assertThat(body.path("max_tokens").asInt()).isEqualTo(300);
+        // OpenAI's reasoning models refuse max_tokens: the limit travels as max_completion_tokens
+        assertThat(body.path("max_completion_tokens").asInt()).isEqualTo(300);
+        assertThat(body.has("max_tokens")).isFalse();
         assertThat(body.path("messages").get(0).path("role").asText()).isEqualTo("system");
         assertThat(body.path("messages").get(0).path("content").asText()).isEqualTo("You are a weather bot.");
         assertThat(body.path("tools").get(0).path("function").path("name").asText()).isEqualTo("get_weather");
@@ -292,7 +296,7 @@ class AnthropicMessagesTest {
                 .setHeader("Content-Type", "application/json")
                 .setBody("{\"error\":{\"message\":\"Rate limit reached\",\"type\":\"requests\",\"param\":null,\"code\":\"rate_limit_exceeded\"}}"));
         HttpResponse<String> response = gateway.post("/v1/messages",
-                "{\"model\":\"gpt-4o\",\"max_tokens\":50,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                "{\"model\":\"gpt-4o-limited\",\"max_tokens\":50,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
                 "x-api-key", TestGateway.MASTER_KEY);
         assertAnthropicError(response, 429, "rate_limit_error");
         assertThat(response.headers().firstValue("retry-after")).hasValue("7");
@@ -366,6 +370,80 @@ class AnthropicMessagesTest {
         List<String> ids = claude.models().list().data().stream().map(m -> m.id()).toList();
         assertThat(ids).contains("mock-gpt", "gpt-4o", "claude-sonnet");
         assertThat(claude.models().retrieve("claude-sonnet").displayName()).isEqualTo("claude-sonnet");
+    }
+
+    @Test
+    void interleavedParallelToolCallsFromAnOpenAiDeploymentComeOutAsWholeSeparateBlocks() throws Exception {
+        String head = "{\"id\":\"chatcmpl-p\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-4o\",\"choices\":[{\"index\":0,\"delta\":";
+        openai.enqueue(new MockResponse().setHeader("Content-Type", "text/event-stream").setBody(sse(
+                head + "{\"role\":\"assistant\",\"tool_calls\":[{\"index\":0,\"id\":\"call_a\",\"type\":\"function\",\"function\":{\"name\":\"get_weather\",\"arguments\":\"\"}},{\"index\":1,\"id\":\"call_b\",\"type\":\"function\",\"function\":{\"name\":\"get_time\",\"arguments\":\"\"}}]},\"finish_reason\":null}]}",
+                head + "{\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\"{\\\"tz\\\":\"}}]},\"finish_reason\":null}]}",
+                head + "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"{\\\"city\\\":\"}}]},\"finish_reason\":null}]}",
+                head + "{\"tool_calls\":[{\"index\":1,\"function\":{\"arguments\":\"\\\"CET\\\"}\"}}]},\"finish_reason\":null}]}",
+                head + "{\"tool_calls\":[{\"index\":0,\"function\":{\"arguments\":\"\\\"Rome\\\"}\"}}]},\"finish_reason\":null}]}",
+                head + "{},\"finish_reason\":\"tool_calls\"}]}",
+                "[DONE]")));
+        MessageAccumulator acc = MessageAccumulator.create();
+        try (StreamResponse<RawMessageStreamEvent> stream = claude.messages().createStreaming(
+                MessageCreateParams.builder().model("gpt-4o").maxTokens(300).addTool(weatherTool())
+                        .addUserMessage("Weather and time in Rome?").build())) {
+            stream.stream().forEach(acc::accumulate);
+        }
+        List<ContentBlock> content = acc.message().content();
+        assertThat(content).hasSize(2);
+        ToolUseBlock weather = content.get(0).asToolUse();
+        ToolUseBlock time = content.get(1).asToolUse();
+        assertThat(weather.id()).isEqualTo("call_a");
+        assertThat(weather.name()).isEqualTo("get_weather");
+        assertThat(Json.MAPPER.readTree(Json.MAPPER.writeValueAsString(weather._input())).path("city").asText()).isEqualTo("Rome");
+        assertThat(time.id()).isEqualTo("call_b");
+        assertThat(time.name()).isEqualTo("get_time");
+        assertThat(Json.MAPPER.readTree(Json.MAPPER.writeValueAsString(time._input())).path("tz").asText()).isEqualTo("CET");
+    }
+
+    @Test
+    void anEmptyUpstreamStreamIsStillAWellFormedMessageForTheClaudeClient() {
+        openai.enqueue(new MockResponse().setHeader("Content-Type", "text/event-stream").setBody(sse("[DONE]")));
+        MessageAccumulator acc = MessageAccumulator.create();
+        try (StreamResponse<RawMessageStreamEvent> stream = claude.messages().createStreaming(
+                MessageCreateParams.builder().model("gpt-4o").maxTokens(30).addUserMessage("hi").build())) {
+            stream.stream().forEach(acc::accumulate);
+        }
+        assertThat(acc.message().content()).isEmpty();
+        assertThat(acc.message().stopReason()).hasValue(StopReason.END_TURN);
+    }
+
+    @Test
+    void imagesATookReturnedAndPdfDocumentsReachAnOpenAiDeployment() throws Exception {
+        openai.enqueue(new MockResponse().setHeader("Content-Type", "application/json").setBody("""
+                {"id":"chatcmpl-3","object":"chat.completion","created":1,"model":"gpt-4o",
+                 "choices":[{"index":0,"finish_reason":"stop","message":{"role":"assistant","content":null,"refusal":"I can't help with that."}}],
+                 "usage":{"prompt_tokens":300,"completion_tokens":6,"total_tokens":306}}"""));
+        String request = """
+                {"model":"gpt-4o","max_tokens":100,"messages":[
+                  {"role":"user","content":"Take a screenshot"},
+                  {"role":"assistant","content":[{"type":"tool_use","id":"toolu_9","name":"screenshot","input":{}}]},
+                  {"role":"user","content":[{"type":"tool_result","tool_use_id":"toolu_9","content":[
+                      {"type":"text","text":"done"},
+                      {"type":"image","source":{"type":"base64","media_type":"image/png","data":"iVBORw0KGgo="}}]},
+                    {"type":"document","title":"spec.pdf","source":{"type":"base64","media_type":"application/pdf","data":"JVBERi0xLjQ="}},
+                    {"type":"text","text":"Compare them"}]}]}""";
+        HttpResponse<String> response = gateway.post("/v1/messages", request, "x-api-key", TestGateway.MASTER_KEY);
+        assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
+        JsonNode answer = Json.MAPPER.readTree(response.body());
+        assertThat(answer.path("content").get(0).path("text").asText()).isEqualTo("I can't help with that.");
+        assertThat(answer.path("stop_reason").asText()).isEqualTo("refusal");
+
+        JsonNode messages = Json.MAPPER.readTree(openai.takeRequest(1, TimeUnit.SECONDS).getBody().readUtf8()).path("messages");
+        assertThat(messages.get(2).path("role").asText()).isEqualTo("tool");
+        assertThat(messages.get(2).path("content").asText()).isEqualTo("done");
+        assertThat(messages.get(3).path("role").asText()).isEqualTo("user");
+        assertThat(messages.get(3).path("content").get(1).path("image_url").path("url").asText())
+                .isEqualTo("data:image/png;base64,iVBORw0KGgo=");
+        JsonNode last = messages.get(4).path("content");
+        assertThat(last.get(0).path("file").path("file_data").asText()).isEqualTo("data:application/pdf;base64,JVBERi0xLjQ=");
+        assertThat(last.get(0).path("file").path("filename").asText()).isEqualTo("spec.pdf");
+        assertThat(last.get(1).path("text").asText()).isEqualTo("Compare them");
     }
 
     static Tool weatherTool() {

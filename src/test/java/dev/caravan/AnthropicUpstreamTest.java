@@ -325,6 +325,38 @@ class AnthropicUpstreamTest {
     }
 
     @Test
+    void aStreamedToolWithoutParametersHasEmptyObjectArguments() throws Exception {
+        anthropic.enqueue(events("""
+                event: message_start
+                data: {"type":"message_start","message":{"id":"msg_01NoArgs","type":"message","role":"assistant","model":"claude-sonnet-4-5","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":310,"output_tokens":1}}}
+
+                event: content_block_start
+                data: {"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":"toolu_01Clock","name":"get_current_time","input":{}}}
+
+                event: content_block_delta
+                data: {"type":"content_block_delta","index":0,"delta":{"type":"input_json_delta","partial_json":""}}
+
+                event: content_block_stop
+                data: {"type":"content_block_stop","index":0}
+
+                event: message_delta
+                data: {"type":"message_delta","delta":{"stop_reason":"tool_use","stop_sequence":null},"usage":{"output_tokens":28}}
+
+                event: message_stop
+                data: {"type":"message_stop"}
+
+                """));
+        ChatCompletionAccumulator accumulator = ChatCompletionAccumulator.create();
+        try (StreamResponse<ChatCompletionChunk> s = gateway.openai(TestGateway.MASTER_KEY).chat().completions()
+                .createStreaming(ChatCompletionCreateParams.builder().model("claude").addUserMessage("What time is it?").build())) {
+            s.stream().forEach(accumulator::accumulate);
+        }
+        var call = accumulator.chatCompletion().choices().get(0).message().toolCalls().orElseThrow().get(0).asFunction();
+        assertThat(call.function().name()).isEqualTo("get_current_time");
+        assertThat(JSON.readTree(call.function().arguments())).isEqualTo(JSON.readTree("{}"));
+    }
+
+    @Test
     void streamedToolCallArgumentsArriveWholeAndValid() throws Exception {
         anthropic.enqueue(events(fixture("stream-tool-use.sse")));
         ChatCompletionAccumulator accumulator = ChatCompletionAccumulator.create();

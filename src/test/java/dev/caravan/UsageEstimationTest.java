@@ -41,10 +41,13 @@ class UsageEstimationTest {
         gateway = TestGateway.start("""
                 providers:
                   local: { type: openai-compatible, baseUrl: "%s" }
+                  slow: { type: mock, chunkInterval: 300ms }
                 routing: { retries: 0 }
                 models:
                   - name: llama
                     deployments: [ { provider: local, model: llama3.1:8b } ]
+                  - name: slow
+                    deployments: [ { provider: slow, model: gpt-4o-mini } ]
                 """.formatted(server.url("/v1").toString().replaceAll("/$", "")));
     }
 
@@ -117,6 +120,29 @@ class UsageEstimationTest {
         assertThat(c.usage().orElseThrow().promptTokens()).isEqualTo(31);
         assertThat(c.usage().orElseThrow()._additionalProperties()).doesNotContainKey("caravan_estimated");
         assertThat(lastAccessLine().has("usage_estimated")).isFalse();
+    }
+
+    @Test
+    void aClientThatLeavesMidStreamStillHasItsTokensCounted() throws Exception {
+        try (java.net.Socket socket = new java.net.Socket("127.0.0.1", gateway.port())) {
+            String body = "{\"model\":\"slow\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"Tell me a long story\"}]}";
+            socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer "
+                    + TestGateway.MASTER_KEY + "\r\nContent-Type: application/json\r\nContent-Length: " + body.length()
+                    + "\r\n\r\n" + body).getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            socket.setSoTimeout(5000);
+            java.io.InputStream in = socket.getInputStream();
+            String seen = "";
+            byte[] buf = new byte[4096];
+            while (!seen.contains("reply")) { // the stream's second word: a couple of chunks arrived
+                int n = in.read(buf);
+                assertThat(n).isPositive();
+                seen += new String(buf, 0, n, java.nio.charset.StandardCharsets.UTF_8);
+            }
+        } // the client leaves long before the mock's last chunk (and its usage)
+        JsonNode line = lastAccessLine();
+        assertThat(line.path("usage_estimated").asBoolean()).isTrue();
+        assertThat(line.path("prompt_tokens").asLong()).isPositive();
+        assertThat(line.path("completion_tokens").asLong()).isBetween(1L, 5L);
     }
 
     /** Each test makes one request, so the n-th call waits for the n-th line. */

@@ -230,12 +230,7 @@ public final class StreamRelay implements StreamSink {
         }
         ByteBuf buf = ctx.alloc().buffer(256);
         if (error == null) {
-            if (usage.isEmpty()) {
-                Usage counted = estimate.apply(completionText);
-                long beyond = textBeyondKept / 4;
-                usage = new Usage(counted.promptTokens(), counted.completionTokens() + beyond,
-                        counted.totalTokens() + beyond, 0, 0, true);
-            }
+            countUsage();
             encoder.end(usage, buf);
         } else {
             encoder.error(error, buf);
@@ -256,8 +251,24 @@ public final class StreamRelay implements StreamSink {
         end(outcome, error);
     }
 
+    /**
+     * Usage from the stream, or counted from what was relayed when the upstream sent none, however the stream ended:
+     * a client that leaves early, an error or an idle timeout must not make the tokens spent free.
+     */
+    private void countUsage() {
+        if (usage.isEmpty()) {
+            Usage counted = estimate.apply(completionText);
+            long beyond = textBeyondKept / 4;
+            usage = new Usage(counted.promptTokens(), counted.completionTokens() + beyond,
+                    counted.totalTokens() + beyond, 0, 0, true);
+        }
+    }
+
     private void end(Outcome outcome, GatewayException error) {
         ended = true;
+        if (outcome != Outcome.ABANDONED) {
+            countUsage();
+        }
         if (ticker != null) {
             ticker.cancel(false);
         }

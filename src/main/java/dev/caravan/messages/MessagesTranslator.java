@@ -29,7 +29,8 @@ public final class MessagesTranslator {
             if (maxTokens == null || !maxTokens.canConvertToLong() || maxTokens.asLong() < 1) {
                 throw invalid("max_tokens", "max_tokens: Field required (a positive integer).");
             }
-            c.put("max_tokens", maxTokens.asLong());
+            // OpenAI's reasoning models (o-series, gpt-5) refuse max_tokens; every adapter reads max_completion_tokens
+            c.put("max_completion_tokens", maxTokens.asLong());
         }
         ArrayNode messages = c.putArray("messages");
         JsonNode system = a.get("system");
@@ -78,6 +79,8 @@ public final class MessagesTranslator {
 
     private static void addUser(ArrayNode messages, JsonNode blocks) {
         ArrayNode parts = Json.MAPPER.createArrayNode();
+        // a tool message carries text only: images a tool returned (screenshots) follow in a user message
+        ArrayNode toolImages = Json.MAPPER.createArrayNode();
         for (JsonNode b : blocks) {
             switch (b.path("type").asText()) {
                 case "text" -> parts.addObject().put("type", "text").put("text", b.path("text").asText());
@@ -89,18 +92,36 @@ public final class MessagesTranslator {
                     JsonNode content = b.get("content");
                     String text = content == null || content.isNull() ? ""
                             : content.isTextual() ? content.asText() : joinText(content, "tool_result");
+                    if (content != null && content.isArray()) {
+                        for (JsonNode inner : content) {
+                            if ("image".equals(inner.path("type").asText())) {
+                                toolImages.addObject().put("type", "image_url").putObject("image_url").put("url", imageUrl(inner));
+                            }
+                        }
+                    }
                     tool.put("content", b.path("is_error").asBoolean(false) ? "Error: " + text : text);
                 }
                 case "document" -> {
                     JsonNode source = b.path("source");
-                    if (!"text".equals(source.path("type").asText())) {
-                        throw invalid("messages", "Only text documents can be sent through this gateway.");
+                    switch (source.path("type").asText()) {
+                        case "text" -> parts.addObject().put("type", "text").put("text", source.path("data").asText());
+                        case "base64" -> parts.addObject().put("type", "file").putObject("file")
+                                .put("filename", b.path("title").asText("document.pdf"))
+                                .put("file_data", "data:" + source.path("media_type").asText("application/pdf")
+                                        + ";base64," + source.path("data").asText());
+                        default -> throw invalid("messages", "Document source type '" + source.path("type").asText()
+                                + "' is not supported; send text or base64.");
                     }
-                    parts.addObject().put("type", "text").put("text", source.path("data").asText());
                 }
                 default -> throw invalid("messages", "Content block type '" + b.path("type").asText()
                         + "' is not supported in user messages.");
             }
+        }
+        if (!toolImages.isEmpty()) {
+            ArrayNode withImages = Json.MAPPER.createArrayNode();
+            withImages.addObject().put("type", "text").put("text", "(images returned by the tool above)");
+            withImages.addAll(toolImages);
+            messages.addObject().put("role", "user").set("content", withImages);
         }
         if (parts.isEmpty()) {
             return;
@@ -226,8 +247,9 @@ public final class MessagesTranslator {
             content.addObject().put("type", "thinking").put("thinking", reasoning).put("signature", "");
         }
         String text = message.path("content").asText("");
-        if (!text.isEmpty()) {
-            content.addObject().put("type", "text").put("text", text);
+        String refusal = message.path("refusal").asText("");
+        if (!text.isEmpty() || !refusal.isEmpty()) {
+            content.addObject().put("type", "text").put("text", text.isEmpty() ? refusal : text);
         }
         for (JsonNode call : message.path("tool_calls")) {
             ObjectNode use = content.addObject().put("type", "tool_use");
@@ -235,7 +257,7 @@ public final class MessagesTranslator {
             use.put("name", call.path("function").path("name").asText());
             use.set("input", toolInput(call.path("function").path("arguments").asText("")));
         }
-        a.put("stop_reason", stopReason(choice.path("finish_reason").asText(null)));
+        a.put("stop_reason", refusal.isEmpty() ? stopReason(choice.path("finish_reason").asText(null)) : "refusal");
         a.putNull("stop_sequence");
         a.set("usage", usage(c.path("usage")));
         return a;

@@ -19,6 +19,8 @@ final class AnthropicSseStream extends SseChatStream {
     private final long created = System.currentTimeMillis() / 1000;
     // content block index -> tool-call index; one entry per tool_use block of one message
     private final Map<Integer, Integer> toolIndexOfBlock = new HashMap<>();
+    // tool-call indexes whose arguments have started: a tool without parameters streams none, yet clients parse "{}"
+    private final java.util.Set<Integer> toolsWithArguments = new java.util.HashSet<>();
     private String id = "";
     private String model = "";
     private ObjectNode usage = Json.object();
@@ -73,8 +75,14 @@ final class AnthropicSseStream extends SseChatStream {
                 failAfterQueued(UpstreamErrors.fromStatus(deployment, UpstreamErrors.statusOfType(errorType),
                         data.getBytes(StandardCharsets.UTF_8), Map.of()));
             }
+            case "content_block_stop" -> {
+                Integer k = toolIndexOfBlock.get(payload.path("index").asInt());
+                if (k != null && toolsWithArguments.add(k)) {
+                    pushArguments(k, "{}");
+                }
+            }
             default -> {
-                // ping, content_block_stop, and event types added after this adapter was written
+                // ping, and event types added after this adapter was written
             }
         }
     }
@@ -115,6 +123,15 @@ final class AnthropicSseStream extends SseChatStream {
         }
     }
 
+    private void pushArguments(int k, String arguments) {
+        ObjectNode call = Json.object();
+        call.put("index", k);
+        call.putObject("function").put("arguments", arguments);
+        ObjectNode out = Json.object();
+        out.putArray("tool_calls").add(call);
+        push(chunk(out, null));
+    }
+
     private void blockDelta(int index, JsonNode delta) {
         switch (delta.path("type").asText()) {
             case "text_delta" -> push(chunk(Json.object().put("content", delta.path("text").asText("")), null));
@@ -130,12 +147,8 @@ final class AnthropicSseStream extends SseChatStream {
                 if (partial.isEmpty()) {
                     return;
                 }
-                ObjectNode call = Json.object();
-                call.put("index", k);
-                call.putObject("function").put("arguments", partial);
-                ObjectNode out = Json.object();
-                out.putArray("tool_calls").add(call);
-                push(chunk(out, null));
+                toolsWithArguments.add(k);
+                pushArguments(k, partial);
             }
             default -> {
                 // signature_delta, citations_delta: nothing the chat schema carries

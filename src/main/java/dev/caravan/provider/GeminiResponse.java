@@ -79,7 +79,8 @@ final class GeminiResponse {
     static ObjectNode toolCall(JsonNode part, int n) {
         JsonNode functionCall = part.path("functionCall");
         ObjectNode call = Json.object();
-        call.put("id", functionCall.hasNonNull("id") ? functionCall.get("id").asText() : "call_" + n);
+        // unique, not positional: a conversation replays every turn's calls, and Anthropic refuses a repeated id
+        call.put("id", functionCall.hasNonNull("id") ? functionCall.get("id").asText() : OpenAiProvider.newToolCallId());
         call.put("type", "function");
         ObjectNode function = call.putObject("function");
         function.put("name", functionCall.path("name").asText());

@@ -181,7 +181,7 @@ public final class OpenAiProvider implements Provider {
      * An id for a tool call the server left without one. Unique, not positional: a conversation replays every
      * turn's calls, and providers a fallback may reach (Anthropic) refuse a repeated id.
      */
-    private static String newToolCallId() {
+    static String newToolCallId() {
         return "call_" + UUID.randomUUID().toString().replace("-", "").substring(0, 24);
     }
 

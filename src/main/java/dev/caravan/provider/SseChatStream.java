@@ -124,6 +124,10 @@ abstract class SseChatStream extends BaseChatStream {
         if (text.isEmpty()) {
             dispatch();
         } else if (text.startsWith("data:")) {
+            if (data.length() + text.length() > MAX_LINE) {
+                garbage("an event larger than " + MAX_LINE + " bytes");
+                return;
+            }
             if (!data.isEmpty()) {
                 data.append('\n');
             }

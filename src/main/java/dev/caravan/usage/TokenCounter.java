@@ -25,6 +25,12 @@ public final class TokenCounter {
     private TokenCounter() {
     }
 
+    /** Loads both encodings (their BPE tables take a moment) so the first estimate does not stall an event loop. */
+    public static void warm() {
+        encodingFor("gpt-4o");
+        encodingFor("other");
+    }
+
     /** o200k_base for the gpt-4o/o-series/gpt-4.1+/gpt-5 family, cl100k_base for everything else. */
     static Encoding encodingFor(String model) {
         String m = model == null ? "" : model;
