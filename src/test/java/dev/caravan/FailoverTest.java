@@ -127,6 +127,8 @@ class FailoverTest {
                 .setBody("{\"error\":{\"message\":\"slow down\",\"type\":\"requests\",\"code\":\"rate_limit_exceeded\"}}")),
         RATE_LIMITED_WITHOUT_RETRY_AFTER(() -> new MockResponse().setResponseCode(429).setBody("{\"error\":{\"message\":\"slow down\"}}")),
         BAD_CREDENTIAL(() -> new MockResponse().setResponseCode(401).setBody("{\"error\":{\"message\":\"Incorrect API key\"}}")),
+        CREDENTIAL_NOT_ALLOWED(() -> new MockResponse().setResponseCode(403)
+                .setBody("{\"error\":{\"message\":\"Project does not have access to model\",\"type\":\"invalid_request_error\",\"code\":\"model_not_found\"}}")),
         HANGS_PAST_THE_TIMEOUT(() -> new MockResponse().setHeadersDelay(2, TimeUnit.SECONDS).setBody("late")),
         GARBAGE(() -> new MockResponse().setHeader("Content-Type", "text/html").setBody("<html>oops</html>")),
         DROPS_THE_CONNECTION(() -> new MockResponse().setSocketPolicy(SocketPolicy.DISCONNECT_AFTER_REQUEST));

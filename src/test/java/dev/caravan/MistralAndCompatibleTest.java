@@ -74,6 +74,8 @@ class MistralAndCompatibleTest {
                     deployments: [ { provider: mistral, model: mistral-embed } ]
                   - name: llama
                     deployments: [ { provider: ollama, model: "llama3.1:8b" } ]
+                  - name: nomic
+                    deployments: [ { provider: ollama, model: "nomic-embed-text" } ]
                 routing:
                   retries: 0
                   breaker: { minimumCalls: 1000, window: 1000 }
@@ -304,6 +306,22 @@ class MistralAndCompatibleTest {
               {"object":"embedding","embedding":[-0.016632080078125,0.0701904296875,0.03143310546875],"index":0},
               {"object":"embedding","embedding":[-0.0230560302734375,0.039337158203125,0.0489501953125],"index":1}],
              "model":"mistral-embed","usage":{"prompt_tokens":15,"total_tokens":15,"completion_tokens":0}}""";
+
+    @Test
+    void compatibleServerEmbeddingsWithoutUsageAreCountedByTheGateway() throws Exception {
+        // Ollama's /v1/embeddings answer (it reports usage; older servers and some others do not: here, none)
+        ollama.enqueue(json(200, """
+                {"object":"list","data":[{"object":"embedding","embedding":[0.011,-0.052,0.093],"index":0}],
+                 "model":"nomic-embed-text"}"""));
+        CreateEmbeddingResponse r = client.embeddings().create(EmbeddingCreateParams.builder().model("nomic")
+                .input("The quick brown fox").build());
+        assertThat(r.data().get(0).embedding()).containsExactly(0.011f, -0.052f, 0.093f);
+        assertThat(r.usage().promptTokens()).isEqualTo(4);
+        assertThat(r.usage()._additionalProperties().get("caravan_estimated").asBoolean()).hasValue(true);
+        RecordedRequest sent = ollama.takeRequest(2, TimeUnit.SECONDS);
+        assertThat(sent.getPath()).isEqualTo("/v1/embeddings");
+        assertThat(JSON.readTree(sent.getBody().readUtf8()).get("model").asText()).isEqualTo("nomic-embed-text");
+    }
 
     @Test
     void mistralEmbeddingsPassThroughAsFloats() throws Exception {
