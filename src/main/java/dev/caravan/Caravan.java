@@ -34,9 +34,8 @@ import org.apache.camel.CamelContext;
 import org.apache.camel.main.BaseMainSupport;
 import org.apache.camel.main.Main;
 import org.apache.camel.main.MainListenerSupport;
-import org.apache.camel.spi.CamelEvent;
 import org.apache.camel.spi.Registry;
-import org.apache.camel.support.EventNotifierSupport;
+import org.apache.camel.support.LifecycleStrategySupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -137,7 +136,7 @@ public final class Caravan {
             public void beforeConfigure(BaseMainSupport m) {
                 CamelContext context = m.getCamelContext();
                 bindBeans(context);
-                context.getManagementStrategy().addEventNotifier(lifecycle(context));
+                context.addLifecycleStrategy(lifecycle(context));
             }
 
             @Override
@@ -147,25 +146,28 @@ public final class Caravan {
         });
     }
 
-    /** Context events rather than main-listener callbacks, so SIGTERM (run) and stop() (tests, embedding) behave alike. */
-    private EventNotifierSupport lifecycle(CamelContext context) {
-        return new EventNotifierSupport() {
+    /**
+     * Context lifecycle callbacks rather than main-listener ones, so SIGTERM (run) and stop() (tests, embedding)
+     * behave alike. A lifecycle strategy, not an event notifier: with any notifier registered Camel builds and
+     * dispatches exchange events at every step of every request.
+     */
+    private LifecycleStrategySupport lifecycle(CamelContext context) {
+        return new LifecycleStrategySupport() {
             @Override
-            public void notify(CamelEvent event) {
-                if (event instanceof CamelEvent.CamelContextStartedEvent) {
-                    startWatcher(context);
-                } else if (event instanceof CamelEvent.CamelContextStoppingEvent) {
-                    drain(context); // before any route stops: open streams finish, new requests get 503
-                } else if (event instanceof CamelEvent.CamelContextStoppedEvent && loops != null) {
-                    loops.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS);
-                }
+            public void onContextStarted(CamelContext c) {
+                startWatcher(context);
             }
 
             @Override
-            public boolean isEnabled(CamelEvent event) {
-                return event instanceof CamelEvent.CamelContextStartedEvent
-                        || event instanceof CamelEvent.CamelContextStoppingEvent
-                        || event instanceof CamelEvent.CamelContextStoppedEvent;
+            public void onContextStopping(CamelContext c) {
+                drain(context); // before any route stops: open streams finish, new requests get 503
+            }
+
+            @Override
+            public void onContextStopped(CamelContext c) {
+                if (loops != null) {
+                    loops.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS);
+                }
             }
         };
     }

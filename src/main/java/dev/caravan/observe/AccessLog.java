@@ -1,12 +1,14 @@
 package dev.caravan.observe;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
+import com.fasterxml.jackson.core.JsonGenerator;
 import dev.caravan.Json;
 import org.apache.camel.Exchange;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
-import java.nio.charset.StandardCharsets;
+import java.io.IOException;
+import java.io.StringWriter;
+import java.io.UncheckedIOException;
 import java.time.Instant;
 
 /**
@@ -25,34 +27,41 @@ public final class AccessLog {
         if (!f.isApiCall()) {
             return;
         }
-        ObjectNode line = Json.object();
-        line.put("ts", Instant.now().toString());
-        line.put("request_id", f.requestId());
-        line.put("method", f.method());
-        line.put("path", f.path());
-        line.put("key_id", f.keyId());
-        line.put("team", f.team());
-        line.put("model", f.model());
-        line.put("deployment", f.deployment());
-        line.put("status", f.status());
-        if (f.errorCode() != null) {
-            line.put("error_code", f.errorCode());
+        StringWriter text = new StringWriter(384);
+        // written field by field: no tree to build and walk for a line per request
+        try (JsonGenerator line = Json.MAPPER.getFactory().createGenerator(text)) {
+            line.writeStartObject();
+            line.writeStringField("ts", Instant.now().toString());
+            line.writeStringField("request_id", f.requestId());
+            line.writeStringField("method", f.method());
+            line.writeStringField("path", f.path());
+            line.writeStringField("key_id", f.keyId());
+            line.writeStringField("team", f.team());
+            line.writeStringField("model", f.model());
+            line.writeStringField("deployment", f.deployment());
+            line.writeNumberField("status", f.status());
+            if (f.errorCode() != null) {
+                line.writeStringField("error_code", f.errorCode());
+            }
+            line.writeBooleanField("stream", f.stream());
+            if (f.outcome() != null) {
+                line.writeStringField("outcome", f.outcome());
+            }
+            line.writeNumberField("latency_ms", f.durationNanos() / 1e6);
+            line.writeNumberField("upstream_ms", f.upstreamNanos() / 1e6);
+            if (f.ttftNanos() >= 0) {
+                line.writeNumberField("ttft_ms", f.ttftNanos() / 1e6);
+            }
+            line.writeNumberField("prompt_tokens", f.usage().promptTokens());
+            line.writeNumberField("completion_tokens", f.usage().completionTokens());
+            line.writeNumberField("total_tokens", f.usage().totalTokens());
+            if (f.usage().estimated()) {
+                line.writeBooleanField("usage_estimated", true);
+            }
+            line.writeEndObject();
+        } catch (IOException e) {
+            throw new UncheckedIOException(e);
         }
-        line.put("stream", f.stream());
-        if (f.outcome() != null) {
-            line.put("outcome", f.outcome());
-        }
-        line.put("latency_ms", f.durationNanos() / 1e6);
-        line.put("upstream_ms", f.upstreamNanos() / 1e6);
-        if (f.ttftNanos() >= 0) {
-            line.put("ttft_ms", f.ttftNanos() / 1e6);
-        }
-        line.put("prompt_tokens", f.usage().promptTokens());
-        line.put("completion_tokens", f.usage().completionTokens());
-        line.put("total_tokens", f.usage().totalTokens());
-        if (f.usage().estimated()) {
-            line.put("usage_estimated", true);
-        }
-        LOG.info(new String(Json.bytes(line), StandardCharsets.UTF_8));
+        LOG.info(text.toString());
     }
 }
