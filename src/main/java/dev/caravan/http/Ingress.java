@@ -7,7 +7,9 @@ import dev.caravan.GatewayException;
 import dev.caravan.messages.MessagesTranslator;
 import dev.caravan.Json;
 import org.apache.camel.Exchange;
+import io.netty.buffer.ByteBufUtil;
 import org.apache.camel.Message;
+import org.apache.camel.component.netty.http.NettyHttpMessage;
 
 import java.io.IOException;
 import java.util.HashMap;
@@ -51,7 +53,7 @@ public final class Ingress {
             path = path.substring(0, path.length() - 1);
         }
         String query = in.getHeader(Exchange.HTTP_RAW_QUERY, String.class);
-        byte[] body = "GET".equals(method) || "HEAD".equals(method) ? new byte[0] : in.getBody(byte[].class);
+        byte[] body = "GET".equals(method) || "HEAD".equals(method) ? new byte[0] : bodyBytes(in);
         boolean keepAlive = !"close".equalsIgnoreCase(exchange.getProperty("Connection", String.class));
         exchange.setProperty(ExchangeKeys.CLIENT_REQUEST,
                 new ClientRequest(method, path, query, headers, body == null ? new byte[0] : body, keepAlive));
@@ -60,6 +62,14 @@ public final class Ingress {
         // kept for dispatching in the routes; Camel* headers never reach the wire
         in.setHeader(Exchange.HTTP_URI, path);
         in.setHeader(Exchange.HTTP_METHOD, method);
+    }
+
+    /** The aggregated Netty request's bytes, copied once (Camel's InputStream conversion copies through a buffer). */
+    private static byte[] bodyBytes(Message in) {
+        if (in instanceof NettyHttpMessage netty && netty.getHttpRequest() != null) {
+            return ByteBufUtil.getBytes(netty.getHttpRequest().content());
+        }
+        return in.getBody(byte[].class);
     }
 
     /** While shutting down, new work is refused so open streams can finish. */
