@@ -8,10 +8,13 @@ import dev.caravan.messages.MessagesTranslator;
 import dev.caravan.Json;
 import org.apache.camel.Exchange;
 import io.netty.buffer.ByteBufUtil;
+import io.netty.handler.codec.http.FullHttpRequest;
+import io.netty.handler.codec.http.QueryStringDecoder;
 import org.apache.camel.Message;
 import org.apache.camel.component.netty.http.NettyHttpMessage;
 
 import java.io.IOException;
+import java.net.URI;
 import java.util.HashMap;
 import java.util.Locale;
 import java.util.Map;
@@ -30,46 +33,37 @@ public final class Ingress {
 
     private final AtomicBoolean draining = new AtomicBoolean();
 
+    /**
+     * Reads the request straight from Netty's aggregated request (the listener maps no headers into the Camel
+     * message: {@code mapHeaders=false}), keeps it in {@code caravan.clientRequest}, and leaves only the two headers
+     * the routes dispatch on.
+     */
     public void capture(Exchange exchange) {
         Message in = exchange.getMessage();
         exchange.setProperty(ExchangeKeys.START_NANOS, System.nanoTime());
         exchange.setProperty(ExchangeKeys.REQUEST_ID, newRequestId());
+        FullHttpRequest request = ((NettyHttpMessage) in).getHttpRequest();
         Map<String, String> headers = new HashMap<>();
-        for (Map.Entry<String, Object> h : in.getHeaders().entrySet()) {
-            String name = h.getKey();
-            if (!name.startsWith("Camel") && h.getValue() != null) {
-                Object v = h.getValue();
-                headers.putIfAbsent(name.toLowerCase(Locale.ROOT),
-                        v instanceof Iterable<?> it && it.iterator().hasNext() ? String.valueOf(it.iterator().next()) : String.valueOf(v));
-            }
+        for (Map.Entry<String, String> h : request.headers()) {
+            headers.putIfAbsent(h.getKey().toLowerCase(Locale.ROOT), h.getValue());
         }
-        String method = in.getHeader(Exchange.HTTP_METHOD, "GET", String.class);
-        String path = in.getHeader(Exchange.HTTP_URI, "/", String.class);
-        int q = path.indexOf('?');
-        if (q >= 0) {
-            path = path.substring(0, q);
-        }
+        String method = request.method().name();
+        String uri = request.uri();
+        int q = uri.indexOf('?');
+        String query = q >= 0 ? uri.substring(q + 1) : null;
+        String path = new QueryStringDecoder(uri.startsWith("http") ? URI.create(uri).getRawPath() : uri).path();
         if (path.length() > 1 && path.endsWith("/")) {
             path = path.substring(0, path.length() - 1);
         }
-        String query = in.getHeader(Exchange.HTTP_RAW_QUERY, String.class);
-        byte[] body = "GET".equals(method) || "HEAD".equals(method) ? new byte[0] : bodyBytes(in);
+        // a copy: the request's buffer goes back to Netty's pool when the exchange completes
+        byte[] body = "GET".equals(method) || "HEAD".equals(method) ? new byte[0] : ByteBufUtil.getBytes(request.content());
         boolean keepAlive = !"close".equalsIgnoreCase(exchange.getProperty("Connection", String.class));
-        exchange.setProperty(ExchangeKeys.CLIENT_REQUEST,
-                new ClientRequest(method, path, query, headers, body == null ? new byte[0] : body, keepAlive));
+        exchange.setProperty(ExchangeKeys.CLIENT_REQUEST, new ClientRequest(method, path, query, headers, body, keepAlive));
         in.removeHeaders("*");
         in.setBody(null);
         // kept for dispatching in the routes; Camel* headers never reach the wire
         in.setHeader(Exchange.HTTP_URI, path);
         in.setHeader(Exchange.HTTP_METHOD, method);
-    }
-
-    /** The aggregated Netty request's bytes, copied once (Camel's InputStream conversion copies through a buffer). */
-    private static byte[] bodyBytes(Message in) {
-        if (in instanceof NettyHttpMessage netty && netty.getHttpRequest() != null) {
-            return ByteBufUtil.getBytes(netty.getHttpRequest().content());
-        }
-        return in.getBody(byte[].class);
     }
 
     /** While shutting down, new work is refused so open streams can finish. */
