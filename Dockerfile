@@ -16,5 +16,6 @@ COPY config /app/config
 COPY routes /app/routes
 USER 10001
 EXPOSE 4000
-ENV JAVA_OPTS="-XX:+UseG1GC -XX:MaxRAMPercentage=75 -XX:+ExitOnOutOfMemoryError"
+# the parallel collector measured best on small machines (bench/README.md, "Tuning"); the heap follows the container
+ENV JAVA_OPTS="-XX:+UseParallelGC -XX:MaxRAMPercentage=60 -XX:+ExitOnOutOfMemoryError"
 ENTRYPOINT ["sh", "-c", "exec java $JAVA_OPTS -jar /app/caravan.jar"]
