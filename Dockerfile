@@ -16,6 +16,8 @@ COPY config /app/config
 COPY routes /app/routes
 USER 10001
 EXPOSE 4000
-# the parallel collector measured best on small machines (bench/README.md, "Tuning"); the heap follows the container
-ENV JAVA_OPTS="-XX:+UseParallelGC -XX:MaxRAMPercentage=60 -XX:+ExitOnOutOfMemoryError"
+# as bin/caravan, measured in bench/README.md ("Tuning"): the parallel collector, a fixed heap touched at start (here
+# sized by the container's memory limit), two malloc arenas
+ENV JAVA_OPTS="-XX:+UseParallelGC -XX:InitialRAMPercentage=60 -XX:MaxRAMPercentage=60 -XX:+AlwaysPreTouch -XX:+ExitOnOutOfMemoryError" \
+    MALLOC_ARENA_MAX=2
 ENTRYPOINT ["sh", "-c", "exec java $JAVA_OPTS -jar /app/caravan.jar"]

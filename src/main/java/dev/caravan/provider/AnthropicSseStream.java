@@ -161,33 +161,10 @@ final class AnthropicSseStream extends SseChatStream {
             return;
         }
         usageSent = true;
-        ObjectNode c = envelope();
-        c.putArray("choices");
-        c.set("usage", AnthropicTranslator.usage(usage));
-        push(c);
+        push(StreamChunks.usage(id, created, model, AnthropicTranslator.usage(usage)));
     }
 
     private ObjectNode chunk(ObjectNode delta, String finishReason) {
-        ObjectNode c = envelope();
-        ObjectNode choice = c.putArray("choices").addObject();
-        choice.put("index", 0);
-        choice.set("delta", delta);
-        choice.putNull("logprobs");
-        if (finishReason == null) {
-            choice.putNull("finish_reason");
-        } else {
-            choice.put("finish_reason", finishReason);
-        }
-        c.putNull("usage");
-        return c;
-    }
-
-    private ObjectNode envelope() {
-        ObjectNode c = Json.object();
-        c.put("id", id);
-        c.put("object", "chat.completion.chunk");
-        c.put("created", created);
-        c.put("model", model);
-        return c;
+        return StreamChunks.delta(id, created, model, delta, finishReason);
     }
 }

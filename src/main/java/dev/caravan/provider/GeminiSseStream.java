@@ -119,11 +119,7 @@ final class GeminiSseStream extends SseChatStream {
     }
 
     private ObjectNode chunk(ObjectNode choice) {
-        ObjectNode chunk = Json.object();
-        chunk.put("id", id);
-        chunk.put("object", "chat.completion.chunk");
-        chunk.put("created", created);
-        chunk.put("model", responseModel != null ? responseModel : model);
+        ObjectNode chunk = StreamChunks.envelope(id, created, responseModel != null ? responseModel : model);
         chunk.putArray("choices").add(choice);
         return chunk;
     }
@@ -131,14 +127,7 @@ final class GeminiSseStream extends SseChatStream {
     @Override
     protected void onUpstreamEnd() {
         if (usage != null) {
-            ObjectNode chunk = Json.object();
-            chunk.put("id", id);
-            chunk.put("object", "chat.completion.chunk");
-            chunk.put("created", created);
-            chunk.put("model", responseModel != null ? responseModel : model);
-            chunk.putArray("choices");
-            chunk.set("usage", usage);
-            push(chunk);
+            push(StreamChunks.usage(id, created, responseModel != null ? responseModel : model, usage));
         }
     }
 }

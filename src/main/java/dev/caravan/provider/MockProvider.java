@@ -267,25 +267,17 @@ public final class MockProvider implements Provider {
         }
 
         private ObjectNode chunk(java.util.function.Consumer<ObjectNode> delta, String finishReason) {
-            ObjectNode c = Json.object();
-            c.put("id", "chatcmpl-mock-" + call.requestId());
-            c.put("object", "chat.completion.chunk");
-            c.put("created", System.currentTimeMillis() / 1000);
-            c.put("model", call.deployment().model());
-            c.put("system_fingerprint", "caravan-mock");
-            ArrayNode choices = c.putArray("choices");
-            if (delta != null) {
-                ObjectNode choice = choices.addObject();
-                choice.put("index", 0);
-                delta.accept(choice.putObject("delta"));
-                choice.putNull("logprobs");
-                if (finishReason == null) {
-                    choice.putNull("finish_reason");
-                } else {
-                    choice.put("finish_reason", finishReason);
-                }
+            String id = "chatcmpl-mock-" + call.requestId();
+            long created = System.currentTimeMillis() / 1000;
+            ObjectNode c;
+            if (delta == null) {
+                c = StreamChunks.usage(id, created, call.deployment().model(), com.fasterxml.jackson.databind.node.NullNode.getInstance());
+            } else {
+                ObjectNode d = Json.object();
+                delta.accept(d);
+                c = StreamChunks.delta(id, created, call.deployment().model(), d, finishReason);
             }
-            c.putNull("usage");
+            c.put("system_fingerprint", "caravan-mock");
             return c;
         }
 
