@@ -165,6 +165,8 @@ public final class Caravan {
 
             @Override
             public void onContextStopped(CamelContext c) {
+                // the last requests' access lines are on stdout before the process may exit
+                dev.caravan.observe.BatchingStdoutAppender.awaitAllWritten(2000);
                 if (loops != null) {
                     loops.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS);
                 }

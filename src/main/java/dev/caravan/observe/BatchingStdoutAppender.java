@@ -32,6 +32,7 @@ public final class BatchingStdoutAppender extends UnsynchronizedAppenderBase<ILo
     private final AtomicLong dropped = new AtomicLong();
     private Thread writer;
     private volatile boolean running;
+    private volatile boolean writing; // a batch taken from the queue is not on stdout yet
     private OutputStream out;
 
     public void setQueueSize(int queueSize) {
@@ -64,7 +65,9 @@ public final class BatchingStdoutAppender extends UnsynchronizedAppenderBase<ILo
         List<String> batch = new ArrayList<>(MAX_BATCH);
         while (running || !queue.isEmpty()) {
             try {
+                writing = true;
                 if (queue.drainTo(batch, MAX_BATCH) == 0) {
+                    writing = false;
                     Thread.sleep(FLUSH_INTERVAL_MS);
                     continue;
                 }
@@ -75,6 +78,7 @@ public final class BatchingStdoutAppender extends UnsynchronizedAppenderBase<ILo
                 batch.clear();
                 if (queue.isEmpty()) {
                     out.flush();
+                    writing = false;
                 }
                 long lost = dropped.getAndSet(0);
                 if (lost > 0) {
@@ -87,12 +91,41 @@ public final class BatchingStdoutAppender extends UnsynchronizedAppenderBase<ILo
             } catch (IOException e) {
                 addError("cannot write the access log", e);
                 batch.clear();
+                writing = false;
             }
         }
         try {
             out.flush();
         } catch (IOException e) {
             addError("cannot write the access log", e);
+        }
+    }
+
+    /**
+     * Returns once every line logged so far is on stdout (or after {@code maxMillis}): for a shutdown, whose last
+     * requests would otherwise sit in the queue when the JVM exits.
+     */
+    public void awaitWritten(long maxMillis) {
+        long deadline = System.currentTimeMillis() + maxMillis;
+        try {
+            while ((writing || (queue != null && !queue.isEmpty())) && System.currentTimeMillis() < deadline) {
+                Thread.sleep(5);
+            }
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Waits for the access log's lines to be written, wherever logback's configuration attached this appender. */
+    public static void awaitAllWritten(long maxMillis) {
+        if (org.slf4j.LoggerFactory.getILoggerFactory() instanceof ch.qos.logback.classic.LoggerContext context) {
+            for (ch.qos.logback.classic.Logger logger : context.getLoggerList()) {
+                logger.iteratorForAppenders().forEachRemaining(a -> {
+                    if (a instanceof BatchingStdoutAppender b) {
+                        b.awaitWritten(maxMillis);
+                    }
+                });
+            }
         }
     }
 
