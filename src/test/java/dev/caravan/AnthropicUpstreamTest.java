@@ -50,7 +50,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class AnthropicUpstreamTest {
 
-    static final String ANTHROPIC_KEY = "sk-ant-api03-test-0123456789abcdefghij";
+    static final String ANTHROPIC_KEY = TestGateway.fakeProviderKey("sk-ant-api03-");
     static final String AUTH = "Bearer " + TestGateway.MASTER_KEY;
     static final ObjectMapper JSON = new ObjectMapper();
 
@@ -470,7 +470,7 @@ class AnthropicUpstreamTest {
         HttpResponse<String> r = gateway.post("/v1/chat/completions",
                 "{\"model\":\"claude\",\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}", "Authorization", AUTH);
         assertThat(r.statusCode()).isEqualTo(400);
-        assertThat(r.body()).contains("may not use this model").doesNotContain(ANTHROPIC_KEY, "0123456789abcdefghij");
+        assertThat(r.body()).contains("may not use this model").doesNotContain(ANTHROPIC_KEY, ANTHROPIC_KEY.substring("sk-ant-api03-".length()));
         assertThat(r.headers().map().toString()).doesNotContain(ANTHROPIC_KEY);
     }
 

@@ -56,7 +56,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class GeminiUpstreamTest {
 
-    static final String GOOGLE_KEY = "AIzaSyD-test-key-0123456789abcdefghijk";
+    static final String GOOGLE_KEY = TestGateway.fakeProviderKey("AIzaSy");
     static final ObjectMapper JSON = new ObjectMapper();
     static final String AUTH = "Bearer " + TestGateway.MASTER_KEY;
 

@@ -29,6 +29,14 @@ public final class TestGateway implements AutoCloseable {
     public static final String MASTER_KEY = "sk-test-master-key-0123456789";
     public static final String DEMO_KEY = "sk-caravan-demo";
 
+    /**
+     * A provider credential made up for one test run: its provider's prefix (so redaction patterns see the real
+     * shape) and a random tail, never a literal in the source that a secret scanner would take for a real key.
+     */
+    public static String fakeProviderKey(String prefix) {
+        return prefix + java.util.UUID.randomUUID().toString().replace("-", "");
+    }
+
     /** Mock-only config: mock-gpt, a paced mock-slow, the demo key limited to mock-gpt. */
     public static final String MOCK_CONFIG = """
             providers:
