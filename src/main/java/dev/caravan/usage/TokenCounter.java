@@ -6,6 +6,8 @@ import com.knuddels.jtokkit.Encodings;
 import com.knuddels.jtokkit.api.Encoding;
 import com.knuddels.jtokkit.api.EncodingType;
 
+import java.util.regex.Pattern;
+
 /**
  * Counts tokens with OpenAI's encodings (JTokkit) where a provider reports none. Other families tokenize
  * differently, so these are estimates and are marked as such ({@code usage.caravan_estimated}); OpenAI's chat
@@ -18,6 +20,8 @@ public final class TokenCounter {
     private static final int REPLY_PRIMING = 3;
     // an estimate need not read megabytes: past this, characters are counted at 4 per token
     private static final int MAX_EXACT_CHARS = 1 << 20;
+
+    private static final Pattern O_SERIES = Pattern.compile("o[1-9]");
 
     private static volatile Encoding o200k;
     private static volatile Encoding cl100k;
@@ -34,7 +38,7 @@ public final class TokenCounter {
     /** o200k_base for the gpt-4o/o-series/gpt-4.1+/gpt-5 family, cl100k_base for everything else. */
     static Encoding encodingFor(String model) {
         String m = model == null ? "" : model;
-        boolean o200 = m.startsWith("gpt-4o") || m.startsWith("gpt-4.1") || m.startsWith("gpt-5") || m.matches("^o[1-9].*");
+        boolean o200 = m.startsWith("gpt-4o") || m.startsWith("gpt-4.1") || m.startsWith("gpt-5") || O_SERIES.matcher(m).lookingAt();
         if (o200) {
             if (o200k == null) {
                 o200k = Encodings.newLazyEncodingRegistry().getEncoding(EncodingType.O200K_BASE);
