@@ -54,16 +54,21 @@ public final class Embeddings {
         return item;
     }
 
+    /** A JSON array of numbers as a vector. */
+    public static float[] floats(JsonNode values) {
+        float[] vector = new float[values.size()];
+        for (int i = 0; i < vector.length; i++) {
+            vector[i] = (float) values.get(i).asDouble();
+        }
+        return vector;
+    }
+
     /** Re-encodes a float list in place as base64, for upstreams that answer only floats. */
     public static void floatsToBase64(ObjectNode list) {
         for (JsonNode item : list.path("data")) {
             JsonNode values = item.path("embedding");
             if (values.isArray()) {
-                float[] vector = new float[values.size()];
-                for (int i = 0; i < vector.length; i++) {
-                    vector[i] = (float) values.get(i).asDouble();
-                }
-                ((ObjectNode) item).put("embedding", base64(vector));
+                ((ObjectNode) item).put("embedding", base64(floats(values)));
             }
         }
     }

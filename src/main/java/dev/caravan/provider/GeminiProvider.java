@@ -60,8 +60,8 @@ public final class GeminiProvider implements Provider {
     }
 
     /**
-     * One {@code batchEmbedContents} call for all inputs. Gemini reports no token usage for embeddings, so none is
-     * invented here: the result carries {@link Usage#NONE} and no usage object.
+     * One {@code batchEmbedContents} call for all inputs. Gemini reports no token usage for embeddings: the result
+     * carries {@link Usage#NONE}, and the call step counts the inputs and marks the usage as estimated.
      */
     @Override
     public CompletableFuture<ChatResult> embeddings(ChatCall call) {
@@ -88,12 +88,7 @@ public final class GeminiProvider implements Provider {
                     ArrayNode data = list.putArray("data");
                     JsonNode embeddings = answer.body().path("embeddings");
                     for (int i = 0; i < embeddings.size(); i++) {
-                        JsonNode values = embeddings.get(i).path("values");
-                        float[] vector = new float[values.size()];
-                        for (int j = 0; j < vector.length; j++) {
-                            vector[j] = (float) values.get(j).asDouble();
-                        }
-                        data.add(Embeddings.item(i, vector, base64));
+                        data.add(Embeddings.item(i, Embeddings.floats(embeddings.get(i).path("values")), base64));
                     }
                     list.put("model", model);
                     return new ChatResult(list, answer.headers(), Usage.NONE);

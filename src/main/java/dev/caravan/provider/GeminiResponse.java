@@ -32,7 +32,7 @@ final class GeminiResponse {
             ArrayNode calls = Json.MAPPER.createArrayNode();
             for (JsonNode part : candidate.path("content").path("parts")) {
                 if (part.has("functionCall")) {
-                    calls.add(toolCall(part, calls.size()));
+                    calls.add(toolCall(part));
                 } else if (part.path("thought").asBoolean(false)) {
                     thoughts.append(part.path("text").asText(""));
                 } else if (part.has("text")) {
@@ -76,7 +76,7 @@ final class GeminiResponse {
      * Google's own OpenAI-compatible endpoint puts it, so clients that keep it send it back and Gemini 3 accepts
      * the next turn.
      */
-    static ObjectNode toolCall(JsonNode part, int n) {
+    static ObjectNode toolCall(JsonNode part) {
         JsonNode functionCall = part.path("functionCall");
         ObjectNode call = Json.object();
         // unique, not positional: a conversation replays every turn's calls, and Anthropic refuses a repeated id

@@ -76,7 +76,7 @@ final class GeminiSseStream extends SseChatStream {
         for (JsonNode part : candidate.path("content").path("parts")) {
             if (part.has("functionCall")) {
                 int k = toolCallsSent.merge(index, 1, Integer::sum) - 1;
-                ObjectNode call = GeminiResponse.toolCall(part, k);
+                ObjectNode call = GeminiResponse.toolCall(part);
                 call.put("index", k);
                 calls.add(call);
             } else if (part.path("thought").asBoolean(false)) {
