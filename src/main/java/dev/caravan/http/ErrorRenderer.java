@@ -35,7 +35,7 @@ public final class ErrorRenderer {
         }
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, error.status());
-        out.setBody(ExchangeKeys.ANTHROPIC.equals(exchange.getProperty(ExchangeKeys.DIALECT))
+        out.setBody(Ingress.speaksAnthropic(exchange)
                 ? AnthropicErrors.bytes(error) : OpenAiErrors.bytes(error));
         exchange.setProperty(ExchangeKeys.STATUS, error.status());
         exchange.removeProperty(ExchangeKeys.FACTS);

@@ -211,6 +211,11 @@ public final class Ingress {
         return object;
     }
 
+    /** The caller speaks Anthropic's Messages API ({@code /v1/messages}): answers and errors in Anthropic's shapes. */
+    public static boolean speaksAnthropic(Exchange exchange) {
+        return ExchangeKeys.ANTHROPIC.equals(exchange.getProperty(ExchangeKeys.DIALECT));
+    }
+
     public static ClientRequest request(Exchange exchange) {
         return exchange.getProperty(ExchangeKeys.CLIENT_REQUEST, ClientRequest.class);
     }

@@ -29,7 +29,7 @@ public final class Responder {
         headers.forEach(out::setHeader);
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, 200);
-        boolean anthropic = ExchangeKeys.ANTHROPIC.equals(exchange.getProperty(ExchangeKeys.DIALECT))
+        boolean anthropic = Ingress.speaksAnthropic(exchange)
                 && !ExchangeKeys.COUNT_TOKENS.equals(exchange.getProperty(ExchangeKeys.OPERATION));
         out.setBody(Json.bytes(anthropic ? MessagesTranslator.toAnthropic(result.body()) : result.body()));
     }

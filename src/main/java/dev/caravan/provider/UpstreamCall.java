@@ -79,7 +79,7 @@ public final class UpstreamCall extends AsyncProcessorSupport {
             CompletableFuture<?> done;
             if (streaming) {
                 long start = exchange.getProperty(ExchangeKeys.START_NANOS, Long.class);
-                StreamEncoder encoder = ExchangeKeys.ANTHROPIC.equals(exchange.getProperty(ExchangeKeys.DIALECT))
+                StreamEncoder encoder = Ingress.speaksAnthropic(exchange)
                         ? new AnthropicStreamEncoder() : new OpenAiStreamEncoder(call.clientWantsStreamUsage());
                 done = provider.chatStream(call).thenAccept(stream -> exchange.setProperty(ExchangeKeys.RELAY,
                         new StreamRelay(stream, encoder, text -> TokenCounter.estimate(
