@@ -31,42 +31,66 @@ public final class GatewayMetrics {
     private record Labels(String model, String deployment, String status, String keyId, String team, boolean stream) {
     }
 
-    /** One label set's meters, found once and reused: building and registering a meter per request cost ~5%. */
+    /**
+     * One label set's meters, found once and reused: building and registering a meter per request cost ~5%. The
+     * request count and duration exist for every label set; overhead, first-token time and tokens only once a request
+     * had them, so a label set of failed requests shows no empty series. Two threads may both create one of those
+     * lazily: registering is idempotent, both get the same meter.
+     */
     private final class Meters {
+        private final Labels labels;
         final Counter requests;
         final Timer duration;
-        final Timer overhead;
-        final Counter tokensIn;
-        final Counter tokensOut;
-        volatile Timer ttft;
+        private volatile Timer overhead;
+        private volatile Timer ttft;
+        private volatile Counter tokensIn;
+        private volatile Counter tokensOut;
 
         Meters(Labels l) {
+            labels = l;
             requests = Counter.builder("caravan.requests").description("Requests answered")
                     .tags("model", l.model, "deployment", l.deployment, "status", l.status, "key", l.keyId, "team", l.team)
                     .register(registry);
             duration = Timer.builder("caravan.request.duration").description("Time to answer (to the stream's end for streams)")
                     .tags("model", l.model, "deployment", l.deployment, "stream", Boolean.toString(l.stream))
                     .register(registry);
-            overhead = Timer.builder("caravan.overhead").description("Gateway time excluding the upstream call")
-                    .tags("model", l.model).register(registry);
-            tokensIn = tokens(l, "input");
-            tokensOut = tokens(l, "output");
         }
 
-        private Counter tokens(Labels l, String direction) {
-            return Counter.builder("caravan.tokens").description("Tokens, by direction")
-                    .tags("direction", direction, "model", l.model, "deployment", l.deployment, "key", l.keyId, "team", l.team)
-                    .register(registry);
-        }
-
-        Timer ttft(Labels l) {
-            Timer t = ttft;
-            if (t == null) {
-                t = Timer.builder("caravan.time.to.first.token").description("Request start to the first streamed token")
-                        .tags("model", l.model, "deployment", l.deployment).register(registry);
-                ttft = t;
+        Timer overhead() {
+            if (overhead == null) {
+                overhead = Timer.builder("caravan.overhead").description("Gateway time excluding the upstream call")
+                        .tags("model", labels.model).register(registry);
             }
-            return t;
+            return overhead;
+        }
+
+        Timer ttft() {
+            if (ttft == null) {
+                ttft = Timer.builder("caravan.time.to.first.token").description("Request start to the first streamed token")
+                        .tags("model", labels.model, "deployment", labels.deployment).register(registry);
+            }
+            return ttft;
+        }
+
+        Counter tokensIn() {
+            if (tokensIn == null) {
+                tokensIn = tokens("input");
+            }
+            return tokensIn;
+        }
+
+        Counter tokensOut() {
+            if (tokensOut == null) {
+                tokensOut = tokens("output");
+            }
+            return tokensOut;
+        }
+
+        private Counter tokens(String direction) {
+            return Counter.builder("caravan.tokens").description("Tokens, by direction")
+                    .tags("direction", direction, "model", labels.model, "deployment", labels.deployment,
+                            "key", labels.keyId, "team", labels.team)
+                    .register(registry);
         }
     }
 
@@ -83,14 +107,14 @@ public final class GatewayMetrics {
         m.requests.increment();
         m.duration.record(f.durationNanos(), TimeUnit.NANOSECONDS);
         if (f.upstreamNanos() > 0 && !f.stream()) {
-            m.overhead.record(Math.max(0, f.durationNanos() - f.upstreamNanos()), TimeUnit.NANOSECONDS);
+            m.overhead().record(Math.max(0, f.durationNanos() - f.upstreamNanos()), TimeUnit.NANOSECONDS);
         }
         if (f.ttftNanos() >= 0) {
-            m.ttft(labels).record(f.ttftNanos(), TimeUnit.NANOSECONDS);
+            m.ttft().record(f.ttftNanos(), TimeUnit.NANOSECONDS);
         }
         if (!f.usage().isEmpty()) {
-            m.tokensIn.increment(f.usage().promptTokens());
-            m.tokensOut.increment(f.usage().completionTokens());
+            m.tokensIn().increment(f.usage().promptTokens());
+            m.tokensOut().increment(f.usage().completionTokens());
         }
     }
 
