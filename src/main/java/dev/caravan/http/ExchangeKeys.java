@@ -1,6 +1,6 @@
 package dev.caravan.http;
 
-/** The exchange properties the steps talk through (DESIGN.md: one prefix, {@code caravan.}). */
+/** The exchange properties the steps talk through (docs/architecture.md: one prefix, {@code caravan.}). */
 public final class ExchangeKeys {
     public static final String REQUEST_ID = "caravan.requestId";
     public static final String START_NANOS = "caravan.startNanos";

@@ -13,7 +13,7 @@ import org.apache.camel.Exchange;
 
 import java.util.concurrent.TimeUnit;
 
-/** Caravan's Prometheus metrics (names as in DESIGN.md), recorded once per request in post-processing. */
+/** Caravan's Prometheus metrics (names as in docs/architecture.md and the README), recorded once per request in post-processing. */
 public final class GatewayMetrics {
 
     private final PrometheusMeterRegistry registry = new PrometheusMeterRegistry(PrometheusConfig.DEFAULT);
