@@ -243,10 +243,15 @@ class DoorHardeningTest {
         assertThat(post.headers().firstValue("allow")).hasValue("GET, HEAD, OPTIONS");
         HttpResponse<String> delete = gateway.send(gateway.request("/health/ready").DELETE().build());
         assertThat(delete.statusCode()).isEqualTo(405);
-        HttpResponse<String> head = gateway.send(gateway.request("/health/live")
-                .method("HEAD", HttpRequest.BodyPublishers.noBody()).build());
-        assertThat(head.statusCode()).isEqualTo(200);
-        assertThat(head.body()).isEmpty();
+        // on a raw socket: the head of the GET answer, and no body bytes after it
+        String head = raw(gateway.port(), "HEAD /health/live HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", "");
+        assertThat(head).startsWith("HTTP/1.1 200").endsWith("\r\n\r\n").containsIgnoringCase("content-type: application/json");
+        String models = raw(gateway.port(), "HEAD /v1/models HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer " + USER_KEY
+                + "\r\nContent-Length: %d\r\nConnection: close\r\n\r\n%s", "");
+        assertThat(models).startsWith("HTTP/1.1 200").endsWith("\r\n\r\n");
+        // a HEAD that fails: its error body is followed by the connection's close, never by another answer
+        String refused = raw(gateway.port(), "HEAD /metrics HTTP/1.1\r\nHost: x\r\nContent-Length: %d\r\n\r\n%s", "");
+        assertThat(refused).startsWith("HTTP/1.1 401").containsIgnoringCase("connection: close");
         HttpResponse<String> put = gateway.send(gateway.request("/v1/embeddings", "Authorization", "Bearer " + USER_KEY)
                 .PUT(HttpRequest.BodyPublishers.ofString("{}")).build());
         assertThat(put.statusCode()).isEqualTo(405);

@@ -40,6 +40,11 @@ public final class ErrorRenderer {
         out.removeHeaders("*");
         Responder.caravanHeaders(exchange).forEach(out::setHeader);
         error.headers().forEach(out::setHeader);
+        ClientRequest request = Ingress.request(exchange);
+        if (request != null && "HEAD".equals(request.method())) {
+            // the listener gives a bodiless error a body again: close after it so it cannot pass for the next answer
+            exchange.setProperty("Connection", "close");
+        }
         if ("close".equals(exchange.getProperty("Connection"))) {
             out.setHeader("Connection", "close");
         }

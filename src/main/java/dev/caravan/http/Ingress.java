@@ -126,6 +126,18 @@ public final class Ingress {
         exchange.setProperty(ExchangeKeys.STATUS, 204);
     }
 
+    /**
+     * The listeners' last step for {@code HEAD}: the GET answer's status and headers without its body (the listener's
+     * encoder does not know the request was a HEAD; a body would be read as the start of the next answer).
+     */
+    public void dropBodyOfHead(Exchange exchange) {
+        ClientRequest request = request(exchange);
+        Message out = exchange.getMessage();
+        if (request != null && "HEAD".equals(request.method()) && !(out.getBody() instanceof io.netty.handler.codec.http.HttpResponse)) {
+            out.setBody(null);
+        }
+    }
+
     public void notFound(Exchange exchange) {
         ClientRequest request = request(exchange);
         throw GatewayException.notFound("not_found", "No endpoint " + GatewayException.quote(request.method()) + " "
