@@ -4,6 +4,7 @@ import dev.caravan.auth.KeyAuthenticator;
 import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.ConfigLoader;
 import dev.caravan.config.ReloadWatcher;
+import dev.caravan.http.Cors;
 import dev.caravan.http.ErrorRenderer;
 import dev.caravan.http.GatewayChannelHandlerFactory;
 import dev.caravan.http.GatewayHeaderFilter;
@@ -211,7 +212,10 @@ public final class Caravan {
         r.bind("modelCatalog", new ModelCatalog(config));
         r.bind("upstreamCall", new UpstreamCall(providers, streams, keepAlive));
         r.bind("responder", new Responder());
-        r.bind("errorRenderer", new ErrorRenderer());
+        Cors cors = new Cors(property(context, "caravan.cors.allowedOrigins", ""),
+                Long.parseLong(property(context, "caravan.cors.maxAge", "600")));
+        r.bind("cors", cors);
+        r.bind("errorRenderer", new ErrorRenderer(cors));
         r.bind("metrics", metrics);
         r.bind("metricsRegistry", metrics.registry());
         r.bind("accessLog", new AccessLog());

@@ -34,6 +34,36 @@ public class GatewayException extends RuntimeException {
     /** Extra response headers, such as Retry-After. */
     public Map<String, String> headers() { return headers; }
 
+    /** Longest client-supplied text an error message quotes, in code points; the rest is cut to "...". */
+    public static final int MAX_QUOTED = 64;
+
+    /**
+     * Client-supplied text (a model name, a path, a content type) as an error message may quote it: control and
+     * format characters (newlines, escapes, bidi overrides) dropped, cut to {@value #MAX_QUOTED} code points.
+     */
+    public static String quote(String clientText) {
+        if (clientText == null) {
+            return "";
+        }
+        StringBuilder out = new StringBuilder(Math.min(clientText.length(), MAX_QUOTED + 3));
+        int kept = 0;
+        for (int i = 0; i < clientText.length(); ) {
+            int cp = clientText.codePointAt(i);
+            i += Character.charCount(cp);
+            int type = Character.getType(cp);
+            if (type == Character.CONTROL || type == Character.FORMAT || type == Character.LINE_SEPARATOR
+                    || type == Character.PARAGRAPH_SEPARATOR || type == Character.SURROGATE || type == Character.UNASSIGNED) {
+                continue;
+            }
+            if (kept == MAX_QUOTED) {
+                return out.append("...").toString();
+            }
+            out.appendCodePoint(cp);
+            kept++;
+        }
+        return out.toString();
+    }
+
     public static GatewayException badRequest(String code, String param, String message) {
         return new GatewayException(400, "invalid_request_error", code, param, message, Map.of());
     }
@@ -52,12 +82,13 @@ public class GatewayException extends RuntimeException {
 
     public static GatewayException modelNotFound(String model) {
         return new GatewayException(404, "invalid_request_error", "model_not_found", "model",
-                "The model '" + model + "' does not exist or is not served by this gateway.", Map.of());
+                "The model '" + quote(model) + "' does not exist or is not served by this gateway.", Map.of());
     }
 
     public static GatewayException methodNotAllowed(String method, String path, String allowed) {
         return new GatewayException(405, "invalid_request_error", "method_not_allowed", null,
-                "Method " + method + " is not allowed on " + path + "; use " + allowed + ".", Map.of("Allow", allowed));
+                "Method " + quote(method) + " is not allowed on " + quote(path) + "; use " + allowed + ".",
+                Map.of("Allow", allowed));
     }
 
     public static GatewayException payloadTooLarge(long limit) {
@@ -67,7 +98,7 @@ public class GatewayException extends RuntimeException {
 
     public static GatewayException unsupportedMediaType(String contentType) {
         return new GatewayException(415, "invalid_request_error", "unsupported_media_type",
-                "Content-Type '" + contentType + "' is not supported; send application/json.");
+                "Content-Type '" + quote(contentType) + "' is not supported; send application/json.");
     }
 
     public static GatewayException badGateway(String code, String message) {

@@ -89,11 +89,11 @@ class BadInputTest {
     void wrongMethodGets405WithAllow() {
         HttpResponse<String> r = gateway.send(gateway.request("/v1/chat/completions", "Authorization", AUTH).GET().build());
         assertOpenAiError(r, 405, "method_not_allowed");
-        assertThat(r.headers().firstValue("allow")).hasValue("POST");
+        assertThat(r.headers().firstValue("allow")).hasValue("POST, OPTIONS");
         HttpResponse<String> d = gateway.send(gateway.request("/v1/models", "Authorization", AUTH)
                 .method("DELETE", HttpRequest.BodyPublishers.noBody()).build());
         assertOpenAiError(d, 405, "method_not_allowed");
-        assertThat(d.headers().firstValue("allow")).hasValue("GET");
+        assertThat(d.headers().firstValue("allow")).hasValue("GET, HEAD, OPTIONS");
     }
 
     @Test
@@ -117,7 +117,7 @@ class BadInputTest {
     }
 
     @Test
-    void healthAndMetricsNeedNoKey() {
+    void liveAndReadyNeedNoKeyMetricsNeedAnObserverKey() {
         HttpResponse<String> live = gateway.get("/health/live");
         assertThat(live.statusCode()).isEqualTo(200);
         assertThat(live.body()).contains("\"status\":\"UP\"");
@@ -125,7 +125,8 @@ class BadInputTest {
         assertThat(ready.statusCode()).isEqualTo(200);
         assertThat(ready.body()).contains("\"status\":\"UP\"");
         gateway.post("/v1/chat/completions", GOOD, "Authorization", AUTH);
-        HttpResponse<String> metrics = gateway.get("/metrics");
+        assertOpenAiError(gateway.get("/metrics"), 401, "invalid_api_key");
+        HttpResponse<String> metrics = gateway.get("/metrics", "Authorization", "Bearer " + TestGateway.MASTER_KEY);
         assertThat(metrics.statusCode()).isEqualTo(200);
         assertThat(metrics.headers().firstValue("content-type")).hasValueSatisfying(v -> assertThat(v).startsWith("text/plain"));
         assertThat(metrics.body()).contains("caravan_requests_total{", "direction=\"input\"",
@@ -138,5 +139,19 @@ class BadInputTest {
     void unknownModelNamesDoNotBecomeMetricLabels() {
         gateway.post("/v1/chat/completions", GOOD.replace("mock-gpt", "attacker-controlled-label"), "Authorization", AUTH);
         assertThat(gateway.metrics()).doesNotContain("attacker-controlled-label").contains("model=\"unknown\"");
+    }
+
+    @Test
+    void withoutCorsConfiguredNoAccessControlHeaderIsEverSent() {
+        HttpResponse<String> preflight = gateway.send(gateway.request("/v1/chat/completions", "Origin", "https://app.example.com",
+                "Access-Control-Request-Method", "POST").method("OPTIONS", HttpRequest.BodyPublishers.noBody()).build());
+        assertThat(preflight.statusCode()).isEqualTo(204);
+        assertThat(preflight.headers().firstValue("allow")).hasValue("POST, OPTIONS");
+        HttpResponse<String> actual = gateway.post("/v1/chat/completions", GOOD, "Authorization", AUTH,
+                "Origin", "https://app.example.com");
+        assertThat(actual.statusCode()).isEqualTo(200);
+        for (HttpResponse<String> r : java.util.List.of(preflight, actual)) {
+            assertThat(r.headers().map().keySet()).noneMatch(h -> h.startsWith("access-control-") || h.equals("vary"));
+        }
     }
 }

@@ -115,7 +115,7 @@ class FailoverTest {
         behaviourOfA = () -> null;
         callsToA.set(0);
         long deadline = System.currentTimeMillis() + 3000; // a rate limit of the previous test cools down first
-        while (gateway.get("/health/deployments").body().contains("\"coolingDown\":true") && System.currentTimeMillis() < deadline) {
+        while (gateway.healthDeployments().contains("\"coolingDown\":true") && System.currentTimeMillis() < deadline) {
             Thread.sleep(50);
         }
     }
@@ -190,7 +190,7 @@ class FailoverTest {
             assertThat(r.body()).contains("\"content\":\"x\"").contains("\"code\":\"upstream_stream_broken\"");
         }
         Thread.sleep(100); // breakers learn when the stream ends
-        assertThat(gateway.get("/health/deployments").body()).contains("{\"id\":\"a-guarded\",\"provider\":\"a\",\"model\":\"m\",\"state\":\"open\"");
+        assertThat(gateway.healthDeployments()).contains("{\"id\":\"a-guarded\",\"provider\":\"a\",\"model\":\"m\",\"state\":\"open\"");
         // while a-guarded is open, every stream is served whole by b-guarded
         for (int i = 0; i < 3; i++) {
             HttpResponse<String> r = gateway.post("/v1/chat/completions",
@@ -212,7 +212,7 @@ class FailoverTest {
         }
         int whenOpened = callsToA.get();
         assertThat(whenOpened).isGreaterThanOrEqualTo(2);
-        assertThat(gateway.get("/health/deployments").body()).contains("\"id\":\"a-guarded\",\"provider\":\"a\",\"model\":\"m\",\"state\":\"open\"");
+        assertThat(gateway.healthDeployments()).contains("\"id\":\"a-guarded\",\"provider\":\"a\",\"model\":\"m\",\"state\":\"open\"");
         assertThat(gateway.metric("caravan_deployment_state{deployment=\"a-guarded\"}")).isEqualTo(1.0);
 
         for (int i = 0; i < 10; i++) {
@@ -226,7 +226,7 @@ class FailoverTest {
         HttpResponseFor<ChatCompletion> probe = client.chat().completions().withRawResponse().create(chat("guarded"));
         assertThat(probe.headers().values("x-caravan-deployment")).containsExactly("a-guarded");
         assertThat(callsToA.get()).isEqualTo(whenOpened + 1);
-        assertThat(gateway.get("/health/deployments").body()).contains("\"id\":\"a-guarded\",\"provider\":\"a\",\"model\":\"m\",\"state\":\"closed\"");
+        assertThat(gateway.healthDeployments()).contains("\"id\":\"a-guarded\",\"provider\":\"a\",\"model\":\"m\",\"state\":\"closed\"");
         assertThat(client.chat().completions().create(chat("guarded")).choices().get(0).message().content()).hasValue("from a");
     }
 }

@@ -90,7 +90,7 @@ class HotReloadTest {
             gateway.post("/v1/chat/completions", CHAT.replace("assistant", "broken"), "Authorization", AUTH);
         }
         String open = "\"id\":\"broken-one\",\"provider\":\"broken\",\"model\":\"b\",\"state\":\"open\"";
-        assertThat(gateway.get("/health/deployments").body()).contains(open);
+        assertThat(gateway.healthDeployments()).contains(open);
 
         // the deployment template gains a step: every deployment route is stamped again, the breaker is not reset
         Path template = gateway.routesDir().resolve("deployment.camel.yaml");
@@ -99,13 +99,13 @@ class HotReloadTest {
                 "          - setHeader:\n              name: x-caravan-template\n              constant: v2\n          - process: { ref: upstreamCall }"));
         eventually(() -> "v2".equals(gateway.post("/v1/chat/completions", CHAT, "Authorization", AUTH)
                 .headers().firstValue("x-caravan-template").orElse(null)), "the new template serves");
-        assertThat(gateway.get("/health/deployments").body()).contains(open);
+        assertThat(gateway.healthDeployments()).contains(open);
 
         // a config reload that keeps the deployment keeps its breaker too
         double reloads = gateway.metric("caravan_config_reload_total{kind=\"config\",result=\"success\"}");
         Files.writeString(gateway.configFile(), Files.readString(gateway.configFile()) + "\n# touched\n");
         eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"config\",result=\"success\"}") > reloads, "reloaded");
-        assertThat(gateway.get("/health/deployments").body()).contains(open);
+        assertThat(gateway.healthDeployments()).contains(open);
         HttpResponse<String> refused = gateway.post("/v1/chat/completions", CHAT.replace("assistant", "broken"), "Authorization", AUTH);
         assertThat(refused.statusCode()).isEqualTo(503);
         assertThat(refused.body()).contains("no_deployment_available");

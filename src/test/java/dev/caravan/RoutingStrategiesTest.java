@@ -112,7 +112,7 @@ class RoutingStrategiesTest {
         for (int i = 0; i < 3; i++) {
             assertThat(deployment(chat("cost"))).isEqualTo("cheap"); // the cheapest fails and the next cheapest answers
         }
-        assertThat(gateway.get("/health/deployments").body()).contains("\"id\":\"cheapest-but-down\",\"provider\":\"broken\",\"model\":\"c\",\"state\":\"open\"");
+        assertThat(gateway.healthDeployments()).contains("\"id\":\"cheapest-but-down\",\"provider\":\"broken\",\"model\":\"c\",\"state\":\"open\"");
         for (int i = 0; i < 5; i++) {
             HttpResponse<String> r = chat("cost");
             assertThat(deployment(r)).isEqualTo("cheap");

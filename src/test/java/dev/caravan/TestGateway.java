@@ -144,9 +144,14 @@ public final class TestGateway implements AutoCloseable {
         return b;
     }
 
-    /** The Prometheus text of {@code GET /metrics}. */
+    /** The Prometheus text of {@code GET /metrics} (on the API port it needs an admin or viewer key). */
     public String metrics() {
-        return get("/metrics").body();
+        return get("/metrics", "Authorization", "Bearer " + MASTER_KEY).body();
+    }
+
+    /** The body of {@code GET /health/deployments} (on the API port it needs an admin or viewer key). */
+    public String healthDeployments() {
+        return get("/health/deployments", "Authorization", "Bearer " + MASTER_KEY).body();
     }
 
     /** The value of one sample line, or 0 when absent. */

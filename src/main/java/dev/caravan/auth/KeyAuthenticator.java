@@ -12,7 +12,6 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
-import java.util.Set;
 
 /**
  * Turns the caller's virtual key ({@code Authorization: Bearer} or {@code x-api-key}) into a {@link Principal}.
@@ -33,6 +32,22 @@ public final class KeyAuthenticator {
         exchange.setProperty(ExchangeKeys.PRINCIPAL, principalFor(Ingress.request(exchange)));
     }
 
+    /**
+     * {@code /metrics} and {@code /health/deployments} on the API port: the master key or a key with role admin or
+     * viewer (they name keys, teams and upstream models). On the management listener they need no key.
+     */
+    public void requireObserver(Exchange exchange) {
+        if (Ingress.onManagementListener(exchange)) {
+            return;
+        }
+        Principal principal = principalFor(Ingress.request(exchange));
+        if (!principal.mayObserve()) {
+            throw GatewayException.forbidden("insufficient_role",
+                    "This API key may not read metrics or deployment health; use a key with role admin or viewer.");
+        }
+        exchange.setProperty(ExchangeKeys.PRINCIPAL, principal);
+    }
+
     public Principal principalFor(ClientRequest request) {
         String key = presentedKey(request);
         if (key == null) {
@@ -41,7 +56,7 @@ public final class KeyAuthenticator {
         }
         byte[] hash = sha256(key);
         if (masterKeyHash != null && MessageDigest.isEqual(hash, masterKeyHash)) {
-            return new Principal("master", null, "admin", Set.of());
+            return new Principal("master", null, "admin", null);
         }
         KeyConfig found = config.get().keysBySha256().get(HexFormat.of().formatHex(hash));
         if (found == null) {

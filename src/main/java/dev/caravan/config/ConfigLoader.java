@@ -152,7 +152,7 @@ public final class ConfigLoader {
                 }
             }
             KeyConfig key = new KeyConfig(id, k.get("sha256").asText(), k.path("role").asText("user"),
-                    k.hasNonNull("team") ? k.get("team").asText() : null, allowed);
+                    k.hasNonNull("team") ? k.get("team").asText() : null, k.has("models") ? allowed : null);
             if (!keyIds.add(id)) {
                 problems.add("keys: the id '" + id + "' is used twice");
             }

@@ -9,10 +9,10 @@ import java.util.Set;
  * @param sha256 SHA-256 hex of the key
  * @param role   {@code user} or {@code admin}
  * @param team   the team it belongs to, or null
- * @param models the models it may call; empty means every model
+ * @param models the models it may call; null (no {@code models} in config) means every model, empty means none
  */
 public record KeyConfig(String id, String sha256, String role, String team, Set<String> models) {
     public KeyConfig {
-        models = Set.copyOf(models);
+        models = models == null ? null : Set.copyOf(models);
     }
 }

@@ -15,6 +15,16 @@ public final class ErrorRenderer {
 
     private static final Logger LOG = LoggerFactory.getLogger(ErrorRenderer.class);
 
+    private final Cors cors;
+
+    public ErrorRenderer() {
+        this(new Cors("", 0));
+    }
+
+    public ErrorRenderer(Cors cors) {
+        this.cors = cors;
+    }
+
     public void render(Exchange exchange) {
         Throwable caught = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         if (caught == null) {
@@ -30,9 +40,15 @@ public final class ErrorRenderer {
         out.removeHeaders("*");
         Responder.caravanHeaders(exchange).forEach(out::setHeader);
         error.headers().forEach(out::setHeader);
+        ClientRequest request = Ingress.request(exchange);
+        if (request != null && "HEAD".equals(request.method())) {
+            // the listener gives a bodiless error a body again: close after it so it cannot pass for the next answer
+            exchange.setProperty("Connection", "close");
+        }
         if ("close".equals(exchange.getProperty("Connection"))) {
             out.setHeader("Connection", "close");
         }
+        cors.apply(exchange, out::setHeader); // a browser may read the error too
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, error.status());
         out.setBody(Ingress.speaksAnthropic(exchange)
@@ -56,6 +72,27 @@ public final class ErrorRenderer {
                 caught == null ? "unknown" : caught.getClass().getName(), stripMessages(caught));
         return new GatewayException(500, "server_error", "internal_error",
                 "The gateway failed to handle this request (request id " + requestId + ").");
+    }
+
+    /**
+     * A translator's unexpected failure (ClassCastException, NullPointerException, IllegalArgumentException...) on
+     * the client's request: the input is what no deployment can take, so it answers 400 at once instead of being
+     * retried and ending as a 500. One log line, class and frame, no message (it may quote the request): enough for
+     * the operator to find a gateway bug, too little for a client to flood the log with stack traces.
+     */
+    public static GatewayException untranslatable(Exchange exchange, RuntimeException e) {
+        String requestId = exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class);
+        StackTraceElement[] frames = e.getStackTrace();
+        LOG.warn("Request {} could not be translated ({} at {}); answered 400", requestId, e.getClass().getName(),
+                frames.length == 0 ? "unknown" : frames[0]);
+        return GatewayException.badRequest("invalid_request", null, "The request could not be translated for the "
+                + "provider: a field has a type or value the gateway cannot handle (request id " + requestId + ").");
+    }
+
+    /** An unexpected exception of the gateway's own code (not Camel's, not an answer): a translator's, on bad input. */
+    public static boolean isTranslationFailure(Throwable t) {
+        return t instanceof RuntimeException && !(t instanceof GatewayException)
+                && !(t instanceof org.apache.camel.RuntimeCamelException);
     }
 
     /** A copy of the exception chain with class names and stack frames only. */

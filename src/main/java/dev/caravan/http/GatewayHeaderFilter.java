@@ -14,7 +14,7 @@ import java.util.Set;
 public final class GatewayHeaderFilter extends NettyHttpHeaderFilterStrategy {
 
     /** The gateway's own headers; upstream ones pass by {@link UpstreamHeaders#ALLOW_LIST}. */
-    static final Set<String> OWN = Set.of("allow", "cache-control", "retry-after");
+    static final Set<String> OWN = Set.of("allow", "cache-control", "retry-after", "vary");
 
     @Override
     protected boolean extendedFilter(Direction direction, String key, Object value, Exchange exchange) {
@@ -26,7 +26,7 @@ public final class GatewayHeaderFilter extends NettyHttpHeaderFilterStrategy {
 
     public static boolean allowedOut(String name) {
         String n = name.toLowerCase(Locale.ROOT);
-        return n.startsWith("x-caravan-") || n.startsWith("x-ratelimit-") || OWN.contains(n)
+        return n.startsWith("x-caravan-") || n.startsWith("x-ratelimit-") || n.startsWith("access-control-") || OWN.contains(n)
                 || UpstreamHeaders.ALLOW_LIST.contains(n);
     }
 }

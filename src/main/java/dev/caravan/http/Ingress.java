@@ -86,20 +86,75 @@ public final class Ingress {
         requireMethod(exchange, "POST");
     }
 
+    /** GET, and HEAD wherever GET is (the same answer without its body). */
     public void requireGet(Exchange exchange) {
         requireMethod(exchange, "GET");
     }
 
     private void requireMethod(Exchange exchange, String allowed) {
         ClientRequest request = request(exchange);
-        if (!allowed.equals(request.method())) {
-            throw GatewayException.methodNotAllowed(request.method(), request.path(), allowed);
+        String method = request.method();
+        if (!allowed.equals(method) && !("GET".equals(allowed) && "HEAD".equals(method))) {
+            String allow = allowedMethods(request.path());
+            throw GatewayException.methodNotAllowed(method, request.path(), allow == null ? allowed : allow);
+        }
+    }
+
+    /**
+     * The methods each endpoint answers, for {@code Allow} (OPTIONS, 405) and CORS preflights; null for a path that
+     * is no endpoint. Kept beside the dispatch in routes/ingress-http.camel.yaml: a new endpoint adds a line here.
+     */
+    public static String allowedMethods(String path) {
+        return switch (path) {
+            case "/v1/chat/completions", "/v1/embeddings", "/v1/messages", "/v1/messages/count_tokens" -> "POST, OPTIONS";
+            case "/v1/models", "/health/live", "/health/ready", "/health/deployments", "/metrics" -> "GET, HEAD, OPTIONS";
+            default -> path.startsWith("/v1/models/") && path.length() > "/v1/models/".length() ? "GET, HEAD, OPTIONS" : null;
+        };
+    }
+
+    /** {@code OPTIONS}: 204 with the path's methods in {@code Allow}; the cors step adds a preflight's answer. */
+    public void options(Exchange exchange) {
+        ClientRequest request = request(exchange);
+        String allow = allowedMethods(request.path());
+        if (allow == null || (onManagementListener(exchange) && request.path().startsWith("/v1/"))) {
+            notFound(exchange);
+        }
+        Message out = exchange.getMessage();
+        out.setHeader("Allow", allow);
+        out.setHeader(Exchange.HTTP_RESPONSE_CODE, 204);
+        out.setBody(null);
+        exchange.setProperty(ExchangeKeys.STATUS, 204);
+    }
+
+    /**
+     * The listeners' last step for {@code HEAD}: the GET answer's status and headers without its body (the listener's
+     * encoder does not know the request was a HEAD; a body would be read as the start of the next answer).
+     */
+    public void dropBodyOfHead(Exchange exchange) {
+        ClientRequest request = request(exchange);
+        Message out = exchange.getMessage();
+        if (request != null && "HEAD".equals(request.method()) && !(out.getBody() instanceof io.netty.handler.codec.http.HttpResponse)) {
+            out.setBody(null);
         }
     }
 
     public void notFound(Exchange exchange) {
         ClientRequest request = request(exchange);
-        throw GatewayException.notFound("not_found", "No endpoint " + request.method() + " " + request.path() + ".");
+        throw GatewayException.notFound("not_found", "No endpoint " + GatewayException.quote(request.method()) + " "
+                + GatewayException.quote(request.path()) + ".");
+    }
+
+    /** Exchange property set by the management listener: what it serves needs no key. */
+    public static final String LISTENER = "caravan.listener";
+    public static final String MANAGEMENT = "management";
+
+    /** The management listener's first step after capture. */
+    public void management(Exchange exchange) {
+        exchange.setProperty(LISTENER, MANAGEMENT);
+    }
+
+    public static boolean onManagementListener(Exchange exchange) {
+        return MANAGEMENT.equals(exchange.getProperty(LISTENER));
     }
 
     /**
@@ -123,6 +178,7 @@ public final class Ingress {
         if (stream != null && !stream.isBoolean() && !stream.isNull()) {
             throw GatewayException.badRequest("invalid_type", "stream", "'stream' must be a boolean.");
         }
+        RequestChecks.chat(body);
         exchange.setProperty(ExchangeKeys.REQUEST, body);
         exchange.setProperty(ExchangeKeys.STREAMING, stream != null && stream.asBoolean(false));
     }
@@ -137,31 +193,32 @@ public final class Ingress {
         if (stream != null && !stream.isBoolean() && !stream.isNull()) {
             throw GatewayException.badRequest("invalid_type", "stream", "stream: must be a boolean.");
         }
-        ObjectNode canonical = MessagesTranslator.toCanonical(body, false);
+        ObjectNode canonical = translate(exchange, body, false);
         exchange.setProperty(ExchangeKeys.REQUEST, canonical);
         exchange.setProperty(ExchangeKeys.STREAMING, canonical.path("stream").asBoolean(false));
     }
 
     /** {@code /v1/messages/count_tokens}: a messages body without {@code max_tokens}, counted, not answered. */
     public void parseCountTokensRequest(Exchange exchange) {
-        exchange.setProperty(ExchangeKeys.REQUEST, MessagesTranslator.toCanonical(parseModelRequest(exchange), true));
+        exchange.setProperty(ExchangeKeys.REQUEST, translate(exchange, parseModelRequest(exchange), true));
         exchange.setProperty(ExchangeKeys.OPERATION, ExchangeKeys.COUNT_TOKENS);
+    }
+
+    /** Anthropic to canonical; a translator failure on odd input is the client's 400, never a 500. */
+    private static ObjectNode translate(Exchange exchange, ObjectNode body, boolean countOnly) {
+        try {
+            return MessagesTranslator.toCanonical(body, countOnly);
+        } catch (GatewayException e) {
+            throw e;
+        } catch (RuntimeException e) {
+            throw ErrorRenderer.untranslatable(exchange, e);
+        }
     }
 
     /** Parses and checks an OpenAI embeddings body into {@code caravan.request}. */
     public void parseEmbeddingsRequest(Exchange exchange) {
         ObjectNode body = parseModelRequest(exchange);
-        JsonNode input = body.get("input");
-        boolean valid = input != null && ((input.isTextual() && !input.asText().isEmpty())
-                || (input.isArray() && !input.isEmpty()));
-        if (!valid) {
-            throw GatewayException.badRequest("invalid_value", "input",
-                    "'input' must be a non-empty string or a non-empty array of strings or token arrays.");
-        }
-        String format = body.path("encoding_format").asText("float");
-        if (!format.equals("float") && !format.equals("base64")) {
-            throw GatewayException.badRequest("invalid_value", "encoding_format", "'encoding_format' must be float or base64.");
-        }
+        RequestChecks.embeddings(body);
         exchange.setProperty(ExchangeKeys.REQUEST, body);
         exchange.setProperty(ExchangeKeys.OPERATION, ExchangeKeys.EMBEDDINGS);
     }
@@ -178,6 +235,9 @@ public final class Ingress {
                     "You must provide a model parameter.");
         }
         JsonNode controls = body.remove("caravan");
+        if (controls != null && !controls.isNull() && !controls.isObject()) {
+            throw RequestChecks.invalidType("caravan", "an object (Caravan's own controls)", controls);
+        }
         if (controls != null && controls.isObject()) {
             exchange.setProperty(ExchangeKeys.CONTROLS, controls);
         }
@@ -198,10 +258,11 @@ public final class Ingress {
             if (!declaredJson) {
                 throw GatewayException.unsupportedMediaType(contentType);
             }
-            // the original message names the problem without echoing the body (which may hold a prompt)
+            // only where: Jackson's own message quotes the offending token, which may be part of a prompt or a secret
             var where = e.getLocation();
-            throw GatewayException.badRequest("invalid_json", null, "The request body is not valid JSON: "
-                    + e.getOriginalMessage() + (where == null ? "" : " (line " + where.getLineNr() + ", column " + where.getColumnNr() + ")"));
+            throw GatewayException.badRequest("invalid_json", null, "The request body is not valid JSON"
+                    + (where == null || where.getLineNr() < 1 ? "" : " (line " + where.getLineNr() + ", column " + where.getColumnNr() + ")")
+                    + ".");
         } catch (IOException e) {
             throw GatewayException.badRequest("invalid_json", null, "The request body could not be read.");
         }

@@ -22,11 +22,12 @@ public final class MessagesTranslator {
 
     /** A {@code /v1/messages} body (already JSON, {@code model} present) as a canonical chat request. */
     public static ObjectNode toCanonical(ObjectNode a, boolean countOnly) {
+        check(a);
         ObjectNode c = Json.object();
         c.set("model", a.get("model"));
         JsonNode maxTokens = a.get("max_tokens");
         if (!countOnly) {
-            if (maxTokens == null || !maxTokens.canConvertToLong() || maxTokens.asLong() < 1) {
+            if (maxTokens == null || !maxTokens.isIntegralNumber() || !maxTokens.canConvertToLong() || maxTokens.asLong() < 1) {
                 throw invalid("max_tokens", "max_tokens: Field required (a positive integer).");
             }
             // OpenAI's reasoning models (o-series, gpt-5) refuse max_tokens; every adapter reads max_completion_tokens
@@ -77,6 +78,126 @@ public final class MessagesTranslator {
         return c;
     }
 
+    /**
+     * The types of every field the translation reads, checked before it reads them: a wrong type is the client's
+     * 400 naming the field (Anthropic's "field: problem" wording), never a translator failing on it.
+     */
+    static void check(ObjectNode a) {
+        JsonNode system = a.get("system");
+        if (present(system) && !system.isTextual()) {
+            if (!system.isArray()) {
+                throw invalid("system", "system: Input should be a string or an array of text blocks.");
+            }
+            for (int i = 0; i < system.size(); i++) {
+                JsonNode b = system.get(i);
+                if (!b.isObject() || !b.path("text").isTextual()) {
+                    throw invalid("system", "system." + i + ": Input should be a text block with a string 'text'.");
+                }
+            }
+        }
+        JsonNode messages = a.get("messages");
+        if (messages != null && messages.isArray()) {
+            for (int i = 0; i < messages.size(); i++) {
+                JsonNode m = messages.get(i);
+                String at = "messages." + i;
+                if (!m.isObject()) {
+                    throw invalid("messages", at + ": Input should be an object with 'role' and 'content'.");
+                }
+                JsonNode content = m.get("content");
+                if (content != null && content.isArray()) {
+                    for (int j = 0; j < content.size(); j++) {
+                        block(content.get(j), at + ".content." + j);
+                    }
+                }
+            }
+        }
+        JsonNode tools = a.get("tools");
+        if (present(tools)) {
+            if (!tools.isArray()) {
+                throw invalid("tools", "tools: Input should be an array of tools.");
+            }
+            for (int i = 0; i < tools.size(); i++) {
+                JsonNode t = tools.get(i);
+                if (!t.isObject()) {
+                    throw invalid("tools", "tools." + i + ": Input should be an object.");
+                }
+                requireText(t.get("type"), "tools", "tools." + i + ".type");
+                requireText(t.get("description"), "tools", "tools." + i + ".description");
+                JsonNode schema = t.get("input_schema");
+                if (present(schema) && !schema.isObject()) {
+                    throw invalid("tools", "tools." + i + ".input_schema: Input should be an object.");
+                }
+            }
+        }
+        JsonNode choice = a.get("tool_choice");
+        if (present(choice) && (!choice.isObject() || !choice.path("type").isTextual())) {
+            throw invalid("tool_choice", "tool_choice: Input should be an object with a string 'type'.");
+        }
+        if (present(choice) && "tool".equals(choice.get("type").asText()) && !choice.path("name").isTextual()) {
+            throw invalid("tool_choice", "tool_choice.name: Field required for type 'tool'.");
+        }
+        JsonNode stop = a.get("stop_sequences");
+        if (present(stop)) {
+            boolean strings = stop.isArray();
+            for (JsonNode s : stop) {
+                strings &= s.isTextual();
+            }
+            if (!strings) {
+                throw invalid("stop_sequences", "stop_sequences: Input should be an array of strings.");
+            }
+        }
+        for (String field : List.of("temperature", "top_p", "top_k")) {
+            JsonNode v = a.get(field);
+            if (present(v) && !v.isNumber()) {
+                throw invalid(field, field + ": Input should be a number.");
+            }
+        }
+        JsonNode metadata = a.get("metadata");
+        if (present(metadata) && !metadata.isObject()) {
+            throw invalid("metadata", "metadata: Input should be an object.");
+        }
+        if (present(metadata)) {
+            requireText(metadata.get("user_id"), "metadata", "metadata.user_id");
+        }
+    }
+
+    /** A content block: an object with a string type; the nested objects the translation reads are objects. */
+    private static void block(JsonNode b, String at) {
+        if (!b.isObject() || !b.path("type").isTextual()) {
+            throw invalid("messages", at + ": Input should be a content block, an object with a string 'type'.");
+        }
+        requireText(b.get("text"), "messages", at + ".text");
+        JsonNode source = b.get("source");
+        if (present(source) && !source.isObject()) {
+            throw invalid("messages", at + ".source: Input should be an object.");
+        }
+        JsonNode input = b.get("input");
+        if ("tool_use".equals(b.get("type").asText()) && present(input) && !input.isObject()) {
+            throw invalid("messages", at + ".input: Input should be an object.");
+        }
+        JsonNode content = b.get("content");
+        if ("tool_result".equals(b.get("type").asText()) && present(content)) {
+            if (!content.isTextual() && !content.isArray()) {
+                throw invalid("messages", at + ".content: Input should be a string or an array of blocks.");
+            }
+            if (content.isArray()) {
+                for (int k = 0; k < content.size(); k++) {
+                    block(content.get(k), at + ".content." + k);
+                }
+            }
+        }
+    }
+
+    private static void requireText(JsonNode v, String param, String at) {
+        if (present(v) && !v.isTextual()) {
+            throw invalid(param, at + ": Input should be a string.");
+        }
+    }
+
+    private static boolean present(JsonNode v) {
+        return v != null && !v.isNull();
+    }
+
     private static void addUser(ArrayNode messages, JsonNode blocks) {
         ArrayNode parts = Json.MAPPER.createArrayNode();
         // a tool message carries text only: images a tool returned (screenshots) follow in a user message
@@ -109,12 +230,12 @@ public final class MessagesTranslator {
                                 .put("filename", b.path("title").asText("document.pdf"))
                                 .put("file_data", "data:" + source.path("media_type").asText("application/pdf")
                                         + ";base64," + source.path("data").asText());
-                        default -> throw invalid("messages", "Document source type '" + source.path("type").asText()
-                                + "' is not supported; send text or base64.");
+                        default -> throw invalid("messages", "Document source type '"
+                                + GatewayException.quote(source.path("type").asText()) + "' is not supported; send text or base64.");
                     }
                 }
-                default -> throw invalid("messages", "Content block type '" + b.path("type").asText()
-                        + "' is not supported in user messages.");
+                default -> throw invalid("messages", "Content block type '"
+                        + GatewayException.quote(b.path("type").asText()) + "' is not supported in user messages.");
             }
         }
         if (!toolImages.isEmpty()) {
@@ -150,8 +271,8 @@ public final class MessagesTranslator {
                 case "thinking", "redacted_thinking" -> {
                     // the model's earlier reasoning has no canonical place; other providers never see it
                 }
-                default -> throw invalid("messages", "Content block type '" + b.path("type").asText()
-                        + "' is not supported in assistant messages.");
+                default -> throw invalid("messages", "Content block type '"
+                        + GatewayException.quote(b.path("type").asText()) + "' is not supported in assistant messages.");
             }
         }
         ObjectNode assistant = messages.addObject().put("role", "assistant");
@@ -172,7 +293,7 @@ public final class MessagesTranslator {
             for (JsonNode t : tools) {
                 String type = t.path("type").asText("custom");
                 if (!type.equals("custom") || !t.path("name").isTextual()) {
-                    throw invalid("tools", "Tool type '" + type + "' is not supported; only client tools with an "
+                    throw invalid("tools", "Tool type '" + GatewayException.quote(type) + "' is not supported; only client tools with an "
                             + "input_schema can be routed to any provider.");
                 }
                 ObjectNode fn = out.addObject().put("type", "function").putObject("function");
@@ -204,7 +325,8 @@ public final class MessagesTranslator {
         return switch (source.path("type").asText()) {
             case "base64" -> "data:" + source.path("media_type").asText() + ";base64," + source.path("data").asText();
             case "url" -> source.path("url").asText();
-            default -> throw invalid("messages", "Image source type '" + source.path("type").asText() + "' is not supported.");
+            default -> throw invalid("messages", "Image source type '"
+                    + GatewayException.quote(source.path("type").asText()) + "' is not supported.");
         };
     }
 

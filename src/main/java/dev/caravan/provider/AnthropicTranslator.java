@@ -41,7 +41,7 @@ final class AnthropicTranslator {
                 case "assistant" -> append(messages, "assistant", assistantBlocks(m));
                 case "tool" -> append(messages, "user", toolResult(m));
                 default -> throw GatewayException.badRequest("invalid_value", "messages",
-                        "Message role '" + role + "' cannot be sent to an Anthropic model.");
+                        "Message role '" + GatewayException.quote(role) + "' cannot be sent to an Anthropic model.");
             }
         }
         if (!system.isEmpty()) {
@@ -195,7 +195,7 @@ final class AnthropicTranslator {
                 case "image_url" -> blocks.add(image(part.path("image_url").path("url").asText()));
                 case "file" -> blocks.add(document(part.path("file")));
                 default -> throw GatewayException.badRequest("unsupported_content", "messages",
-                        "Content part '" + type + "' cannot be sent to an Anthropic model.");
+                        "Content part '" + GatewayException.quote(type) + "' cannot be sent to an Anthropic model.");
             }
         }
         return blocks;

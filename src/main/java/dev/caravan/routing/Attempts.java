@@ -7,6 +7,7 @@ import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.ModelConfig;
 import dev.caravan.http.ClientRequest;
+import dev.caravan.http.ErrorRenderer;
 import dev.caravan.http.ExchangeKeys;
 import dev.caravan.http.Ingress;
 import dev.caravan.http.StreamRelay;
@@ -137,6 +138,7 @@ public final class Attempts {
         Plan plan = plan(exchange);
         Throwable caught = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
         GatewayException error = caught instanceof GatewayException g ? g
+                : ErrorRenderer.isTranslationFailure(caught) ? ErrorRenderer.untranslatable(exchange, (RuntimeException) caught)
                 : new GatewayException(500, "server_error", "internal_error", "The call failed inside the gateway.");
         DeploymentRegistry.State s = plan.current;
         long took = System.nanoTime() - plan.attemptStart;
@@ -150,6 +152,11 @@ public final class Attempts {
         if (!(caught instanceof GatewayException)) {
             // the gateway's own failure (e.g. a deployment route swapped out by a reload): not the deployment's fault
             s.breaker().releasePermission();
+            if (ErrorRenderer.isTranslationFailure(caught)) {
+                plan.attemptsLeft = 0; // a translator failed on the client's input: the 400 answers now
+                plan.fallbacks.clear();
+                return;
+            }
         } else if ("context_length_exceeded".equals(error.code())) {
             s.breaker().onSuccess(took, TimeUnit.NANOSECONDS); // the deployment is fine; the request is too long for it
             plan.fallbacks.clear();
@@ -334,7 +341,7 @@ public final class Attempts {
         for (String name : chosen) {
             if (config.get().model(name).isEmpty()) {
                 throw GatewayException.badRequest("invalid_fallbacks", "caravan.fallbacks",
-                        "The fallback model '" + name + "' does not exist.");
+                        "The fallback model '" + GatewayException.quote(name) + "' does not exist.");
             }
         }
         return allowed(exchange.getProperty(ExchangeKeys.PRINCIPAL, Principal.class), chosen);

@@ -36,7 +36,7 @@ public final class ModelRouter {
         Principal principal = exchange.getProperty(ExchangeKeys.PRINCIPAL, Principal.class);
         if (!principal.mayUse(name)) {
             throw GatewayException.forbidden("model_not_allowed",
-                    "This API key is not allowed to use the model '" + name + "'.");
+                    "This API key is not allowed to use the model '" + GatewayException.quote(name) + "'.");
         }
         exchange.setProperty(ExchangeKeys.MODEL, model);
         exchange.setProperty(ExchangeKeys.DEPLOYMENTS, rank(model));
