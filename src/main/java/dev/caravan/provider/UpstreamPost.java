@@ -155,7 +155,8 @@ final class UpstreamPost {
                 tooLarge(); // said so up front: not a byte of it is read
                 return;
             }
-            bytes = new Bytes((int) Math.min(declared > 0 ? declared : 8192, limit), limit);
+            // sized by what arrives, not by what the head promises: a promise costs nothing to make
+            bytes = new Bytes((int) Math.min(declared > 0 ? declared : 8192, 1 << 20), limit);
         }
 
         @Override
