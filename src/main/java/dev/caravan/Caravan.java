@@ -23,6 +23,7 @@ import dev.caravan.provider.Providers;
 import dev.caravan.provider.UpstreamCall;
 import dev.caravan.provider.UpstreamClient;
 import dev.caravan.usage.TokenCounter;
+import dev.caravan.work.CpuPool;
 import io.netty.channel.EventLoopGroup;
 import io.netty.channel.nio.NioEventLoopGroup;
 import io.netty.util.concurrent.DefaultThreadFactory;
@@ -80,6 +81,7 @@ public final class Caravan {
     private final GatewayMetrics metrics = new GatewayMetrics(streams);
     private ReloadWatcher watcher;
     private EventLoopGroup loops;
+    private CpuPool cpu;
     private DeploymentRegistry deployments;
     private DeploymentRoutes deploymentRoutes;
 
@@ -171,6 +173,9 @@ public final class Caravan {
                 if (loops != null) {
                     loops.shutdownGracefully(0, 2, java.util.concurrent.TimeUnit.SECONDS);
                 }
+                if (cpu != null) {
+                    cpu.close();
+                }
             }
         };
     }
@@ -186,7 +191,10 @@ public final class Caravan {
                 Integer.toString(Runtime.getRuntime().availableProcessors())));
         // one set of event loops for the listener and the upstream client: a request stays on its loop end to end
         loops = new NioEventLoopGroup(ioThreads, new DefaultThreadFactory("caravan-io", true));
-        UpstreamClient upstream = new UpstreamClient(loops);
+        UpstreamClient upstream = new UpstreamClient(loops,
+                Long.parseLong(property(context, "caravan.maxUpstreamBodyBytes", Long.toString(UpstreamClient.DEFAULT_MAX_ANSWER_BYTES))));
+        cpu = new CpuPool(Integer.parseInt(property(context, "caravan.cpuThreads", Integer.toString(Runtime.getRuntime().availableProcessors()))),
+                Integer.parseInt(property(context, "caravan.cpuQueue", "64")), loops, metrics.registry());
         Providers providers = new Providers(Map.of(
                 "openai", new OpenAiProvider(upstream, OpenAiProvider.Host.OPENAI),
                 "azure", new OpenAiProvider(upstream, OpenAiProvider.Host.AZURE),
@@ -210,7 +218,7 @@ public final class Caravan {
             deploymentRoutes.sync(next);
         });
         r.bind("modelCatalog", new ModelCatalog(config));
-        r.bind("upstreamCall", new UpstreamCall(providers, streams, keepAlive));
+        r.bind("upstreamCall", new UpstreamCall(providers, streams, keepAlive, cpu));
         r.bind("responder", new Responder());
         Cors cors = new Cors(property(context, "caravan.cors.allowedOrigins", ""),
                 Long.parseLong(property(context, "caravan.cors.maxAge", "600")));

@@ -63,7 +63,7 @@ public final class AnthropicProvider implements Provider {
         }
         return post.json(call, uri(call.deployment(), "/v1/messages/count_tokens"), headers(call, "application/json"),
                         body, answer -> answer.path("input_tokens").isIntegralNumber(), "a token count")
-                .thenApply(answer -> answer.body().get("input_tokens").asLong());
+                .thenApply(answer -> Usage.tokens(answer.body().get("input_tokens")));
     }
 
     private static boolean isMessage(ObjectNode answer) {

@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.GatewayException;
 import dev.caravan.Json;
+import dev.caravan.usage.Usage;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -150,10 +151,10 @@ final class AnthropicTranslator {
 
     /** Anthropic counts cached input apart from the rest; OpenAI's prompt_tokens includes it. */
     static ObjectNode usage(JsonNode anthropic) {
-        long cacheRead = anthropic.path("cache_read_input_tokens").asLong(0);
-        long prompt = anthropic.path("input_tokens").asLong(0) + cacheRead
-                + anthropic.path("cache_creation_input_tokens").asLong(0);
-        long completion = anthropic.path("output_tokens").asLong(0);
+        long cacheRead = Usage.tokens(anthropic.path("cache_read_input_tokens"));
+        long prompt = Usage.tokens(anthropic.path("input_tokens")) + cacheRead
+                + Usage.tokens(anthropic.path("cache_creation_input_tokens"));
+        long completion = Usage.tokens(anthropic.path("output_tokens"));
         ObjectNode usage = Json.object();
         usage.put("prompt_tokens", prompt);
         usage.put("completion_tokens", completion);

@@ -56,7 +56,7 @@ public final class GeminiProvider implements Provider {
         ObjectNode body = GeminiRequest.countTokens(call.body(), model(call));
         return post.json(call, uri(call, "countTokens"), headers(call, "application/json"), body,
                         answer -> answer.path("totalTokens").canConvertToLong(), "a token count")
-                .thenApply(answer -> answer.body().path("totalTokens").asLong());
+                .thenApply(answer -> Usage.tokens(answer.body().path("totalTokens")));
     }
 
     /**

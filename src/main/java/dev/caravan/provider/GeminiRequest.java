@@ -34,7 +34,8 @@ final class GeminiRequest {
             out.set("systemInstruction", system);
         }
         out.set("contents", contents(messages));
-        ArrayNode tools = tools(canonical.path("tools"));
+        GeminiSchema.Budget schemas = new GeminiSchema.Budget();
+        ArrayNode tools = tools(canonical.path("tools"), schemas);
         if (tools != null) {
             out.set("tools", tools);
         }
@@ -42,7 +43,7 @@ final class GeminiRequest {
         if (toolConfig != null) {
             out.set("toolConfig", toolConfig);
         }
-        ObjectNode generation = generationConfig(canonical);
+        ObjectNode generation = generationConfig(canonical, schemas);
         if (!generation.isEmpty()) {
             out.set("generationConfig", generation);
         }
@@ -234,9 +235,10 @@ final class GeminiRequest {
         return parts;
     }
 
-    private static ArrayNode tools(JsonNode tools) {
+    private static ArrayNode tools(JsonNode tools, GeminiSchema.Budget schemas) {
         ArrayNode declarations = Json.MAPPER.createArrayNode();
-        for (JsonNode tool : tools) {
+        for (int i = 0; tools.isArray() && i < tools.size(); i++) {
+            JsonNode tool = tools.get(i);
             JsonNode function = tool.path("function");
             if (!tool.path("type").asText("function").equals("function") || !function.has("name")) {
                 continue;
@@ -249,7 +251,7 @@ final class GeminiRequest {
             JsonNode parameters = function.get("parameters");
             // a function without parameters leaves them out: Gemini refuses an object schema with no properties
             if (parameters != null && parameters.isObject() && !parameters.path("properties").isEmpty()) {
-                declaration.set("parameters", GeminiSchema.of(parameters));
+                declaration.set("parameters", GeminiSchema.of(parameters, "tools[" + i + "].function.parameters", schemas));
             }
         }
         if (declarations.isEmpty()) {
@@ -281,7 +283,7 @@ final class GeminiRequest {
         return config;
     }
 
-    private static ObjectNode generationConfig(ObjectNode canonical) {
+    private static ObjectNode generationConfig(ObjectNode canonical, GeminiSchema.Budget schemas) {
         ObjectNode config = Json.object();
         copyNumber(canonical, "temperature", config, "temperature");
         copyNumber(canonical, "top_p", config, "topP");
@@ -304,7 +306,7 @@ final class GeminiRequest {
                 config.put("responseMimeType", "application/json");
                 JsonNode schema = format.path("json_schema").get("schema");
                 if (schema != null && schema.isObject()) {
-                    config.set("responseSchema", GeminiSchema.of(schema));
+                    config.set("responseSchema", GeminiSchema.of(schema, "response_format.json_schema.schema", schemas));
                 }
             }
             default -> {

@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.Json;
+import dev.caravan.usage.Usage;
 
 /**
  * A Gemini {@code GenerateContentResponse} in the canonical (OpenAI chat) shape; the pieces are shared with the
@@ -109,15 +110,16 @@ final class GeminiResponse {
         if (metadata == null || !metadata.isObject()) {
             return null;
         }
-        long prompt = metadata.path("promptTokenCount").asLong(0);
-        long thoughts = metadata.path("thoughtsTokenCount").asLong(0);
-        long completion = metadata.path("candidatesTokenCount").asLong(0) + thoughts;
+        long prompt = Usage.tokens(metadata.path("promptTokenCount"));
+        long thoughts = Usage.tokens(metadata.path("thoughtsTokenCount"));
+        long completion = Usage.tokens(metadata.path("candidatesTokenCount")) + thoughts;
         ObjectNode usage = Json.object();
         usage.put("prompt_tokens", prompt);
         usage.put("completion_tokens", completion);
-        usage.put("total_tokens", metadata.path("totalTokenCount").asLong(prompt + completion));
+        usage.put("total_tokens", metadata.path("totalTokenCount").isNumber()
+                ? Usage.tokens(metadata.get("totalTokenCount")) : prompt + completion);
         if (metadata.has("cachedContentTokenCount")) {
-            usage.putObject("prompt_tokens_details").put("cached_tokens", metadata.path("cachedContentTokenCount").asLong());
+            usage.putObject("prompt_tokens_details").put("cached_tokens", Usage.tokens(metadata.path("cachedContentTokenCount")));
         }
         if (metadata.has("thoughtsTokenCount")) {
             usage.putObject("completion_tokens_details").put("reasoning_tokens", thoughts);

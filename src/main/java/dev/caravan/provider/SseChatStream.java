@@ -1,5 +1,6 @@
 package dev.caravan.provider;
 
+import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.GatewayException;
 import dev.caravan.config.DeploymentConfig;
@@ -19,6 +20,11 @@ import java.util.Map;
 abstract class SseChatStream extends BaseChatStream {
     private static final int HIGH_WATER = 32;
     private static final int MAX_LINE = 8 * 1024 * 1024;
+    // what an upstream may make the client's encoder hold, whatever its events say: OpenAI's n is at most 128;
+    // a thousand tool calls and 16 MiB of their arguments are far past any model's output limit
+    static final int MAX_CHOICES = 128;
+    static final int MAX_TOOL_CALLS = 1024;
+    static final long MAX_TOOL_ARGUMENT_CHARS = 16L * 1024 * 1024;
 
     protected final DeploymentConfig deployment;
     private final UpstreamClient.Call call;
@@ -33,6 +39,7 @@ abstract class SseChatStream extends BaseChatStream {
     private boolean ended;
     private Throwable endError;
     private GatewayException errorAfterQueued;
+    private long toolArgumentChars;
 
     SseChatStream(DeploymentConfig deployment, Map<String, String> headers, UpstreamClient.Call call) {
         super(headers);
@@ -50,9 +57,47 @@ abstract class SseChatStream extends BaseChatStream {
     protected void onUpstreamEnd() {
     }
 
-    /** A canonical chunk for the client. */
+    /** A canonical chunk for the client; one past the stream's bounds ends the stream as garbage instead. */
     protected final void push(ObjectNode chunk) {
+        if (!isOpen()) {
+            return;
+        }
+        String problem = outOfBounds(chunk);
+        if (problem != null) {
+            garbage(problem);
+            return;
+        }
         ready.add(chunk);
+    }
+
+    private String outOfBounds(ObjectNode chunk) {
+        JsonNode choices = chunk.path("choices");
+        if (choices.size() > MAX_CHOICES) {
+            return "more than " + MAX_CHOICES + " choices in one event";
+        }
+        for (JsonNode choice : choices) {
+            if (!within(choice.path("index"), MAX_CHOICES)) {
+                return "a choice index outside 0.." + (MAX_CHOICES - 1);
+            }
+            for (JsonNode toolCall : choice.path("delta").path("tool_calls")) {
+                if (!within(toolCall.path("index"), MAX_TOOL_CALLS)) {
+                    return "a tool-call index outside 0.." + (MAX_TOOL_CALLS - 1);
+                }
+                JsonNode arguments = toolCall.path("function").path("arguments");
+                if (arguments.isTextual()) {
+                    toolArgumentChars += arguments.textValue().length();
+                    if (toolArgumentChars > MAX_TOOL_ARGUMENT_CHARS) {
+                        return "tool-call arguments longer than " + MAX_TOOL_ARGUMENT_CHARS + " characters";
+                    }
+                }
+            }
+        }
+        return null;
+    }
+
+    /** An index, when there is one, in [0, bound). */
+    private static boolean within(JsonNode index, int bound) {
+        return !index.isNumber() || (index.canConvertToInt() && index.asInt() >= 0 && index.asInt() < bound);
     }
 
     /** The model said why it stopped: a body that ends after this ended well even without a terminal event. */

@@ -12,6 +12,7 @@ import dev.caravan.http.StreamRelay;
 import dev.caravan.messages.AnthropicStreamEncoder;
 import dev.caravan.usage.TokenCounter;
 import dev.caravan.usage.Usage;
+import dev.caravan.work.CpuPool;
 import dev.caravan.Json;
 import java.util.Map;
 import org.apache.camel.AsyncCallback;
@@ -32,18 +33,24 @@ public final class UpstreamCall extends AsyncProcessorSupport {
     private final Providers providers;
     private final StreamRegistry streams;
     private final Duration keepAliveInterval;
+    private final CpuPool cpu;
 
-    public UpstreamCall(Providers providers, StreamRegistry streams, Duration keepAliveInterval) {
+    /** @param cpu where token counts run, off the event loops */
+    public UpstreamCall(Providers providers, StreamRegistry streams, Duration keepAliveInterval, CpuPool cpu) {
         this.providers = providers;
         this.streams = streams;
         this.keepAliveInterval = keepAliveInterval;
+        this.cpu = cpu;
     }
 
-    /** A whole answer whose provider reported no usage: counted here, and marked as an estimate in the body too. */
-    static ChatResult estimated(ChatResult result, ObjectNode request, String model, boolean embeddings) {
+    /**
+     * A whole answer whose provider reported no usage: counted here (tokenizing at most {@code exactChars}
+     * characters of each text), and marked as an estimate in the body too.
+     */
+    static ChatResult estimated(ChatResult result, ObjectNode request, String model, boolean embeddings, int exactChars) {
         Usage usage;
         if (embeddings) {
-            long tokens = TokenCounter.embeddingTokens(request, model);
+            long tokens = TokenCounter.embeddingTokens(request, model, exactChars);
             usage = TokenCounter.estimate(tokens, 0);
         } else {
             StringBuilder text = new StringBuilder();
@@ -55,11 +62,15 @@ public final class UpstreamCall extends AsyncProcessorSupport {
                             .append(toolCall.path("function").path("arguments").asText(""));
                 }
             }
-            usage = TokenCounter.estimate(TokenCounter.promptTokens(request, model), TokenCounter.count(text.toString(), model));
+            usage = TokenCounter.estimate(TokenCounter.promptTokens(request, model, exactChars),
+                    TokenCounter.count(text.toString(), model, exactChars));
         }
         ObjectNode body = result.body();
         body.set("usage", embeddings ? usage.toOpenAi().without(java.util.List.of("completion_tokens")) : usage.toOpenAi());
         return new ChatResult(body, result.headers(), usage);
+    }
+
+    private record Count(long tokens, boolean estimated) {
     }
 
     @Override
@@ -81,24 +92,31 @@ public final class UpstreamCall extends AsyncProcessorSupport {
                 long start = exchange.getProperty(ExchangeKeys.START_NANOS, Long.class);
                 StreamEncoder encoder = Ingress.speaksAnthropic(exchange)
                         ? new AnthropicStreamEncoder() : new OpenAiStreamEncoder(call.clientWantsStreamUsage());
+                // the relay asks for an estimate when the stream ends, on its event loop: a bounded count, extrapolated
                 done = provider.chatStream(call).thenAccept(stream -> exchange.setProperty(ExchangeKeys.RELAY,
                         new StreamRelay(stream, encoder, text -> TokenCounter.estimate(
-                                TokenCounter.promptTokens(body, upstreamModel), TokenCounter.count(text.toString(), upstreamModel)),
+                                TokenCounter.promptTokens(body, upstreamModel, TokenCounter.ON_LOOP_CHARS),
+                                TokenCounter.count(text.toString(), upstreamModel, TokenCounter.ON_LOOP_CHARS)),
                                 model.streamIdleTimeout(), keepAliveInterval, start, streams)));
             } else if (ExchangeKeys.COUNT_TOKENS.equals(operation)) {
-                done = provider.countTokens(call).thenAccept(tokens -> {
-                    boolean estimated = tokens < 0;
-                    long count = estimated ? TokenCounter.promptTokens(body, upstreamModel) : tokens;
-                    ObjectNode answer = Json.object().put("input_tokens", count);
-                    if (estimated) {
+                // the count is the answer: counted whole on the pool, and a full pool is a 503 the client may retry
+                done = provider.countTokens(call).thenCompose(tokens -> tokens >= 0
+                        ? CompletableFuture.completedFuture(new Count(tokens, false))
+                        : cpu.submit(() -> new Count(TokenCounter.promptTokens(body, upstreamModel), true))).thenAccept(count -> {
+                    ObjectNode answer = Json.object().put("input_tokens", count.tokens());
+                    if (count.estimated()) {
                         answer.put("caravan_estimated", true);
                     }
                     exchange.setProperty(ExchangeKeys.RESULT, new ChatResult(answer, Map.of(), Usage.NONE));
                 });
             } else {
+                // an answer without usage is counted on the pool; with the pool full, a bounded count here, since the
+                // upstream has answered (and billed) and the estimate must not cost the client its answer
                 boolean embeddings = ExchangeKeys.EMBEDDINGS.equals(operation);
-                done = (embeddings ? provider.embeddings(call) : provider.chat(call)).thenAccept(result -> {
-                    ChatResult counted = result.usage().isEmpty() ? estimated(result, body, upstreamModel, embeddings) : result;
+                done = (embeddings ? provider.embeddings(call) : provider.chat(call)).thenCompose(result -> result.usage().isEmpty()
+                        ? cpu.submitOr(() -> estimated(result, body, upstreamModel, embeddings, TokenCounter.MAX_EXACT_CHARS),
+                                () -> estimated(result, body, upstreamModel, embeddings, TokenCounter.ON_LOOP_CHARS))
+                        : CompletableFuture.completedFuture(result)).thenAccept(counted -> {
                     exchange.setProperty(ExchangeKeys.RESULT, counted);
                     exchange.setProperty(ExchangeKeys.USAGE, counted.usage());
                 });

@@ -62,7 +62,11 @@ public final class UpstreamClient {
     private static final int MAX_IDLE_PER_HOST = 64; // per event loop: bounds the pool
     private static final int MAX_RESPONSE_HEAD = 64 * 1024;
 
+    // 64 MiB: 2,048 embeddings of 3,072 dimensions in base64 fit; a body past it is no answer a client can use
+    public static final long DEFAULT_MAX_ANSWER_BYTES = 64L * 1024 * 1024;
+
     private final EventLoopGroup group;
+    private final long maxAnswerBytes;
     private final SslContext ssl;
     // asynchronous DNS on the event loops; the JDK's resolver would block a loop on every cache miss
     private final io.netty.resolver.dns.DnsAddressResolverGroup dns = new io.netty.resolver.dns.DnsAddressResolverGroup(
@@ -74,7 +78,13 @@ public final class UpstreamClient {
     private final Map<EventExecutor, Map<String, ArrayDeque<Channel>>> pools = new HashMap<>();
 
     public UpstreamClient(EventLoopGroup group) {
+        this(group, DEFAULT_MAX_ANSWER_BYTES);
+    }
+
+    /** @param maxAnswerBytes the largest whole (not streamed) 2xx body read from an upstream; larger ones are 502 */
+    public UpstreamClient(EventLoopGroup group, long maxAnswerBytes) {
         this.group = group;
+        this.maxAnswerBytes = maxAnswerBytes;
         try {
             this.ssl = SslContextBuilder.forClient().build();
         } catch (SSLException e) {
@@ -83,6 +93,10 @@ public final class UpstreamClient {
         for (EventExecutor loop : group) {
             pools.put(loop, new HashMap<>());
         }
+    }
+
+    long maxAnswerBytes() {
+        return maxAnswerBytes;
     }
 
     /**
@@ -379,13 +393,16 @@ public final class UpstreamClient {
             }
             if (msg instanceof HttpResponse head) {
                 c.headSeen = true;
+                keepAlive = HttpUtil.isKeepAlive(head);
+                c.listener.onHead(head); // may hang up (a body declared too large) or open a stream
+                if (c.done) {
+                    return;
+                }
                 if (c.listener.streaming()) {
                     c.cancelTimer();
                 } else {
                     armTimer(c);
                 }
-                keepAlive = HttpUtil.isKeepAlive(head);
-                c.listener.onHead(head);
             }
             if (msg instanceof HttpContent content && !c.done) {
                 if (!c.listener.streaming() && !(msg instanceof HttpResponse)) {

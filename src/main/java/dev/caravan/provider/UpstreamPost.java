@@ -1,6 +1,7 @@
 package dev.caravan.provider;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.caravan.GatewayException;
 import dev.caravan.Json;
 import dev.caravan.config.DeploymentConfig;
 import io.netty.buffer.ByteBuf;
@@ -10,6 +11,7 @@ import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaders;
 import io.netty.handler.codec.http.HttpMethod;
 import io.netty.handler.codec.http.HttpResponse;
+import io.netty.handler.codec.http.HttpUtil;
 
 import java.io.ByteArrayOutputStream;
 import java.net.URI;
@@ -24,7 +26,8 @@ import java.util.function.Predicate;
 final class UpstreamPost {
 
     private static final String USER_AGENT = "caravan/0.1";
-    private static final int MAX_BODY = 64 * 1024 * 1024;
+    // an error's words fit in far less; the rest of a larger error body is not read
+    static final int MAX_ERROR_BODY = 64 * 1024;
 
     /** A 2xx JSON answer and its allow-listed headers. */
     record Answer(ObjectNode body, Map<String, String> headers) {
@@ -62,21 +65,29 @@ final class UpstreamPost {
         DeploymentConfig deployment = call.deployment();
         CompletableFuture<Answer> result = new CompletableFuture<>();
         http.send(uri, HttpMethod.POST, headers, Json.bytes(body), call.timeout().toNanos(),
-                deployment.provider().caFile(), new WholeBody() {
+                deployment.provider().caFile(), new WholeBody(http.maxAnswerBytes()) {
                     @Override
-                    void onBody(HttpResponse head, byte[] bytes) {
+                    void onBody(HttpResponse head, byte[] bytes, int length) {
                         Map<String, String> allowed = UpstreamHeaders.allowed(head.headers());
                         int status = head.status().code();
                         if (status / 100 != 2) {
-                            result.completeExceptionally(UpstreamErrors.fromStatus(deployment, status, bytes, allowed));
+                            result.completeExceptionally(UpstreamErrors.fromStatus(deployment, status,
+                                    java.util.Arrays.copyOf(bytes, length), allowed));
                             return;
                         }
-                        ObjectNode answer = Json.parseObjectOrNull(bytes);
+                        ObjectNode answer = parseObject(bytes, length);
                         if (answer == null || !valid.test(answer)) {
                             result.completeExceptionally(UpstreamErrors.garbage(deployment, "a body that is not " + what));
                             return;
                         }
                         result.complete(new Answer(answer, allowed));
+                    }
+
+                    @Override
+                    void onTooLarge(long limit) {
+                        result.completeExceptionally(GatewayException.badGateway("upstream_response_too_large",
+                                "Deployment '" + deployment.id() + "' answered with a body larger than " + limit
+                                        + " bytes, the gateway's limit (caravan.maxUpstreamBodyBytes)."));
                     }
 
                     @Override
@@ -96,29 +107,117 @@ final class UpstreamPost {
         return started;
     }
 
-    /** Collects a whole response body, bounded. */
-    abstract static class WholeBody implements UpstreamClient.Listener {
-        private HttpResponse head;
-        private final ByteArrayOutputStream bytes = new ByteArrayOutputStream();
+    /** The JSON object in the first {@code length} bytes, without copying them; null when it is not one. */
+    private static ObjectNode parseObject(byte[] bytes, int length) {
+        if (length == 0) {
+            return null;
+        }
+        try {
+            return Json.MAPPER.readTree(bytes, 0, length) instanceof ObjectNode o ? o : null;
+        } catch (java.io.IOException e) {
+            return null;
+        }
+    }
 
-        abstract void onBody(HttpResponse head, byte[] body);
+    /**
+     * Collects a whole response body, bounded: a 2xx body past {@code maxBody} (declared or as it arrives) hangs up
+     * and reports {@link #onTooLarge}; an error body keeps its first {@link #MAX_ERROR_BODY} bytes and hangs up.
+     */
+    abstract static class WholeBody implements UpstreamClient.Listener {
+        private final long maxBody;
+        private UpstreamClient.Call call;
+        private HttpResponse head;
+        private Bytes bytes;
+        private int limit;
+        private boolean over;
+
+        WholeBody(long maxBody) {
+            this.maxBody = maxBody;
+        }
+
+        /** The body is the first {@code length} bytes of {@code body}. */
+        abstract void onBody(HttpResponse head, byte[] body, int length);
+
+        abstract void onTooLarge(long limit);
+
+        @Override
+        public void attached(UpstreamClient.Call call) {
+            this.call = call;
+        }
 
         @Override
         public void onHead(HttpResponse head) {
             this.head = head;
+            boolean ok = head.status().code() / 100 == 2;
+            limit = (int) Math.min(ok ? maxBody : MAX_ERROR_BODY, Integer.MAX_VALUE - 8);
+            long declared = HttpUtil.getContentLength(head, -1L);
+            if (ok && declared > limit) {
+                tooLarge(); // said so up front: not a byte of it is read
+                return;
+            }
+            // sized by what arrives, not by what the head promises: a promise costs nothing to make
+            bytes = new Bytes((int) Math.min(declared > 0 ? declared : 8192, 1 << 20), limit);
         }
 
         @Override
         public void onContent(ByteBuf content) {
-            if (bytes.size() + content.readableBytes() > MAX_BODY) {
-                return; // the parse fails later and says so: a gateway is no place for unbounded bodies
+            if (over) {
+                return;
             }
-            bytes.writeBytes(ByteBufUtil.getBytes(content));
+            int room = limit - bytes.size();
+            if (content.readableBytes() <= room) {
+                bytes.append(content, content.readableBytes());
+                return;
+            }
+            if (head.status().code() / 100 == 2) {
+                tooLarge();
+                return;
+            }
+            bytes.append(content, room); // an error's first words are enough
+            over = true;
+            call.cancel();
+            onBody(head, bytes.array(), bytes.size());
+        }
+
+        private void tooLarge() {
+            over = true;
+            call.cancel(); // the listener hears nothing more
+            onTooLarge(limit);
         }
 
         @Override
         public void onEnd() {
-            onBody(head, bytes.toByteArray());
+            if (!over) {
+                onBody(head, bytes.array(), bytes.size());
+            }
+        }
+    }
+
+    /** A growable buffer, never past its limit, whose bytes are parsed where they lie (a large answer is not copied). */
+    static final class Bytes {
+        private final int limit;
+        private byte[] buf;
+        private int size;
+
+        Bytes(int initial, int limit) {
+            this.limit = limit;
+            this.buf = new byte[Math.max(Math.min(initial, limit), 32)];
+        }
+
+        int size() {
+            return size;
+        }
+
+        byte[] array() {
+            return buf;
+        }
+
+        void append(ByteBuf from, int n) {
+            if (size + n > buf.length) {
+                buf = java.util.Arrays.copyOf(buf, (int) Math.min(limit, Math.max(2L * buf.length, (long) size + n)));
+            }
+            from.readBytes(buf, size, n);
+            size += n;
         }
     }
 
@@ -143,9 +242,10 @@ final class UpstreamPost {
             this.call = call;
         }
 
+        /** Only once the stream opened: an error body's silences are bounded like a whole answer's. */
         @Override
         public boolean streaming() {
-            return true;
+            return stream != null;
         }
 
         @Override
@@ -162,9 +262,13 @@ final class UpstreamPost {
         public void onContent(ByteBuf content) {
             if (stream != null) {
                 stream.feed(content);
-            } else if (errorBody.size() < MAX_BODY) {
-                errorBody.writeBytes(ByteBufUtil.getBytes(content, content.readerIndex(),
-                        Math.min(content.readableBytes(), MAX_BODY - errorBody.size())));
+            } else if (errorBody.size() + content.readableBytes() <= MAX_ERROR_BODY) {
+                errorBody.writeBytes(ByteBufUtil.getBytes(content));
+            } else {
+                // an error's first words are enough: hang up and report it with them
+                errorBody.writeBytes(ByteBufUtil.getBytes(content, content.readerIndex(), MAX_ERROR_BODY - errorBody.size()));
+                call.cancel();
+                onEnd();
             }
         }
 

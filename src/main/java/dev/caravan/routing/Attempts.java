@@ -11,13 +11,13 @@ import dev.caravan.http.ErrorRenderer;
 import dev.caravan.http.ExchangeKeys;
 import dev.caravan.http.Ingress;
 import dev.caravan.http.StreamRelay;
+import dev.caravan.work.CpuPool;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.camel.Exchange;
 
 import java.time.Duration;
-import java.time.ZonedDateTime;
-import java.time.format.DateTimeFormatter;
+import java.time.Instant;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Deque;
@@ -26,6 +26,7 @@ import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Set;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
@@ -137,9 +138,12 @@ public final class Attempts {
     public void failed(Exchange exchange) {
         Plan plan = plan(exchange);
         Throwable caught = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Throwable.class);
-        GatewayException error = caught instanceof GatewayException g ? g
+        GatewayException upstream = caught instanceof GatewayException g ? g
                 : ErrorRenderer.isTranslationFailure(caught) ? ErrorRenderer.untranslatable(exchange, (RuntimeException) caught)
                 : new GatewayException(500, "server_error", "internal_error", "The call failed inside the gateway.");
+        Optional<Duration> retryAfter = RetryAfter.parse(upstream.headers().get("Retry-After"),
+                plan.model.routing().maxRetryAfter(), Instant.now());
+        GatewayException error = withRetryAfter(upstream, retryAfter); // the client is told the capped wait, or none
         DeploymentRegistry.State s = plan.current;
         long took = System.nanoTime() - plan.attemptStart;
         s.leave();
@@ -157,6 +161,11 @@ public final class Attempts {
                 plan.fallbacks.clear();
                 return;
             }
+        } else if (CpuPool.isBusy(caught)) {
+            s.breaker().releasePermission(); // the gateway is busy, not the deployment: answer the 503 now
+            plan.attemptsLeft = 0;
+            plan.fallbacks.clear();
+            return;
         } else if ("context_length_exceeded".equals(error.code())) {
             s.breaker().onSuccess(took, TimeUnit.NANOSECONDS); // the deployment is fine; the request is too long for it
             plan.fallbacks.clear();
@@ -167,7 +176,7 @@ public final class Attempts {
             }
         } else if (error.status() == 429) {
             s.breaker().releasePermission(); // rate-limited is not broken
-            s.coolDown(retryAfter(error).orElse(DEFAULT_COOL_DOWN));
+            s.coolDown(retryAfter.orElse(min(DEFAULT_COOL_DOWN, plan.model.routing().maxRetryAfter())));
             s.recordError(describe(error));
         } else if (isDeploymentFault(error)) {
             s.breaker().onError(took, TimeUnit.NANOSECONDS, error);
@@ -389,22 +398,23 @@ public final class Attempts {
         return e.status() >= 500;
     }
 
-    static java.util.Optional<Duration> retryAfter(GatewayException e) {
-        String value = e.headers().get("Retry-After");
-        if (value == null) {
-            return java.util.Optional.empty();
+    /** {@code e} with its Retry-After replaced by the capped wait, or removed when the upstream's was unreadable. */
+    private static GatewayException withRetryAfter(GatewayException e, Optional<Duration> wait) {
+        String given = e.headers().get("Retry-After");
+        if (given == null) {
+            return e;
         }
-        try {
-            return java.util.Optional.of(Duration.ofMillis((long) (Double.parseDouble(value.trim()) * 1000)));
-        } catch (NumberFormatException notSeconds) {
-            try {
-                ZonedDateTime at = ZonedDateTime.parse(value.trim(), DateTimeFormatter.RFC_1123_DATE_TIME);
-                Duration d = Duration.between(ZonedDateTime.now(at.getZone()), at);
-                return java.util.Optional.of(d.isNegative() ? Duration.ZERO : d);
-            } catch (RuntimeException unparseable) {
-                return java.util.Optional.empty();
-            }
+        Map<String, String> headers = new HashMap<>(e.headers());
+        if (wait.isPresent()) {
+            headers.put("Retry-After", RetryAfter.header(wait.get()));
+        } else {
+            headers.remove("Retry-After");
         }
+        return new GatewayException(e.status(), e.type(), e.code(), e.param(), e.getMessage(), headers);
+    }
+
+    private static Duration min(Duration a, Duration b) {
+        return a.compareTo(b) <= 0 ? a : b;
     }
 
     private static String describe(GatewayException e) {

@@ -3,6 +3,7 @@ package dev.caravan.routing;
 import dev.caravan.config.BreakerSettings;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.GatewayConfig;
+import dev.caravan.config.ModelConfig;
 import io.github.resilience4j.circuitbreaker.CircuitBreaker;
 import io.github.resilience4j.circuitbreaker.CircuitBreakerConfig;
 import io.micrometer.core.instrument.Gauge;
@@ -26,6 +27,8 @@ import java.util.stream.Collectors;
 public final class DeploymentRegistry {
 
     private static final Logger LOG = LoggerFactory.getLogger(DeploymentRegistry.class);
+    // whatever the config says, a cool-down ends within a day and its arithmetic never overflows
+    private static final Duration MAX_COOL_DOWN = Duration.ofDays(1);
     private static final double EWMA_WEIGHT = 0.2; // the last ~5 calls dominate: quick to see a slowdown, not jumpy
 
     private final Map<String, State> states = new ConcurrentHashMap<>();
@@ -150,7 +153,15 @@ public final class DeploymentRegistry {
         }
 
         void coolDown(Duration d) {
-            coolDownUntilNanos = System.nanoTime() + d.toNanos();
+            coolDownUntilNanos = System.nanoTime() + nanosWithin(d, MAX_COOL_DOWN);
+        }
+
+        /** A reload that lowers the cap shortens a cool-down begun under the old one. */
+        void capCoolDown(Duration cap) {
+            long latest = System.nanoTime() + nanosWithin(cap, MAX_COOL_DOWN);
+            if (coolDownUntilNanos - latest > 0) {
+                coolDownUntilNanos = latest;
+            }
         }
     }
 
@@ -175,11 +186,30 @@ public final class DeploymentRegistry {
                 existing.config = d; // weight, price, cap may change without touching the breaker
             }
         });
+        Map<String, Duration> retryAfterCaps = new java.util.HashMap<>();
+        for (ModelConfig m : config.models().values()) {
+            for (DeploymentConfig d : m.deployments()) {
+                retryAfterCaps.merge(d.id(), m.routing().maxRetryAfter(), (a, b) -> a.compareTo(b) >= 0 ? a : b);
+            }
+        }
+        retryAfterCaps.forEach((id, cap) -> {
+            State s = states.get(id);
+            if (s != null) {
+                s.capCoolDown(cap);
+            }
+        });
         Set<String> removed = states.keySet().stream().filter(id -> !wanted.containsKey(id)).collect(Collectors.toSet());
         for (String id : removed) {
             states.remove(id);
             meters.find("caravan.deployment.state").tag("deployment", id).meters().forEach(meters::remove);
         }
+    }
+
+    private static long nanosWithin(Duration d, Duration max) {
+        if (d.isNegative()) {
+            return 0;
+        }
+        return (d.compareTo(max) > 0 ? max : d).toNanos();
     }
 
     private static double stateCode(State s) {

@@ -18,8 +18,11 @@ public final class TokenCounter {
     // per OpenAI's cookbook for gpt-4o-era chat models: 3 tokens per message, 3 to prime the reply
     private static final int PER_MESSAGE = 3;
     private static final int REPLY_PRIMING = 3;
-    // an estimate need not read megabytes: past this, characters are counted at 4 per token
-    private static final int MAX_EXACT_CHARS = 1 << 20;
+    // an estimate need not read megabytes: past this, the rest is counted at the rate of what was read
+    public static final int MAX_EXACT_CHARS = 1 << 20;
+    // what an event loop may tokenize for one estimate: measured here, 4 Ki characters of the worst text
+    // (random letters, one long word) take ~5 ms; 1 MiB of it takes ~2 s, which is why full counts run on CpuPool
+    public static final int ON_LOOP_CHARS = 4 * 1024;
 
     private static final Pattern O_SERIES = Pattern.compile("o[1-9]");
 
@@ -51,19 +54,34 @@ public final class TokenCounter {
         return cl100k;
     }
 
+    /** Tokens of {@code text}: exact up to 1 Mi characters, the rest extrapolated. CPU-heavy: run it on CpuPool. */
     public static long count(String text, String model) {
+        return count(text, model, MAX_EXACT_CHARS);
+    }
+
+    /**
+     * Tokens of {@code text}, tokenizing at most its first {@code exactChars} characters; the rest is counted at the
+     * rate of that prefix (its tokens per character), so a bounded count of ordinary text stays close to exact.
+     */
+    public static long count(String text, String model, int exactChars) {
         if (text == null || text.isEmpty()) {
             return 0;
         }
-        if (text.length() > MAX_EXACT_CHARS) {
-            return encodingFor(model).countTokensOrdinary(text.substring(0, MAX_EXACT_CHARS))
-                    + (text.length() - MAX_EXACT_CHARS) / 4;
+        if (text.length() <= exactChars) {
+            return encodingFor(model).countTokensOrdinary(text);
         }
-        return encodingFor(model).countTokensOrdinary(text);
+        int cut = exactChars > 1 && Character.isHighSurrogate(text.charAt(exactChars - 1)) ? exactChars - 1 : Math.max(exactChars, 1);
+        long prefix = encodingFor(model).countTokensOrdinary(text.substring(0, cut));
+        return prefix + (long) Math.ceil((double) prefix * (text.length() - cut) / cut);
     }
 
     /** The prompt of a canonical chat request: messages (text parts, tool calls, tool results) and tool schemas. */
     public static long promptTokens(ObjectNode request, String model) {
+        return promptTokens(request, model, MAX_EXACT_CHARS);
+    }
+
+    /** As {@link #promptTokens(ObjectNode, String)}, tokenizing at most {@code exactChars} characters of it. */
+    public static long promptTokens(ObjectNode request, String model, int exactChars) {
         long tokens = REPLY_PRIMING;
         StringBuilder text = new StringBuilder();
         for (JsonNode m : request.path("messages")) {
@@ -89,18 +107,31 @@ public final class TokenCounter {
         if (request.has("tools")) {
             text.append(request.get("tools").toString());
         }
-        return tokens + count(text.toString(), model);
+        return tokens + count(text.toString(), model, exactChars);
     }
 
     /** The inputs of a canonical embeddings request. */
     public static long embeddingTokens(ObjectNode request, String model) {
+        return embeddingTokens(request, model, MAX_EXACT_CHARS);
+    }
+
+    /** As {@link #embeddingTokens(ObjectNode, String)}, tokenizing at most {@code exactChars} characters in all. */
+    public static long embeddingTokens(ObjectNode request, String model, int exactChars) {
         JsonNode input = request.path("input");
         if (input.isTextual()) {
-            return count(input.asText(), model);
+            return count(input.asText(), model, exactChars);
         }
         long tokens = 0;
+        int left = exactChars;
         for (JsonNode item : input) {
-            tokens += item.isTextual() ? count(item.asText(), model) : item.size();
+            if (item.isTextual()) {
+                String text = item.asText();
+                // once the allowance is spent, each input is read no further than its first few characters
+                tokens += count(text, model, Math.max(left, 16));
+                left -= Math.min(left, text.length());
+            } else {
+                tokens += item.size();
+            }
         }
         return tokens;
     }

@@ -16,6 +16,18 @@ public record Usage(long promptTokens, long completionTokens, long totalTokens, 
 
     public static final Usage NONE = new Usage(0, 0, 0, false);
 
+    // upstreams report these numbers: past a billion tokens in one request (1000x the largest context window) a
+    // count is nonsense, and a clamp keeps sums of them (budgets, counters) far from overflow and never negative
+    public static final long MAX_TOKENS = 1_000_000_000L;
+
+    public Usage {
+        promptTokens = clamp(promptTokens);
+        completionTokens = clamp(completionTokens);
+        totalTokens = clamp(totalTokens);
+        cachedTokens = clamp(cachedTokens);
+        reasoningTokens = clamp(reasoningTokens);
+    }
+
     public Usage(long promptTokens, long completionTokens, long totalTokens, boolean estimated) {
         this(promptTokens, completionTokens, totalTokens, 0, 0, estimated);
     }
@@ -25,12 +37,12 @@ public record Usage(long promptTokens, long completionTokens, long totalTokens, 
         if (usage == null || !usage.isObject()) {
             return NONE;
         }
-        long prompt = usage.path("prompt_tokens").asLong(0);
-        long completion = usage.path("completion_tokens").asLong(0);
-        long total = usage.path("total_tokens").asLong(prompt + completion);
+        long prompt = tokens(usage.path("prompt_tokens"));
+        long completion = tokens(usage.path("completion_tokens"));
+        long total = usage.path("total_tokens").isNumber() ? tokens(usage.get("total_tokens")) : prompt + completion;
         return new Usage(prompt, completion, total,
-                usage.path("prompt_tokens_details").path("cached_tokens").asLong(0),
-                usage.path("completion_tokens_details").path("reasoning_tokens").asLong(0),
+                tokens(usage.path("prompt_tokens_details").path("cached_tokens")),
+                tokens(usage.path("completion_tokens_details").path("reasoning_tokens")),
                 usage.path("caravan_estimated").asBoolean(false));
     }
 
@@ -50,6 +62,25 @@ public record Usage(long promptTokens, long completionTokens, long totalTokens, 
             u.put("caravan_estimated", true);
         }
         return u;
+    }
+
+    /**
+     * A token count as an upstream wrote it, within [0, {@link #MAX_TOKENS}]: anything but a number is 0, and a
+     * number too large for a long ({@code 1e400}, twenty digits) is the maximum rather than a wrapped negative.
+     */
+    public static long tokens(JsonNode n) {
+        if (n == null || !n.isNumber()) {
+            return 0;
+        }
+        if (n.canConvertToLong()) {
+            return clamp(n.asLong());
+        }
+        double d = n.asDouble();
+        return Double.isNaN(d) || d < 0 ? 0 : MAX_TOKENS;
+    }
+
+    private static long clamp(long n) {
+        return n < 0 ? 0 : Math.min(n, MAX_TOKENS);
     }
 
     public boolean isEmpty() {
