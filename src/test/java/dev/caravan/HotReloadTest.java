@@ -184,6 +184,8 @@ class HotReloadTest {
                 config("blue").replace("  - name: assistant\n", "  - name: assistant\n    timeout: 99999999999999999999s\n"),
                 config("blue").replace("  - name: assistant\n", "  - name: assistant\n    deadline: 9223372036854775807h\n"),
                 config("blue").replace("  - name: assistant\n", "  - name: assistant\n    deadline: 9223372036854775807d\n"),
+                // fits a Duration but not in nanoseconds, which is how the call uses it
+                config("blue").replace("  - name: assistant\n", "  - name: assistant\n    timeout: 9223372036854775807ms\n"),
                 config("blue").replace("model: assistant }", "model: \"assistant?v=2\" }"),
                 config("blue").replace("  blue: { type: mock }\n",
                         "  blue: { type: mock }\n  local: { type: openai-compatible, baseUrl: \"http://local host:8000/v1\" }\n"),

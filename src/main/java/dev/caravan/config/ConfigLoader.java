@@ -34,7 +34,9 @@ import java.util.regex.Pattern;
 
 /**
  * Reads config/gateway.yaml into a {@link GatewayConfig}: JSON Schema first, then the checks a schema cannot
- * express (references between sections), then secrets resolved from the environment or files.
+ * express (references between sections; each value read as the type and within the range it is used as, so that
+ * nothing accepted here fails later), then secrets resolved from the environment or files. Whatever goes wrong
+ * comes out as a {@link ConfigException}.
  */
 public final class ConfigLoader {
 
@@ -52,6 +54,7 @@ public final class ConfigLoader {
     static final int MAX_IN_FLIGHT = 1_000_000;
     static final double MAX_PRICE = 1_000_000;                     // USD per million tokens
     static final long MAX_SECRET_FILE_BYTES = 65_536;
+    static final long MAX_FILE_BYTES = 16L << 20;                  // the config file itself; read whole, in memory
 
     private final ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
     private final JsonSchema schema;
@@ -76,6 +79,9 @@ public final class ConfigLoader {
     public GatewayConfig load(Path file) throws ConfigException {
         String text;
         try {
+            if (Files.exists(file) && (!Files.isRegularFile(file) || Files.size(file) > MAX_FILE_BYTES)) {
+                throw new ConfigException(file.toString(), List.of("not a regular file of at most " + MAX_FILE_BYTES + " bytes"));
+            }
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new ConfigException(file.toString(), List.of("cannot read file: " + e.getMessage()));
