@@ -42,8 +42,12 @@ public final class ConfigLoader {
 
     private static final Pattern SECRET = Pattern.compile("^\\$\\{(env|file):([^}]+)}$");
     private static final Pattern DURATION = Pattern.compile("^([0-9]+)(ms|s|m|h|d)$");
-    /** The schema's pattern for explicit ids, which a default {@code <provider>-<model>} id must match too. */
-    private static final Pattern ID = Pattern.compile("^[A-Za-z0-9._-]+$");
+    /**
+     * The schema's pattern for explicit deployment ids, which a default {@code <provider>-<model>} id must match too:
+     * what is safe in a route id, a {@code direct:} URI, a header and a metric label ({@code ?} starts a query,
+     * {@code {{} a property placeholder). {@code :}, {@code /} and {@code @} stay: Ollama, Hugging Face, Vertex names.
+     */
+    private static final Pattern ID = Pattern.compile("^[A-Za-z0-9._:/@+-]+$");
     private static final Pattern CONTROL = Pattern.compile("\\p{Cntrl}");
 
     // what the gateway can use; each bound keeps a value from failing (or wrapping) where it is used, later
@@ -157,7 +161,7 @@ public final class ConfigLoader {
                     if (!ID.matcher(id).matches()) {
                         // the id names a route and its direct: endpoint; '?', '/' or a space there breaks both
                         read.problem(at + ".model", "the default deployment id " + FieldReader.quote(id)
-                                + " (<provider>-<model>) may only hold letters, digits, '.', '_' and '-': give the deployment an explicit id");
+                                + " (<provider>-<model>) may only hold letters, digits and . _ - : / @ +; give the deployment an explicit id");
                         continue;
                     }
                 }

@@ -177,12 +177,28 @@ class ConfigLoaderTest {
 
     @Test
     void aDefaultDeploymentIdMustMatchTheIdPattern() {
-        for (String model : new String[] {"a?b", "org/model", "two words", "a#b"}) {
+        for (String model : new String[] {"a?b", "two words", "a#b", "a{{b}}", "a%20b"}) {
             assertThat(refused(withModel("retries: 1", "provider: mock, model: \"" + model + "\"")).problems())
                     .singleElement().asString()
                     .startsWith("models[1].deployments[1].model: the default deployment id 'mock-" + model + "'")
                     .contains("explicit id");
         }
+    }
+
+    @Test
+    void defaultIdsMayHoldTheSeparatorsRealModelNamesUse() throws Exception {
+        GatewayConfig config = loader.parse("test", """
+                providers: { mock: { type: mock } }
+                models:
+                  - name: m
+                    deployments:
+                      - { provider: mock, model: ok }
+                      - { provider: mock, model: "llama3.1:8b" }
+                      - { provider: mock, model: meta-llama/Llama-3-8B }
+                      - { provider: mock, model: "claude-3-5-sonnet@20240620" }
+                """);
+        assertThat(config.model("m").orElseThrow().deployments()).extracting(DeploymentConfig::id)
+                .containsExactly("mock-ok", "mock-llama3.1:8b", "mock-meta-llama/Llama-3-8B", "mock-claude-3-5-sonnet@20240620");
     }
 
     @Test
