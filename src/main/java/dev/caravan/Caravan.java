@@ -4,6 +4,7 @@ import dev.caravan.auth.KeyAuthenticator;
 import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.ConfigLoader;
 import dev.caravan.config.ReloadWatcher;
+import dev.caravan.config.StartFailure;
 import dev.caravan.http.Cors;
 import dev.caravan.http.ErrorRenderer;
 import dev.caravan.http.GatewayChannelHandlerFactory;
@@ -44,6 +45,7 @@ import org.slf4j.LoggerFactory;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.Map;
+import java.util.Optional;
 import java.util.Properties;
 
 /**
@@ -91,17 +93,25 @@ public final class Caravan {
         this.config = new ConfigHolder(new ConfigLoader().load(options.configFile()));
     }
 
-    public static void main(String[] args) throws Exception {
-        Caravan caravan;
+    public static void main(String[] args) {
         try {
-            caravan = new Caravan(Options.fromEnvironment());
-        } catch (dev.caravan.config.ConfigException e) {
-            LOG.error("Caravan cannot start: {}", e.getMessage());
-            System.exit(2);
-            return;
+            Caravan caravan = new Caravan(Options.fromEnvironment());
+            caravan.configure();
+            caravan.main.run(); // blocks until SIGTERM/SIGINT; shutdown drains open streams first
+        } catch (Exception | LinkageError e) {
+            // a config that cannot serve is fatal: one line that says what to fix, exit 2, rather than serve something else
+            Optional<String> config = StartFailure.fromConfig(e);
+            if (config.isPresent()) {
+                LOG.error("Caravan cannot start: {}", config.get());
+                System.exit(StartFailure.CONFIG_EXIT_CODE);
+            } else if (StartFailure.isEnvironmental(e)) {
+                LOG.error("Caravan cannot start: {}", StartFailure.other(e));
+                System.exit(StartFailure.OTHER_EXIT_CODE);
+            } else {
+                LOG.error("Caravan cannot start: {}", StartFailure.other(e), e);
+                System.exit(StartFailure.OTHER_EXIT_CODE);
+            }
         }
-        caravan.configure();
-        caravan.main.run(); // blocks until SIGTERM/SIGINT; shutdown drains open streams first
     }
 
     /** Starts and returns once serving; for tests and embedding. */

@@ -38,6 +38,21 @@ class HotReloadTest {
                 """.formatted(provider);
     }
 
+    /** {@link #config} plus the demo key, allowed the assistant model. */
+    static String configWithKey(String provider) {
+        return config(provider) + """
+                keys:
+                  - { id: demo, sha256: bd064c47a07f5e297c4d7198b05c97024eae96d2a4d18612def78da7f1307af4, models: [assistant] }
+                """;
+    }
+
+    static int demoKeyStatus() {
+        return gateway.post("/v1/chat/completions", CHAT, "Authorization", "Bearer " + TestGateway.DEMO_KEY).statusCode();
+    }
+
+    static final String CONFIG_FAILURES = "caravan_config_reload_total{kind=\"config\",result=\"failure\"}";
+    static final String CONFIG_SUCCESSES = "caravan_config_reload_total{kind=\"config\",result=\"success\"}";
+
     @BeforeAll
     static void start() throws Exception {
         gateway = TestGateway.start(config("blue"));
@@ -157,5 +172,68 @@ class HotReloadTest {
         Files.writeString(routeFile, original);
         eventually(() -> gateway.post("/v1/chat/completions", CHAT, "Authorization", AUTH)
                 .headers().firstValue("x-caravan-probe").isEmpty(), "the original route serves again");
+    }
+
+    @Test
+    void schemaValidValuesThatWouldFailLaterAreRefusedAndTheWatcherAppliesTheNextEdit() throws Exception {
+        Files.writeString(gateway.configFile(), configWithKey("blue"));
+        eventually(() -> demoKeyStatus() == 200, "the demo key is configured");
+
+        // each edit also drops the demo key: refused whole, so the key keeps working
+        String[] badEdits = {
+                config("blue").replace("  - name: assistant\n", "  - name: assistant\n    timeout: 99999999999999999999s\n"),
+                config("blue").replace("  - name: assistant\n", "  - name: assistant\n    deadline: 9223372036854775807h\n"),
+                config("blue").replace("  - name: assistant\n", "  - name: assistant\n    deadline: 9223372036854775807d\n"),
+                // fits a Duration but not in nanoseconds, which is how the call uses it
+                config("blue").replace("  - name: assistant\n", "  - name: assistant\n    timeout: 9223372036854775807ms\n"),
+                config("blue").replace("model: assistant }", "model: \"assistant?v=2\" }"),
+                config("blue").replace("  blue: { type: mock }\n",
+                        "  blue: { type: mock }\n  local: { type: openai-compatible, baseUrl: \"http://local host:8000/v1\" }\n"),
+                config("blue").replace("model: assistant }", "model: assistant, weight: 99999999999 }"),
+                config("blue").replace("openDuration: 10m", "openDuration: 0ms"),
+        };
+        for (String bad : badEdits) {
+            double failures = gateway.metric(CONFIG_FAILURES);
+            Files.writeString(gateway.configFile(), bad);
+            eventually(() -> gateway.metric(CONFIG_FAILURES) == failures + 1, "the refusal is counted: " + bad);
+            assertThat(demoKeyStatus()).as(bad).isEqualTo(200);
+            assertThat(deployment()).isEqualTo("blue-assistant");
+            HttpResponse<String> ready = gateway.get("/health/ready");
+            assertThat(ready.statusCode()).isEqualTo(200);
+            assertThat(ready.body()).contains("\"lastReload\":\"failed: gateway.yaml at ");
+        }
+
+        // the watcher lives on: a valid edit that removes the key applies, and the key is refused from then on
+        double successes = gateway.metric(CONFIG_SUCCESSES);
+        Files.writeString(gateway.configFile(), config("blue"));
+        eventually(() -> demoKeyStatus() == 401, "the key removed by a valid edit is refused");
+        assertThat(gateway.metric(CONFIG_SUCCESSES)).isEqualTo(successes + 1);
+        assertThat(gateway.get("/health/ready").body()).contains("\"lastReload\":\"ok\"");
+    }
+
+    @Test
+    void aDeploymentTemplateThatCannotBeStampedIsRefusedAndTheOldTemplateKeepsServing() throws Exception {
+        Path template = gateway.routesDir().resolve("deployment.camel.yaml");
+        String original = Files.readString(template);
+        String broken = original.replace("uri: \"direct:deployment-{{deploymentId}}\"",
+                "uri: \"direct:deployment-{{deploymentId}}?noSuchOption=true\"");
+        assertThat(broken).isNotEqualTo(original);
+        double failures = gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"failure\"}");
+        try {
+            Files.writeString(template, broken);
+            eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"failure\"}") == failures + 1,
+                    "the refusal is counted");
+            assertThat(deployment()).isEqualTo("blue-assistant");
+            assertThat(gateway.get("/health/ready").body()).contains("\"lastReload\":\"failed: deployment.camel.yaml at ");
+
+            // the old template is the one in use: a new deployment gets its route from it
+            Files.writeString(gateway.configFile(), config("green"));
+            eventually(() -> deployment().equals("green-assistant"), "a deployment added after the refusal serves");
+        } finally {
+            Files.writeString(template, original);
+            Files.writeString(gateway.configFile(), config("blue"));
+            eventually(() -> deployment().equals("blue-assistant")
+                    && gateway.get("/health/ready").body().contains("\"lastReload\":\"ok\""), "back to the start");
+        }
     }
 }

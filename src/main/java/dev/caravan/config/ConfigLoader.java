@@ -13,8 +13,10 @@ import java.io.IOException;
 import java.io.InputStream;
 import java.io.UncheckedIOException;
 import java.net.URI;
+import java.net.URISyntaxException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
+import java.nio.file.InvalidPathException;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -22,6 +24,7 @@ import java.util.HashMap;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
+import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
 import java.util.TreeSet;
@@ -31,12 +34,31 @@ import java.util.regex.Pattern;
 
 /**
  * Reads config/gateway.yaml into a {@link GatewayConfig}: JSON Schema first, then the checks a schema cannot
- * express (references between sections), then secrets resolved from the environment or files.
+ * express (references between sections; each value read as the type and within the range it is used as, so that
+ * nothing accepted here fails later), then secrets resolved from the environment or files. Whatever goes wrong
+ * comes out as a {@link ConfigException}.
  */
 public final class ConfigLoader {
 
     private static final Pattern SECRET = Pattern.compile("^\\$\\{(env|file):([^}]+)}$");
-    private static final Pattern DURATION = Pattern.compile("^([0-9]+)(ms|s|m|h)$");
+    private static final Pattern DURATION = Pattern.compile("^([0-9]+)(ms|s|m|h|d)$");
+    /**
+     * The schema's pattern for explicit deployment ids, which a default {@code <provider>-<model>} id must match too:
+     * what is safe in a route id, a {@code direct:} URI, a header and a metric label ({@code ?} starts a query,
+     * {@code {{} a property placeholder). {@code :}, {@code /} and {@code @} stay: Ollama, Hugging Face, Vertex names.
+     */
+    private static final Pattern ID = Pattern.compile("^[A-Za-z0-9._:/@+-]+$");
+    private static final Pattern CONTROL = Pattern.compile("\\p{Cntrl}");
+
+    // what the gateway can use; each bound keeps a value from failing (or wrapping) where it is used, later
+    static final Duration MIN_TIMEOUT = Duration.ofMillis(1);
+    static final Duration MAX_TIMEOUT = Duration.ofHours(1);       // timeout, streamIdleTimeout
+    static final Duration MAX_MOCK_DELAY = Duration.ofHours(1);
+    static final int MAX_WEIGHT = 1_000_000;                       // a sum of weights stays far from overflow
+    static final int MAX_IN_FLIGHT = 1_000_000;
+    static final double MAX_PRICE = 1_000_000;                     // USD per million tokens
+    static final long MAX_SECRET_FILE_BYTES = 65_536;
+    static final long MAX_FILE_BYTES = 16L << 20;                  // the config file itself; read whole, in memory
 
     private final ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
     private final JsonSchema schema;
@@ -61,6 +83,9 @@ public final class ConfigLoader {
     public GatewayConfig load(Path file) throws ConfigException {
         String text;
         try {
+            if (Files.exists(file) && (!Files.isRegularFile(file) || Files.size(file) > MAX_FILE_BYTES)) {
+                throw new ConfigException(file.toString(), List.of("not a regular file of at most " + MAX_FILE_BYTES + " bytes"));
+            }
             text = Files.readString(file, StandardCharsets.UTF_8);
         } catch (IOException e) {
             throw new ConfigException(file.toString(), List.of("cannot read file: " + e.getMessage()));
@@ -69,6 +94,16 @@ public final class ConfigLoader {
     }
 
     public GatewayConfig parse(String source, String text) throws ConfigException {
+        try {
+            return check(source, text);
+        } catch (RuntimeException e) {
+            // a check this class lacks: still a refused file (one line, no stack trace), never a crash of the caller
+            throw new ConfigException(source, List.of("cannot be used (" + e.getClass().getSimpleName() + ": "
+                    + firstLine(e.getMessage()) + ")"));
+        }
+    }
+
+    private GatewayConfig check(String source, String text) throws ConfigException {
         JsonNode root;
         try {
             root = yaml.readTree(text);
@@ -91,17 +126,22 @@ public final class ConfigLoader {
     }
 
     private GatewayConfig build(JsonNode root, List<String> problems) {
+        FieldReader read = new FieldReader(problems);
         Map<String, ProviderConfig> providers = new LinkedHashMap<>();
-        root.get("providers").fields().forEachRemaining(e -> providers.put(e.getKey(), provider(e.getKey(), e.getValue(), problems)));
-        RoutingSettings global = RoutingSettings.DEFAULT.with(root.get("routing"));
+        root.get("providers").fields().forEachRemaining(e -> providers.put(e.getKey(), provider(e.getKey(), e.getValue(), read)));
+        RoutingSettings global = RoutingSettings.DEFAULT.with(root.get("routing"), "routing", read);
 
         Map<String, ModelConfig> models = new LinkedHashMap<>();
         Map<String, DeploymentConfig> deploymentsById = new HashMap<>();
+        int modelIndex = 0;
         for (JsonNode m : root.get("models")) {
+            String path = "models[" + modelIndex++ + "]";
             String name = m.get("name").asText();
-            RoutingSettings routing = global.with(m);
+            RoutingSettings routing = global.with(m, path, read);
             List<DeploymentConfig> deployments = new ArrayList<>();
+            int deploymentIndex = 0;
             for (JsonNode d : m.get("deployments")) {
+                String at = path + ".deployments[" + deploymentIndex++ + "]";
                 String providerName = d.get("provider").asText();
                 ProviderConfig provider = providers.get(providerName);
                 if (provider == null) {
@@ -109,11 +149,29 @@ public final class ConfigLoader {
                     continue;
                 }
                 String upstreamModel = d.get("model").asText();
-                String id = d.hasNonNull("id") ? d.get("id").asText() : providerName + "-" + upstreamModel;
+                if (CONTROL.matcher(upstreamModel).find()) {
+                    read.problem(at + ".model", "must not contain control characters (line breaks, tabs)");
+                    continue;
+                }
+                String id;
+                if (d.hasNonNull("id")) {
+                    id = d.get("id").asText();
+                } else {
+                    id = providerName + "-" + upstreamModel;
+                    if (!ID.matcher(id).matches()) {
+                        // the id names a route and its direct: endpoint; '?', '/' or a space there breaks both
+                        read.problem(at + ".model", "the default deployment id " + FieldReader.quote(id)
+                                + " (<provider>-<model>) may only hold letters, digits and . _ - : / @ +; give the deployment an explicit id");
+                        continue;
+                    }
+                }
                 JsonNode price = d.get("price");
-                DeploymentConfig deployment = new DeploymentConfig(id, provider, upstreamModel, d.path("weight").asInt(1),
-                        d.path("maxInFlight").asInt(0),
-                        price == null ? null : new DeploymentConfig.Price(price.path("input").asDouble(0), price.path("output").asDouble(0)),
+                DeploymentConfig deployment = new DeploymentConfig(id, provider, upstreamModel,
+                        read.integer(d, at, "weight", 1, 0, MAX_WEIGHT),
+                        read.integer(d, at, "maxInFlight", 0, 0, MAX_IN_FLIGHT),
+                        price == null ? null : new DeploymentConfig.Price(
+                                read.number(price, at + ".price", "input", 0, 0, MAX_PRICE),
+                                read.number(price, at + ".price", "output", 0, 0, MAX_PRICE)),
                         routing.breaker());
                 DeploymentConfig same = deploymentsById.putIfAbsent(id, deployment);
                 if (same != null && !same.sameAs(deployment)) {
@@ -122,8 +180,9 @@ public final class ConfigLoader {
                 // models that list the same id share one deployment: its first definition
                 deployments.add(same != null ? same : deployment);
             }
-            Duration timeout = duration(m, "timeout", ModelConfig.DEFAULT_TIMEOUT);
-            Duration idle = duration(m, "streamIdleTimeout", ModelConfig.DEFAULT_STREAM_IDLE_TIMEOUT);
+            Duration timeout = read.duration(m, path, "timeout", ModelConfig.DEFAULT_TIMEOUT, MIN_TIMEOUT, MAX_TIMEOUT);
+            Duration idle = read.duration(m, path, "streamIdleTimeout", ModelConfig.DEFAULT_STREAM_IDLE_TIMEOUT,
+                    MIN_TIMEOUT, MAX_TIMEOUT);
             ModelConfig model = new ModelConfig(name, deployments, timeout, idle, routing,
                     texts(m.get("fallbacks")), texts(m.get("contextWindowFallbacks")));
             if (models.put(name, model) != null) {
@@ -163,28 +222,67 @@ public final class ConfigLoader {
         return new GatewayConfig(providers, models, keys);
     }
 
-    private ProviderConfig provider(String name, JsonNode p, List<String> problems) {
+    private ProviderConfig provider(String name, JsonNode p, FieldReader read) {
+        String path = "providers." + name;
         String type = p.get("type").asText();
-        URI baseUrl = p.hasNonNull("baseUrl") ? URI.create(stripTrailingSlash(p.get("baseUrl").asText()))
+        URI baseUrl = p.hasNonNull("baseUrl") ? baseUrl(path + ".baseUrl", p.get("baseUrl").asText(), read)
                 : ProviderConfig.defaultBaseUrl(type);
-        String apiKey = p.hasNonNull("apiKey") ? secret("providers." + name + ".apiKey", p.get("apiKey").asText(), problems) : null;
+        String apiKey = p.hasNonNull("apiKey") ? secret(path + ".apiKey", p.get("apiKey").asText(), read) : null;
         MockSettings mock = MockSettings.DEFAULT;
         if ("mock".equals(type)) {
-            mock = new MockSettings(duration(p, "latency", Duration.ZERO), duration(p, "chunkInterval", Duration.ZERO),
-                    p.path("failureRate").asDouble(0), p.path("failureStatus").asInt(503));
+            mock = new MockSettings(read.duration(p, path, "latency", Duration.ZERO, Duration.ZERO, MAX_MOCK_DELAY),
+                    read.duration(p, path, "chunkInterval", Duration.ZERO, Duration.ZERO, MAX_MOCK_DELAY),
+                    read.number(p, path, "failureRate", 0, 0, 1), read.integer(p, path, "failureStatus", 503, 400, 599));
         }
         String caFile = p.hasNonNull("caFile") ? p.get("caFile").asText() : null;
-        if (caFile != null && !Files.isReadable(Path.of(caFile))) {
-            problems.add("providers." + name + ".caFile: cannot read " + caFile);
+        if (caFile != null && !readable(caFile)) {
+            read.problem(path + ".caFile", "cannot read " + FieldReader.quote(caFile));
         }
         String apiVersion = p.hasNonNull("apiVersion") ? p.get("apiVersion").asText() : ProviderConfig.defaultApiVersion(type);
         return new ProviderConfig(name, type, baseUrl, apiKey, apiVersion, caFile, mock);
     }
 
-    private String secret(String where, String reference, List<String> problems) {
+    /**
+     * An absolute http(s) URL with a host, to which the adapters append their paths. The value is not quoted in a
+     * problem: a URL may carry credentials.
+     */
+    private static URI baseUrl(String where, String text, FieldReader read) {
+        URI uri;
+        try {
+            uri = new URI(stripTrailingSlash(text));
+        } catch (URISyntaxException e) {
+            read.problem(where, "is not a valid URL (" + e.getReason() + " at index " + e.getIndex() + ")");
+            return null;
+        }
+        String scheme = uri.getScheme() == null ? "" : uri.getScheme().toLowerCase(Locale.ROOT);
+        if (!uri.isAbsolute() || !(scheme.equals("http") || scheme.equals("https"))) {
+            read.problem(where, "must be an absolute http:// or https:// URL");
+        } else if (uri.getHost() == null) {
+            read.problem(where, "has no valid host name (letters, digits, '-' and '.'; no '_')");
+        } else if (uri.getPort() > 65535) {
+            read.problem(where, "has a port above 65535");
+        } else if (uri.getRawUserInfo() != null) {
+            read.problem(where, "must not carry credentials: use apiKey");
+        } else if (uri.getRawQuery() != null || uri.getRawFragment() != null) {
+            read.problem(where, "must not have a query or fragment: the adapters append paths to it");
+        } else {
+            return uri;
+        }
+        return null;
+    }
+
+    private static boolean readable(String file) {
+        try {
+            return Files.isReadable(Path.of(file));
+        } catch (InvalidPathException e) {
+            return false;
+        }
+    }
+
+    private String secret(String where, String reference, FieldReader read) {
         Matcher m = SECRET.matcher(reference);
         if (!m.matches()) {
-            problems.add(where + ": must be ${env:NAME} or ${file:/path}");
+            read.problem(where, "must be ${env:NAME} or ${file:/path}");
             return null;
         }
         String kind = m.group(1);
@@ -192,15 +290,20 @@ public final class ConfigLoader {
         if (kind.equals("env")) {
             String value = env.apply(name);
             if (value == null || value.isBlank()) {
-                problems.add(where + ": environment variable " + name + " is not set");
+                read.problem(where, "environment variable " + name + " is not set");
                 return null;
             }
             return value.trim();
         }
         try {
-            return Files.readString(Path.of(name), StandardCharsets.UTF_8).trim();
-        } catch (IOException e) {
-            problems.add(where + ": cannot read secret file " + name);
+            Path file = Path.of(name);
+            if (!Files.isRegularFile(file) || Files.size(file) > MAX_SECRET_FILE_BYTES) {
+                read.problem(where, "secret file " + name + " is not a regular file of at most " + MAX_SECRET_FILE_BYTES + " bytes");
+                return null;
+            }
+            return Files.readString(file, StandardCharsets.UTF_8).trim();
+        } catch (IOException | InvalidPathException e) {
+            read.problem(where, "cannot read secret file " + name);
             return null;
         }
     }
@@ -219,23 +322,27 @@ public final class ConfigLoader {
         return out;
     }
 
-    static Duration duration(JsonNode parent, String field, Duration fallback) {
-        JsonNode n = parent == null ? null : parent.get(field);
-        return n == null || n.isNull() ? fallback : parseDuration(n.asText());
-    }
-
+    /**
+     * {@code 250ms}, {@code 30s}, {@code 5m}, {@code 1h} or {@code 1d}; an {@link IllegalArgumentException} for
+     * anything else, a number too large for a {@link Duration} included.
+     */
     public static Duration parseDuration(String text) {
         Matcher m = DURATION.matcher(text.trim());
         if (!m.matches()) {
-            throw new IllegalArgumentException("not a duration: " + text);
+            throw new IllegalArgumentException("not a duration: " + FieldReader.quote(text) + " (use e.g. 250ms, 30s, 5m, 1h, 1d)");
         }
-        long n = Long.parseLong(m.group(1));
-        return switch (m.group(2)) {
-            case "ms" -> Duration.ofMillis(n);
-            case "s" -> Duration.ofSeconds(n);
-            case "m" -> Duration.ofMinutes(n);
-            default -> Duration.ofHours(n);
-        };
+        try {
+            long n = Long.parseLong(m.group(1));
+            return switch (m.group(2)) {
+                case "ms" -> Duration.ofMillis(n);
+                case "s" -> Duration.ofSeconds(n);
+                case "m" -> Duration.ofMinutes(n);
+                case "h" -> Duration.ofHours(n);
+                default -> Duration.ofDays(n);
+            };
+        } catch (NumberFormatException | ArithmeticException e) {
+            throw new IllegalArgumentException("the duration " + FieldReader.quote(text) + " is too large");
+        }
     }
 
     private static String stripTrailingSlash(String url) {

@@ -5,6 +5,7 @@ import org.apache.camel.CamelContext;
 import org.apache.camel.impl.DefaultCamelContext;
 import org.apache.camel.model.ModelCamelContext;
 import org.apache.camel.model.RouteDefinition;
+import org.apache.camel.model.RouteTemplateDefinition;
 import org.apache.camel.spi.Resource;
 import org.apache.camel.spi.RoutesLoader;
 import org.apache.camel.support.PluginHelper;
@@ -21,6 +22,8 @@ import java.nio.file.StandardWatchEventKinds;
 import java.nio.file.WatchEvent;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
+import java.time.Instant;
+import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -90,8 +93,8 @@ public final class ReloadWatcher {
     }
 
     private void run() {
-        try {
-            while (true) {
+        while (true) {
+            try {
                 WatchKey key = watchService.take();
                 Set<Path> changed = new LinkedHashSet<>();
                 collect(key, changed);
@@ -101,16 +104,25 @@ public final class ReloadWatcher {
                     collect(more, changed);
                 }
                 for (Path file : changed) {
-                    if (file.equals(configFile)) {
-                        reloadConfig();
-                    } else if (file.getParent().equals(routesDir) && file.getFileName().toString().endsWith(".camel.yaml")
-                            && Files.isRegularFile(file)) {
-                        reloadRoutes(file);
-                    }
+                    reload(file);
                 }
+            } catch (InterruptedException | ClosedWatchServiceException e) {
+                return; // stopping
+            } catch (RuntimeException | Error e) {
+                fatalOr(e);
+                // never the end of hot reload: the next edit is watched for as before
+                LOG.warn("Hot reload: {}; watching on", describe(e));
+                LOG.debug("Hot reload failure", e);
             }
-        } catch (InterruptedException | ClosedWatchServiceException e) {
-            // stopping
+        }
+    }
+
+    private void reload(Path file) {
+        if (file.equals(configFile)) {
+            reloadConfig();
+        } else if (routesDir.equals(file.getParent()) && file.getFileName().toString().endsWith(".camel.yaml")
+                && Files.isRegularFile(file)) {
+            reloadRoutes(file);
         }
     }
 
@@ -124,34 +136,49 @@ public final class ReloadWatcher {
         key.reset();
     }
 
-    /** Loads and validates the config file; the running config stays unless the new one is valid. */
+    /**
+     * Loads and validates the config file, then swaps it in; the running config stays unless both succeed. Any
+     * failure, whatever it is, refuses the edit: one log line, the failure counted, the watcher carries on.
+     */
     public boolean reloadConfig() {
+        String name = configFile.getFileName().toString();
+        GatewayConfig next;
         try {
-            GatewayConfig next = loader.load(configFile);
-            config.replace(next);
-            metrics.configReload("config", true);
-            LOG.info("Reloaded {}: {} model(s), {} provider(s), {} key(s)", configFile.getFileName(),
-                    next.models().size(), next.providers().size(), next.keysBySha256().size());
-            return true;
+            next = loader.load(configFile);
         } catch (ConfigException e) {
-            metrics.configReload("config", false);
-            LOG.warn("Refused to reload {}; the previous config keeps serving. {}", configFile.getFileName(), e.getMessage());
-            return false;
+            return refused("config", name, "the previous config keeps serving. " + e.getMessage(), null);
+        } catch (RuntimeException | Error e) {
+            fatalOr(e);
+            return refused("config", name, "the previous config keeps serving. It cannot be loaded: " + describe(e), e);
         }
+        try {
+            config.replace(next); // on a failure the previous config is back in place, routes and all
+        } catch (RuntimeException | Error e) {
+            fatalOr(e);
+            return refused("config", name, "it could not be applied (" + describe(e) + "); the previous config is back "
+                    + "and keeps serving", e);
+        }
+        applied("config", name);
+        LOG.info("Reloaded {}: {} model(s), {} provider(s), {} key(s)", name,
+                next.models().size(), next.providers().size(), next.keysBySha256().size());
+        return true;
     }
 
-    /** Validates one route file, then replaces the routes it defines; on failure the old ones come back. */
+    /**
+     * Validates one route file, then replaces the routes and route templates it defines (and restamps the routes
+     * made from a changed template); on any failure the previous routes and templates come back.
+     */
     public boolean reloadRoutes(Path file) {
         String name = file.getFileName().toString();
-        Resource resource = ResourceHelper.resolveResource(context, "file:" + file);
         List<RouteDefinition> fresh;
         List<String> templates = new ArrayList<>();
+        Resource resource;
         try {
+            resource = ResourceHelper.resolveResource(context, "file:" + file);
             fresh = parse(resource, templates);
-        } catch (Exception e) {
-            metrics.configReload("routes", false);
-            LOG.warn("Refused to reload {}; its routes keep serving as they were. {}", name, rootMessage(e));
-            return false;
+        } catch (Exception | Error e) {
+            fatalOr(e);
+            return refused("routes", name, "its routes keep serving as they were. " + rootMessage(e), null);
         }
         ModelCamelContext model = (ModelCamelContext) context;
         Map<String, RouteDefinition> previous = new LinkedHashMap<>();
@@ -161,6 +188,8 @@ public final class ReloadWatcher {
                 previous.put(def.getRouteId(), old);
             }
         }
+        List<RouteTemplateDefinition> previousTemplates = model.getRouteTemplateDefinitions().stream()
+                .filter(t -> templates.contains(t.getId())).toList();
         try {
             // Camel appends reloaded templates after the old ones and keeps using the first: drop the old first
             for (String template : templates) {
@@ -170,14 +199,37 @@ public final class ReloadWatcher {
             if (!templates.isEmpty()) {
                 templatesChanged.run();
             }
-            metrics.configReload("routes", true);
+            applied("routes", name);
             LOG.info("Reloaded {}: route(s) {}{}", name, updated, templates.isEmpty() ? "" : ", template(s) " + templates);
             return true;
-        } catch (Exception e) {
-            metrics.configReload("routes", false);
-            LOG.warn("Refused to reload {}: its routes failed to start ({}); restoring the previous ones", name, rootMessage(e));
-            restore(model, fresh, previous);
-            return false;
+        } catch (Exception | Error e) {
+            fatalOr(e);
+            restore(model, fresh, previous, templates, previousTemplates);
+            return refused("routes", name, "its routes failed to start (" + rootMessage(e)
+                    + "); the previous ones are back", null);
+        }
+    }
+
+    private void applied(String kind, String name) {
+        metrics.configReload(kind, true);
+        config.reloaded(name, null);
+    }
+
+    /** One WARN line without a stack trace (a config error is not a bug); an unexpected failure's trace at DEBUG. */
+    private boolean refused(String kind, String name, String why, Throwable unexpected) {
+        metrics.configReload(kind, false);
+        config.reloaded(name, Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
+        LOG.warn("Refused to reload {}: {}", name, why);
+        if (unexpected != null) {
+            LOG.debug("Reload of {} failed", name, unexpected);
+        }
+        return false;
+    }
+
+    /** A VM error (out of memory, internal error) is not a bad edit: let it through. */
+    private static void fatalOr(Throwable e) {
+        if (e instanceof VirtualMachineError vm) {
+            throw vm;
         }
     }
 
@@ -196,7 +248,8 @@ public final class ReloadWatcher {
         }
     }
 
-    private void restore(ModelCamelContext model, List<RouteDefinition> fresh, Map<String, RouteDefinition> previous) {
+    private void restore(ModelCamelContext model, List<RouteDefinition> fresh, Map<String, RouteDefinition> previous,
+                         List<String> templates, List<RouteTemplateDefinition> previousTemplates) {
         for (RouteDefinition def : fresh) {
             try {
                 if (context.getRoute(def.getRouteId()) != null) {
@@ -212,6 +265,28 @@ public final class ReloadWatcher {
         } catch (Exception e) {
             LOG.error("Could not restore the previous routes {}: {}", previous.keySet(), rootMessage(e));
         }
+        if (templates.isEmpty()) {
+            return;
+        }
+        try {
+            for (String template : templates) {
+                model.removeRouteTemplateDefinitions(template);
+            }
+            model.addRouteTemplateDefinitions(previousTemplates);
+            templatesChanged.run(); // the routes stamped from the new template, again from the old one
+        } catch (Exception | Error e) {
+            fatalOr(e);
+            LOG.error("Could not restore the previous template(s) {}: {}", templates, rootMessage(e));
+        }
+    }
+
+    private static String describe(Throwable e) {
+        return e.getClass().getSimpleName() + (e.getMessage() == null ? "" : ": " + firstLine(e.getMessage()));
+    }
+
+    private static String firstLine(String message) {
+        int nl = message.indexOf('\n');
+        return nl < 0 ? message : message.substring(0, nl);
     }
 
     private static String rootMessage(Throwable e) {
@@ -219,6 +294,6 @@ public final class ReloadWatcher {
         while (t.getCause() != null && t.getCause() != t) {
             t = t.getCause();
         }
-        return t.getClass().getSimpleName() + ": " + t.getMessage();
+        return describe(t);
     }
 }

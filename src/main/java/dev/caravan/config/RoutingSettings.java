@@ -22,20 +22,25 @@ public record RoutingSettings(String strategy, int retries, Duration deadline, D
     public static final RoutingSettings DEFAULT = new RoutingSettings("ordered", 2, Duration.ofSeconds(90),
             Duration.ofMillis(100), Duration.ofSeconds(2), 0.1, BreakerSettings.DEFAULT, Duration.ofSeconds(60));
 
-    /** These settings with whatever {@code node} sets. */
-    RoutingSettings with(JsonNode node) {
+    static final int MAX_RETRIES = 20;
+    static final Duration MAX_DEADLINE = Duration.ofHours(24);
+    static final Duration MAX_BACKOFF = Duration.ofHours(1);
+
+    /** These settings with whatever {@code node} (at {@code path} in the file) sets. */
+    RoutingSettings with(JsonNode node, String path, FieldReader read) {
         if (node == null || !node.isObject()) {
             return this;
         }
-        JsonNode backoff = node.path("backoff");
+        JsonNode backoff = node.get("backoff");
+        String backoffPath = FieldReader.at(path, "backoff");
         return new RoutingSettings(
                 node.path("strategy").asText(strategy),
-                node.path("retries").asInt(retries),
-                ConfigLoader.duration(node, "deadline", deadline),
-                ConfigLoader.duration(backoff, "initial", backoffInitial),
-                ConfigLoader.duration(backoff, "max", backoffMax),
-                node.path("explore").asDouble(explore),
-                breaker.with(node.get("breaker")),
-                ConfigLoader.duration(node, "maxRetryAfter", maxRetryAfter));
+                read.integer(node, path, "retries", retries, 0, MAX_RETRIES),
+                read.duration(node, path, "deadline", deadline, Duration.ofMillis(1), MAX_DEADLINE),
+                read.duration(backoff, backoffPath, "initial", backoffInitial, Duration.ZERO, MAX_BACKOFF),
+                read.duration(backoff, backoffPath, "max", backoffMax, Duration.ZERO, MAX_BACKOFF),
+                read.number(node, path, "explore", explore, 0, 1),
+                breaker.with(node.get("breaker"), FieldReader.at(path, "breaker"), read),
+                read.duration(node, path, "maxRetryAfter", maxRetryAfter, Duration.ZERO, MAX_DEADLINE));
     }
 }

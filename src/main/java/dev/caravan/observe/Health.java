@@ -68,6 +68,7 @@ public final class Health {
         checks.put("routes", started ? "UP" : "DOWN");
         checks.put("routeCount", context.getRoutes().size());
         checks.put("accepting", ingress.isDraining() ? "DOWN" : "UP");
+        checks.put("lastReload", config.lastReload()); // a refused edit leaves the previous version serving: still UP
         boolean up = configLoaded && started && !ingress.isDraining();
         body.put("status", up ? "UP" : "DOWN");
         Responder.json(exchange, up ? 200 : 503, body);

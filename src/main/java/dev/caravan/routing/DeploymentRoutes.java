@@ -62,7 +62,12 @@ public final class DeploymentRoutes {
         try {
             context.addRouteFromTemplate(PREFIX + id, TEMPLATE_ID, Map.of("deploymentId", id));
         } catch (Exception e) {
-            throw new IllegalStateException("cannot create the route of deployment " + id + ": " + e.getMessage(), e);
+            // the root cause says what is wrong (an endpoint option, a missing bean); Camel's own message dumps the route
+            Throwable root = e;
+            while (root.getCause() != null && root.getCause() != root) {
+                root = root.getCause();
+            }
+            throw new IllegalStateException("cannot create the route of deployment " + id + ": " + root.getMessage(), e);
         }
     }
 

@@ -114,4 +114,141 @@ class ConfigLoaderTest {
         assertThatThrownBy(() -> loader.parse("test", "providers: [unclosed")).isInstanceOf(ConfigException.class)
                 .hasMessageContaining("not valid YAML");
     }
+
+    static String withModel(String modelLines, String deploymentLines) {
+        return """
+                providers:
+                  mock: { type: mock }
+                  openai: { type: openai, baseUrl: "https://api.openai.com/v1" }
+                models:
+                  - name: fine
+                    deployments: [ { provider: mock, model: fine } ]
+                  - name: m
+                %s
+                    deployments:
+                      - { provider: mock, model: ok }
+                      - { %s }
+                """.formatted(modelLines.indent(4).stripTrailing(), deploymentLines);
+    }
+
+    static ConfigException refused(String yaml) {
+        ConfigLoader l = new ConfigLoader(Map.of("OPENAI_API_KEY", "sk-from-env")::get);
+        try {
+            l.parse("gateway.yaml", yaml);
+        } catch (ConfigException e) {
+            assertThat(e.problems()).allSatisfy(p -> assertThat(p).doesNotContain("\n"));
+            return e;
+        }
+        throw new AssertionError("accepted: " + yaml);
+    }
+
+    @Test
+    void durationsThatOverflowOrLieOutsideTheirRangeAreRefusedWithTheirPath() {
+        assertThat(refused(withModel("timeout: 99999999999999999999s", "provider: mock, model: x")).problems())
+                .containsExactly("models[1].timeout: the duration '99999999999999999999s' is too large");
+        assertThat(refused(withModel("timeout: 9223372036854775807h", "provider: mock, model: x")).getMessage())
+                .contains("models[1].timeout: the duration '9223372036854775807h' is too large");
+        assertThat(refused(withModel("deadline: 9223372036854775807d", "provider: mock, model: x")).getMessage())
+                .contains("models[1].deadline: the duration '9223372036854775807d' is too large");
+        assertThat(refused(withModel("timeout: 2h", "provider: mock, model: x")).getMessage())
+                .contains("models[1].timeout: '2h' is out of range (1ms to 1h)");
+        assertThat(refused(withModel("timeout: 0ms", "provider: mock, model: x")).getMessage())
+                .contains("models[1].timeout: '0ms' is out of range (1ms to 1h)");
+        assertThat(refused(withModel("deadline: 2d", "provider: mock, model: x")).getMessage())
+                .contains("models[1].deadline: '2d' is out of range (1ms to 24h)");
+        assertThat(refused(withModel("breaker: { openDuration: 0ms }", "provider: mock, model: x")).getMessage())
+                .contains("models[1].breaker.openDuration: '0ms' is out of range (1ms to 24h)");
+        assertThat(refused(withModel("backoff: { max: 3h }", "provider: mock, model: x")).getMessage())
+                .contains("models[1].backoff.max: '3h' is out of range (0 to 1h)");
+        assertThat(refused("""
+                providers: { slow: { type: mock, latency: 9999999999999h } }
+                routing: { deadline: 25h }
+                models: [ { name: m, deployments: [ { provider: slow, model: m } ] } ]
+                """).problems()).containsExactlyInAnyOrder(
+                "providers.slow.latency: '9999999999999h' is out of range (0 to 1h)",
+                "routing.deadline: '25h' is out of range (1ms to 24h)");
+    }
+
+    @Test
+    void aDayIsADuration() throws Exception {
+        GatewayConfig config = loader.parse("test", withModel("deadline: 1d", "provider: mock, model: x"));
+        assertThat(config.model("m").orElseThrow().routing().deadline()).isEqualTo(Duration.ofDays(1));
+    }
+
+    @Test
+    void aDefaultDeploymentIdMustMatchTheIdPattern() {
+        for (String model : new String[] {"a?b", "two words", "a#b", "a{{b}}", "a%20b"}) {
+            assertThat(refused(withModel("retries: 1", "provider: mock, model: \"" + model + "\"")).problems())
+                    .singleElement().asString()
+                    .startsWith("models[1].deployments[1].model: the default deployment id 'mock-" + model + "'")
+                    .contains("explicit id");
+        }
+    }
+
+    @Test
+    void defaultIdsMayHoldTheSeparatorsRealModelNamesUse() throws Exception {
+        GatewayConfig config = loader.parse("test", """
+                providers: { mock: { type: mock } }
+                models:
+                  - name: m
+                    deployments:
+                      - { provider: mock, model: ok }
+                      - { provider: mock, model: "llama3.1:8b" }
+                      - { provider: mock, model: meta-llama/Llama-3-8B }
+                      - { provider: mock, model: "claude-3-5-sonnet@20240620" }
+                """);
+        assertThat(config.model("m").orElseThrow().deployments()).extracting(DeploymentConfig::id)
+                .containsExactly("mock-ok", "mock-llama3.1:8b", "mock-meta-llama/Llama-3-8B", "mock-claude-3-5-sonnet@20240620");
+    }
+
+    @Test
+    void anExplicitIdLetsTheUpstreamModelHoldAnyPrintableText() throws Exception {
+        GatewayConfig config = loader.parse("test", withModel("retries: 1", "id: llama, provider: mock, model: \"org/llama 3?\""));
+        assertThat(config.model("m").orElseThrow().deployments().get(1).model()).isEqualTo("org/llama 3?");
+        assertThat(refused(withModel("retries: 1", "id: x, provider: mock, model: \"a\\nb\"")).problems())
+                .containsExactly("models[1].deployments[1].model: must not contain control characters (line breaks, tabs)");
+    }
+
+    @Test
+    void baseUrlsMustBeAbsoluteHttpUrlsWithAHostAndAreNeverQuoted() {
+        String[][] cases = {
+                {"https://api.example.com/v 1", "is not a valid URL"},
+                {"http://", "has no valid host name"},
+                {"http:///v1", "has no valid host name"},
+                {"http://my_host:8000/v1", "has no valid host name"},
+                {"https://user:hunter2@api.example.com/v1", "must not carry credentials"},
+                {"https://api.example.com/v1?x=1", "must not have a query or fragment"},
+                {"http://localhost:99999/v1", "has a port above 65535"},
+        };
+        for (String[] c : cases) {
+            ConfigException e = refused("""
+                    providers: { p: { type: openai-compatible, baseUrl: "%s" } }
+                    models: [ { name: m, deployments: [ { provider: p, model: m } ] } ]
+                    """.formatted(c[0]));
+            assertThat(e.problems()).as(c[0]).singleElement().asString().startsWith("providers.p.baseUrl: " + c[1]);
+            assertThat(e.getMessage()).doesNotContain("hunter2");
+        }
+    }
+
+    @Test
+    void numbersThatBecomeIntsAreBounded() {
+        assertThat(refused(withModel("retries: 1", "provider: mock, model: x, weight: 99999999999999999999")).getMessage())
+                .contains("weight");
+        assertThat(refused(withModel("breaker: { window: 2147483647 }", "provider: mock, model: x")).getMessage())
+                .contains("window");
+        assertThat(refused(withModel("retries: 1", "provider: mock, model: x, maxInFlight: 4294967296")).getMessage())
+                .contains("maxInFlight");
+    }
+
+    @Test
+    void aSecretFileThatIsNotAFileIsAProblemNotACrash() {
+        assertThat(refused("""
+                providers: { p: { type: openai, apiKey: "${file:/dev/zero}" } }
+                models: [ { name: m, deployments: [ { provider: p, model: m } ] } ]
+                """).problems()).singleElement().asString().startsWith("providers.p.apiKey: secret file /dev/zero is not a regular file");
+        assertThat(refused("""
+                providers: { p: { type: openai, apiKey: "${file:/tmp/\\0x}" } }
+                models: [ { name: m, deployments: [ { provider: p, model: m } ] } ]
+                """).problems()).singleElement().asString().startsWith("providers.p.apiKey:");
+    }
 }
