@@ -23,7 +23,7 @@ public record ListenerLimits(Duration headerTimeout, Duration bodyTimeout, Durat
      * Reads the {@code caravan.*} listener settings. The connection cap is lowered to what the process's file
      * descriptor limit can hold (each client connection may hold one upstream connection, and some are kept for
      * files and the management port); the body budget defaults to an eighth of the heap (a body in flight costs about
-     * five times its size in heap while it is parsed), and never below one largest body.
+     * five to seven times its size in heap while it is parsed and sent on: measured), and never below one largest body.
      */
     public static ListenerLimits read(Function<String, String> property) {
         long maxBody = Long.parseLong(or(property.apply("caravan.maxBodyBytes"), "33554432"));
