@@ -10,6 +10,8 @@ import dev.caravan.http.ErrorRenderer;
 import dev.caravan.http.GatewayChannelHandlerFactory;
 import dev.caravan.http.GatewayHeaderFilter;
 import dev.caravan.http.Ingress;
+import dev.caravan.http.ListenerGuard;
+import dev.caravan.http.ListenerLimits;
 import dev.caravan.http.Responder;
 import dev.caravan.http.StreamRegistry;
 import dev.caravan.observe.AccessLog;
@@ -216,7 +218,8 @@ public final class Caravan {
         r.bind("caravanLoops", loops);
         r.bind("gatewayConfig", config);
         r.bind("ingress", ingress);
-        r.bind("authenticator", new KeyAuthenticator(config, options.masterKey()));
+        KeyAuthenticator authenticator = new KeyAuthenticator(config, options.masterKey());
+        r.bind("authenticator", authenticator);
         deployments = new DeploymentRegistry(metrics.registry());
         deployments.apply(config.get());
         ModelRouter router = new ModelRouter(config, deployments);
@@ -240,6 +243,9 @@ public final class Caravan {
         r.bind("streamFinisher", new StreamFinisher(context));
         r.bind("health", new Health(context, config, ingress, deployments));
         r.bind("caravanHttp", new GatewayChannelHandlerFactory(maxBody));
+        r.bind("caravanGuard", new ListenerGuard(ListenerLimits.read(k -> property(context, k, null)),
+                authenticator::knowsKey, metrics.registry()));
+        Json.allowStringsUpTo(maxBody);
         r.bind("caravanHeaderFilter", new GatewayHeaderFilter());
     }
 

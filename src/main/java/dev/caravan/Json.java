@@ -1,6 +1,8 @@
 package dev.caravan;
 
+import com.fasterxml.jackson.core.JsonFactory;
 import com.fasterxml.jackson.core.JsonProcessingException;
+import com.fasterxml.jackson.core.StreamReadConstraints;
 import com.fasterxml.jackson.databind.DeserializationFeature;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
@@ -12,10 +14,24 @@ import java.io.UncheckedIOException;
 /** The one Jackson mapper: configured once, thread-safe, shared. */
 public final class Json {
 
-    public static final ObjectMapper MAPPER = new ObjectMapper()
+    /** The shipped caravan.maxBodyBytes (32 MiB): one JSON string may be as long as the body it is in. */
+    private static final int DEFAULT_MAX_STRING = 33_554_432;
+
+    public static final ObjectMapper MAPPER = new ObjectMapper(JsonFactory.builder()
+            .streamReadConstraints(StreamReadConstraints.builder().maxStringLength(DEFAULT_MAX_STRING).build())
+            .build())
             .configure(DeserializationFeature.FAIL_ON_TRAILING_TOKENS, true);
 
     private Json() {
+    }
+
+    /**
+     * Lets one string be as long as the largest body (Jackson's default stops at 20M characters, short of a base64
+     * image in a 32 MiB request). Called once at start-up with caravan.maxBodyBytes; parsers made later use it.
+     */
+    public static void allowStringsUpTo(long maxBodyBytes) {
+        int chars = (int) Math.min(Integer.MAX_VALUE, Math.max(maxBodyBytes, 1));
+        MAPPER.getFactory().setStreamReadConstraints(StreamReadConstraints.builder().maxStringLength(chars).build());
     }
 
     public static ObjectNode object() {

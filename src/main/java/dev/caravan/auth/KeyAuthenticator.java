@@ -54,19 +54,36 @@ public final class KeyAuthenticator {
             throw GatewayException.unauthorized(
                     "Missing API key: send it as 'Authorization: Bearer <key>' or in the 'x-api-key' header.");
         }
+        Principal principal = lookup(key);
+        if (principal == null) {
+            throw GatewayException.unauthorized("Incorrect API key provided.");
+        }
+        return principal;
+    }
+
+    /**
+     * Whether these headers carry a key this gateway knows: the listener asks it from a request's head, before
+     * reading a body; the authenticate step stays the authority.
+     */
+    public boolean knowsKey(String authorization, String apiKey) {
+        String key = presentedKey(authorization, apiKey);
+        return key != null && lookup(key) != null;
+    }
+
+    private Principal lookup(String key) {
         byte[] hash = sha256(key);
         if (masterKeyHash != null && MessageDigest.isEqual(hash, masterKeyHash)) {
             return new Principal("master", null, "admin", null);
         }
         KeyConfig found = config.get().keysBySha256().get(HexFormat.of().formatHex(hash));
-        if (found == null) {
-            throw GatewayException.unauthorized("Incorrect API key provided.");
-        }
-        return new Principal(found.id(), found.team(), found.role(), found.models());
+        return found == null ? null : new Principal(found.id(), found.team(), found.role(), found.models());
     }
 
     static String presentedKey(ClientRequest request) {
-        String auth = request.header("authorization");
+        return presentedKey(request.header("authorization"), request.header("x-api-key"));
+    }
+
+    static String presentedKey(String auth, String apiKey) {
         if (auth != null) {
             String trimmed = auth.trim();
             if (trimmed.regionMatches(true, 0, "Bearer ", 0, 7)) {
@@ -74,7 +91,6 @@ public final class KeyAuthenticator {
                 return key.isEmpty() ? null : key;
             }
         }
-        String apiKey = request.header("x-api-key");
         return apiKey == null || apiKey.isBlank() ? null : apiKey.trim();
     }
 

@@ -64,6 +64,7 @@ public final class Ingress {
         // kept for dispatching in the routes; Camel* headers never reach the wire
         in.setHeader(Exchange.HTTP_URI, path);
         in.setHeader(Exchange.HTTP_METHOD, method);
+        RefusedRequest.rethrow(request, exchange); // the listener refused its body (413, 503): answer that
     }
 
     /** While shutting down, new work is refused so open streams can finish. */
