@@ -66,7 +66,7 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
     static final long MAX_HELD_BYTES = 4L * 1024 * 1024;
 
     /** A request refused at the door, answered in its turn, after which the connection closes. */
-    private record Refusal(HttpVersion version, boolean anthropic, GatewayException error) {
+    private record Refusal(boolean anthropic, GatewayException error) {
     }
 
     /** After the answers owed, close: the pipeline was cut. */
@@ -128,7 +128,7 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
             GatewayException refusal = framingError(request);
             if (refusal != null) {
                 ReferenceCountUtil.release(msg);
-                refuse(new Refusal(request.protocolVersion(), isAnthropic(request), refusal));
+                refuse(new Refusal(isAnthropic(request), refusal));
                 return;
             }
             if (!answering && held.isEmpty()) {
@@ -190,10 +190,10 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
         if (!request.decoderResult().isSuccess()) {
             return null; // Camel answers 400 and closes
         }
-        List<String> codings = request.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING);
-        if (codings.isEmpty()) {
+        if (!request.headers().contains(HttpHeaderNames.TRANSFER_ENCODING)) {
             return null;
         }
+        List<String> codings = request.headers().getAll(HttpHeaderNames.TRANSFER_ENCODING);
         if (request.headers().contains(HttpHeaderNames.CONTENT_LENGTH)) {
             return GatewayException.badRequest("invalid_http_request", null,
                     "A request must not carry both Content-Length and Transfer-Encoding.");
@@ -206,7 +206,19 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
         return null;
     }
 
-    /** Refuses a request: in its turn, 400 and close; nothing read after it counts. */
+    /**
+     * For a handler before this one (the listener's {@code decoders} slot) that refuses a request before its body is
+     * read, instead of writing the answer itself, which on a pipelined connection would overtake the answer in
+     * flight: the error goes out in its turn, in the request's error shape, and the connection then closes. The
+     * refusing handler passes nothing of that request on.
+     */
+    void refuseInTurn(HttpRequest request, GatewayException error) {
+        if (!discarding) {
+            refuse(new Refusal(isAnthropic(request), error));
+        }
+    }
+
+    /** Refuses a request: in its turn, its error and close; nothing read after it counts. */
     private void refuse(Refusal refusal) {
         discarding = true;
         if (answering || !held.isEmpty()) {
