@@ -132,6 +132,29 @@ class HttpConnectionSemanticsTest {
     }
 
     @Test
+    void answersNettyWritesItselfKeepTheirPlaceInTheOrder() throws Exception {
+        try (TestGateway small = TestGateway.start(TestGateway.MOCK_CONFIG, java.util.Map.of("caravan.maxBodyBytes", "1000"));
+             RawHttp http = new RawHttp(small.port())) {
+            // 100 Continue is not the answer: the request still gets its own
+            http.send("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + KEY
+                    + "\r\nContent-Type: application/json\r\nExpect: 100-continue\r\nContent-Length: "
+                    + chatBody(false).length() + "\r\n\r\n");
+            assertThat(http.readHead()).startsWith("HTTP/1.1 100 Continue");
+            http.send(chatBody(false));
+            assertThat(http.read().status()).isEqualTo(200);
+            // an oversized body is answered by Netty (413, in OpenAI's shape); what is pipelined after it waits its turn
+            http.send("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2000\r\n\r\n"
+                    + "x".repeat(2000) + RawHttp.get("/v1/models"));
+            RawHttp.Answer tooLarge = http.read();
+            assertThat(tooLarge.status()).isEqualTo(413);
+            assertThat(tooLarge.body()).contains("\"error\":{");
+            if (!"close".equalsIgnoreCase(tooLarge.header("connection"))) {
+                assertThat(http.read().body()).contains("\"object\":\"list\"");
+            }
+        }
+    }
+
+    @Test
     void aClientThatDropsMidBodyLeavesNoWarningAndTheGatewayServesOn() throws Exception {
         int before = logs.list.size();
         for (int i = 0; i < 3; i++) {
