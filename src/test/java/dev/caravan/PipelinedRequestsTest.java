@@ -94,6 +94,16 @@ class PipelinedRequestsTest {
     }
 
     @Test
+    void nothingPipelinedAfterARequestThatSaidCloseIsAnswered() throws Exception {
+        try (RawHttp http = new RawHttp(gateway.port())) {
+            http.send(RawHttp.chat(KEY, "mock-slow", true, "LAST", "Connection: close\r\n") + RawHttp.get("/v1/models"));
+            RawHttp.Answer answer = http.read();
+            assertThat(answer.body()).contains("mock-slow").endsWith("data: [DONE]\n\n");
+            assertThat(http.closedByServerWithin(2_000)).isTrue();
+        }
+    }
+
+    @Test
     void aPipelineBeyondTheBoundIsAnsweredUpToTheBoundThenClosed() throws Exception {
         try (RawHttp http = new RawHttp(gateway.port())) {
             StringBuilder burst = new StringBuilder(RawHttp.chat(KEY, "mock-slow", true, "FIRST", ""));

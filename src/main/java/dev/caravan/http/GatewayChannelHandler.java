@@ -94,6 +94,7 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
     private boolean receivingHeld; // the request whose body is arriving is held, so its pieces are held too
     private boolean discarding; // input is ignored from here on: refused, or cut; the connection closes soon
     private boolean releasing;
+    private boolean lastRequestSeen; // a request said close (or was HTTP/1.0 without keep-alive)
     private boolean readsPaused;
     private boolean bodyInProgress; // a request is up at the aggregator without its last piece yet
 
@@ -125,6 +126,13 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
             return;
         }
         if (msg instanceof HttpRequest request) {
+            if (lastRequestSeen) {
+                // after a request that said close, nothing the client sends counts (RFC 9112 9.6)
+                discarding = true;
+                ReferenceCountUtil.release(msg);
+                return;
+            }
+            lastRequestSeen = !HttpUtil.isKeepAlive(request);
             GatewayException refusal = framingError(request);
             if (refusal != null) {
                 ReferenceCountUtil.release(msg);
