@@ -162,7 +162,11 @@ class HttpConnectionSemanticsTest {
             http.send("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + KEY
                     + "\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"model\":");
             Thread.sleep(50);
-            http.abort();
+            if (i == 0) {
+                http.close(); // FIN
+            } else {
+                http.abort(); // RST
+            }
         }
         // the same, on a connection that already served a request
         RawHttp used = new RawHttp(gateway.port());
