@@ -57,7 +57,7 @@ public final class Ingress {
         }
         // a copy: the request's buffer goes back to Netty's pool when the exchange completes
         byte[] body = "GET".equals(method) || "HEAD".equals(method) ? new byte[0] : ByteBufUtil.getBytes(request.content());
-        boolean keepAlive = !"close".equalsIgnoreCase(exchange.getProperty("Connection", String.class));
+        boolean keepAlive = io.netty.handler.codec.http.HttpUtil.isKeepAlive(request); // 1.1 unless close, 1.0 if keep-alive
         exchange.setProperty(ExchangeKeys.CLIENT_REQUEST, new ClientRequest(method, path, query, headers, body, keepAlive));
         in.removeHeaders("*");
         in.setBody(null);

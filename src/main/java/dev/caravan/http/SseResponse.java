@@ -3,6 +3,7 @@ package dev.caravan.http;
 import io.netty.handler.codec.http.DefaultHttpResponse;
 import io.netty.handler.codec.http.HttpHeaderNames;
 import io.netty.handler.codec.http.HttpHeaderValues;
+import io.netty.handler.codec.http.HttpResponse;
 import io.netty.handler.codec.http.HttpResponseStatus;
 import io.netty.handler.codec.http.HttpVersion;
 
@@ -36,5 +37,20 @@ public final class SseResponse extends DefaultHttpResponse {
 
     public boolean keepAlive() {
         return keepAlive;
+    }
+
+    /**
+     * The head as it goes on the wire: chunked for HTTP/1.1; for a client that cannot take chunks (HTTP/1.0) the
+     * body is delimited by closing the connection, so it must also say close.
+     */
+    HttpResponse head(boolean chunked, boolean keepAliveConnection) {
+        DefaultHttpResponse head = new DefaultHttpResponse(protocolVersion(), status());
+        head.headers().set(headers());
+        if (!chunked) {
+            head.headers().remove(HttpHeaderNames.TRANSFER_ENCODING);
+        }
+        head.headers().set(HttpHeaderNames.CONNECTION,
+                keepAliveConnection ? HttpHeaderValues.KEEP_ALIVE : HttpHeaderValues.CLOSE);
+        return head;
     }
 }
