@@ -41,4 +41,28 @@ class ConnectionCapTest {
             }
         }
     }
+
+    @Test
+    void atTheCapHealthLiveStillAnswersOnTheManagementPort() throws Exception {
+        int management = TestGateway.freePort();
+        try (TestGateway gateway = TestGateway.start(TestGateway.MOCK_CONFIG, Map.of("caravan.maxConnections", "3",
+                "caravan.managementPort", Integer.toString(management)))) {
+            List<RawHttp> idle = new ArrayList<>();
+            try {
+                for (int i = 0; i < 3; i++) {
+                    idle.add(new RawHttp(gateway.port()));
+                }
+                Thread.sleep(200);
+                try (RawHttp over = new RawHttp(gateway.port())) {
+                    assertThat(over.millisUntilClosed(2000)).as("the API port is full").isBetween(0L, 500L);
+                }
+                try (RawHttp probe = new RawHttp(management)) {
+                    probe.send("GET /health/live HTTP/1.1\r\nHost: x\r\n\r\n");
+                    assertThat(probe.readResponse()).startsWith("HTTP/1.1 200");
+                }
+            } finally {
+                idle.forEach(RawHttp::close);
+            }
+        }
+    }
 }

@@ -142,8 +142,9 @@ class HttpConnectionSemanticsTest {
             assertThat(http.readHead()).startsWith("HTTP/1.1 100 Continue");
             http.send(chatBody(false));
             assertThat(http.read().status()).isEqualTo(200);
-            // an oversized body is answered by Netty (413, in OpenAI's shape); what is pipelined after it waits its turn
-            http.send("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 2000\r\n\r\n"
+            // an oversized body is refused before it is read (413, in OpenAI's shape); what is pipelined after it waits its turn
+            http.send("POST /v1/chat/completions HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer " + KEY
+                    + "\r\nContent-Length: 2000\r\n\r\n"
                     + "x".repeat(2000) + RawHttp.get("/v1/models"));
             RawHttp.Answer tooLarge = http.read();
             assertThat(tooLarge.status()).isEqualTo(413);

@@ -96,8 +96,10 @@ final class BodyGate extends ChannelInboundHandlerAdapter {
 
     private void onHead(ChannelHandlerContext ctx, HttpRequest request) {
         guard.requestStarted();
-        if (request instanceof FullHttpRequest || !request.decoderResult().isSuccess()) {
-            // the decoder gave up on it (Camel answers 400 and closes)
+        if (request instanceof FullHttpRequest || !request.decoderResult().isSuccess()
+                || GatewayChannelHandler.framingError(request) != null) {
+            // the decoder gave up on it (Camel answers 400 and closes), or its framing is refused in its turn by the
+            // connection's GatewayChannelHandler, which must see the headers as they came
             pass(ctx, request);
             return;
         }

@@ -194,7 +194,7 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
     }
 
     /** Framing a proxy in front might read differently from us (request smuggling), or that we cannot decode. */
-    private static GatewayException framingError(HttpRequest request) {
+    static GatewayException framingError(HttpRequest request) {
         if (!request.decoderResult().isSuccess()) {
             return null; // Camel answers 400 and closes
         }
