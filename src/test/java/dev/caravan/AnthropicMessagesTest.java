@@ -38,6 +38,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class AnthropicMessagesTest {
 
+    static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer openai;
     static MockWebServer anthropic;
     static TestGateway gateway;
@@ -45,11 +46,9 @@ class AnthropicMessagesTest {
 
     @BeforeAll
     static void start() throws Exception {
-        openai = new MockWebServer();
-        openai.start();
-        anthropic = new MockWebServer();
-        anthropic.start();
-        gateway = TestGateway.start("""
+        openai = upstreams.server();
+        anthropic = upstreams.server();
+        gateway = upstreams.gateway("""
                 providers:
                   mock: { type: mock }
                   oai: { type: openai, baseUrl: "%s" }
@@ -65,7 +64,7 @@ class AnthropicMessagesTest {
                   - name: claude-sonnet
                     deployments: [ { provider: claude, model: claude-sonnet-4-5 } ]
                 """.formatted(openai.url("/v1").toString().replaceAll("/$", ""),
-                anthropic.url("/").toString().replaceAll("/$", "")));
+                UpstreamFixture.root(anthropic)));
         claude = client(TestGateway.MASTER_KEY);
     }
 
@@ -76,17 +75,12 @@ class AnthropicMessagesTest {
 
     @AfterAll
     static void stop() throws Exception {
-        gateway.close();
-        openai.shutdown();
-        anthropic.shutdown();
+        upstreams.close();
     }
 
     @BeforeEach
     void drainRecorded() throws Exception {
-        while (openai.takeRequest(1, TimeUnit.MILLISECONDS) != null
-                || anthropic.takeRequest(1, TimeUnit.MILLISECONDS) != null) {
-            // requests of an earlier test
-        }
+        upstreams.drain(); // requests of an earlier test
     }
 
     @Test

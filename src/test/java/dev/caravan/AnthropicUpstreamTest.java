@@ -32,7 +32,6 @@ import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -54,18 +53,17 @@ class AnthropicUpstreamTest {
     static final String AUTH = "Bearer " + TestGateway.MASTER_KEY;
     static final ObjectMapper JSON = new ObjectMapper();
 
+    static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer anthropic;
     static Path keyFile;
     static TestGateway gateway;
 
     @BeforeAll
     static void start() throws Exception {
-        anthropic = new MockWebServer();
-        anthropic.start();
-        keyFile = Files.createTempFile("anthropic", ".key");
-        Files.writeString(keyFile, ANTHROPIC_KEY + "\n");
-        String baseUrl = anthropic.url("/").toString().replaceAll("/$", "");
-        gateway = TestGateway.start("""
+        anthropic = upstreams.server();
+        keyFile = upstreams.keyFile("anthropic", ANTHROPIC_KEY + "\n");
+        String baseUrl = UpstreamFixture.root(anthropic);
+        gateway = upstreams.gateway("""
                 providers:
                   claude: { type: anthropic, baseUrl: "%s", apiKey: "${file:%s}" }
                 models:
@@ -81,16 +79,12 @@ class AnthropicUpstreamTest {
 
     @AfterAll
     static void stop() throws Exception {
-        gateway.close();
-        anthropic.shutdown();
-        Files.deleteIfExists(keyFile);
+        upstreams.close();
     }
 
     @AfterEach
     void drainRecordedRequests() throws InterruptedException {
-        while (anthropic.takeRequest(10, TimeUnit.MILLISECONDS) != null) {
-            // next test starts clean
-        }
+        upstreams.drain(); // next test starts clean
     }
 
     static String fixture(String name) {

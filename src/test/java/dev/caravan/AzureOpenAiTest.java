@@ -11,7 +11,6 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
@@ -21,18 +20,17 @@ import static org.assertj.core.api.Assertions.assertThat;
 class AzureOpenAiTest {
 
     static final String AZURE_KEY = "azure-key-0123456789abcdef0123456789";
+    static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer azure;
     static Path keyFile;
     static TestGateway gateway;
 
     @BeforeAll
     static void start() throws Exception {
-        azure = new MockWebServer();
-        azure.start();
-        keyFile = Files.createTempFile("azure", ".key");
-        Files.writeString(keyFile, AZURE_KEY);
-        String baseUrl = azure.url("/").toString().replaceAll("/$", "");
-        gateway = TestGateway.start("""
+        azure = upstreams.server();
+        keyFile = upstreams.keyFile("azure", AZURE_KEY);
+        String baseUrl = UpstreamFixture.root(azure);
+        gateway = upstreams.gateway("""
                 providers:
                   azure-eu: { type: azure, baseUrl: "%s", apiKey: "${file:%s}", apiVersion: 2024-10-21 }
                 routing: { retries: 0 }
@@ -48,9 +46,7 @@ class AzureOpenAiTest {
 
     @AfterAll
     static void stop() throws Exception {
-        gateway.close();
-        azure.shutdown();
-        Files.deleteIfExists(keyFile);
+        upstreams.close();
     }
 
     @Test

@@ -22,15 +22,15 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** POST /v1/embeddings through the official SDK: mock and OpenAI-compatible deployments, floats and base64, batches. */
 class EmbeddingsTest {
 
+    static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer upstream;
     static TestGateway gateway;
     static OpenAIClient client;
 
     @BeforeAll
     static void start() throws Exception {
-        upstream = new MockWebServer();
-        upstream.start();
-        gateway = TestGateway.start("""
+        upstream = upstreams.server();
+        gateway = upstreams.gateway("""
                 providers:
                   mock: { type: mock }
                   up: { type: openai, baseUrl: "%s" }
@@ -41,13 +41,12 @@ class EmbeddingsTest {
                   - name: text-embedding-3-small
                     deployments: [ { provider: up, model: text-embedding-3-small } ]
                 """.formatted(upstream.url("/v1")));
-        client = gateway.openai(TestGateway.MASTER_KEY);
+        client = upstreams.openai();
     }
 
     @AfterAll
     static void stop() throws Exception {
-        gateway.close();
-        upstream.shutdown();
+        upstreams.close();
     }
 
     static double norm(List<Float> v) {

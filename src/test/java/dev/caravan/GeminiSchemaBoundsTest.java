@@ -11,7 +11,6 @@ import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
@@ -24,6 +23,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class GeminiSchemaBoundsTest {
 
+    static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer google;
     static Path keyFile;
     static TestGateway gateway;
@@ -35,17 +35,14 @@ class GeminiSchemaBoundsTest {
 
     @BeforeAll
     static void start() throws Exception {
-        google = new MockWebServer();
-        google.setDispatcher(new Dispatcher() {
+        google = upstreams.server(new Dispatcher() {
             @Override
             public MockResponse dispatch(RecordedRequest r) {
                 return new MockResponse().setHeader("Content-Type", "application/json").setBody(ANSWER);
             }
         });
-        google.start();
-        keyFile = Files.createTempFile("google", ".key");
-        Files.writeString(keyFile, TestGateway.fakeProviderKey("AIzaSy") + "\n");
-        gateway = TestGateway.start("""
+        keyFile = upstreams.keyFile("google", TestGateway.fakeProviderKey("AIzaSy") + "\n");
+        gateway = upstreams.gateway("""
                 providers:
                   google: { type: gemini, baseUrl: "%s", apiKey: "${file:%s}" }
                 models:
@@ -53,21 +50,17 @@ class GeminiSchemaBoundsTest {
                     deployments: [ { provider: google, model: gemini-2.5-flash } ]
                 routing:
                   retries: 0
-                """.formatted(google.url("/").toString().replaceAll("/$", ""), keyFile));
+                """.formatted(UpstreamFixture.root(google), keyFile));
     }
 
     @AfterAll
     static void stop() throws Exception {
-        gateway.close();
-        google.shutdown();
-        Files.deleteIfExists(keyFile);
+        upstreams.close();
     }
 
     @BeforeEach
     void drain() throws InterruptedException {
-        while (google.takeRequest(10, TimeUnit.MILLISECONDS) != null) {
-            // each test counts its own upstream requests
-        }
+        upstreams.drain(); // each test counts its own upstream requests
     }
 
     static HttpResponse<String> chat(String extra) {

@@ -18,7 +18,6 @@ import java.io.InputStream;
 import java.net.http.HttpClient;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -32,6 +31,7 @@ class OpenAiUpstreamTest {
     static final ObjectMapper JSON = new ObjectMapper();
     static final String AUTH = "Bearer " + TestGateway.MASTER_KEY;
 
+    static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer upstream;
     static MockWebServer stalling; // its own server: a throttled body keeps writing long after the test
     static ScriptedSseUpstream scripted;
@@ -41,16 +41,13 @@ class OpenAiUpstreamTest {
 
     @BeforeAll
     static void start() throws Exception {
-        upstream = new MockWebServer();
-        upstream.start();
-        stalling = new MockWebServer();
-        stalling.start();
-        scripted = new ScriptedSseUpstream();
-        stale = new StaleConnectionUpstream();
-        keyFile = Files.createTempFile("provider", ".key");
-        Files.writeString(keyFile, PROVIDER_KEY + "\n");
+        upstream = upstreams.server();
+        stalling = upstreams.server();
+        scripted = upstreams.own(new ScriptedSseUpstream());
+        stale = upstreams.own(new StaleConnectionUpstream());
+        keyFile = upstreams.keyFile("provider", PROVIDER_KEY + "\n");
         int closedPort = TestGateway.freePort();
-        gateway = TestGateway.start("""
+        gateway = upstreams.gateway("""
                 providers:
                   upstream: { type: openai, baseUrl: "%s", apiKey: "${file:%s}" }
                   scripted: { type: openai, baseUrl: "%s" }
@@ -82,19 +79,12 @@ class OpenAiUpstreamTest {
 
     @AfterAll
     static void stop() throws Exception {
-        gateway.close();
-        upstream.shutdown();
-        stalling.shutdown();
-        scripted.close();
-        stale.close();
-        Files.deleteIfExists(keyFile);
+        upstreams.close();
     }
 
     @AfterEach
     void drainRecordedRequests() throws InterruptedException {
-        while (upstream.takeRequest(10, TimeUnit.MILLISECONDS) != null) {
-            // next test starts clean
-        }
+        upstreams.drain(upstream); // next test starts clean
     }
 
     static MockResponse completion(String content) {
