@@ -18,10 +18,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import okhttp3.mockwebserver.MockResponse;
 import okhttp3.mockwebserver.MockWebServer;
 import okhttp3.mockwebserver.RecordedRequest;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -38,6 +37,7 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class AnthropicMessagesTest {
 
+    @RegisterExtension
     static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer openai;
     static MockWebServer anthropic;
@@ -71,16 +71,6 @@ class AnthropicMessagesTest {
     static AnthropicClient client(String key) {
         return AnthropicOkHttpClient.builder().baseUrl(gateway.baseUrl()).apiKey(key).maxRetries(0)
                 .timeout(Duration.ofSeconds(20)).build();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        upstreams.close();
-    }
-
-    @BeforeEach
-    void drainRecorded() throws Exception {
-        upstreams.drain(); // requests of an earlier test
     }
 
     @Test

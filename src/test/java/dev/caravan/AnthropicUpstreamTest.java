@@ -22,10 +22,9 @@ import io.netty.channel.nio.NioEventLoopGroup;
 import okhttp3.mockwebserver.MockResponse;
 import okhttp3.mockwebserver.MockWebServer;
 import okhttp3.mockwebserver.RecordedRequest;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.io.InputStream;
@@ -53,6 +52,7 @@ class AnthropicUpstreamTest {
     static final String AUTH = "Bearer " + TestGateway.MASTER_KEY;
     static final ObjectMapper JSON = new ObjectMapper();
 
+    @RegisterExtension
     static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer anthropic;
     static Path keyFile;
@@ -75,16 +75,6 @@ class AnthropicUpstreamTest {
                   retries: 0
                   breaker: { minimumCalls: 1000, window: 1000 }
                 """.formatted(baseUrl, keyFile));
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        upstreams.close();
-    }
-
-    @AfterEach
-    void drainRecordedRequests() throws InterruptedException {
-        upstreams.drain(); // next test starts clean
     }
 
     static String fixture(String name) {

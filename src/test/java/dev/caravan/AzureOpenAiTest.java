@@ -7,9 +7,9 @@ import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import okhttp3.mockwebserver.MockResponse;
 import okhttp3.mockwebserver.MockWebServer;
 import okhttp3.mockwebserver.RecordedRequest;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
@@ -20,6 +20,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 class AzureOpenAiTest {
 
     static final String AZURE_KEY = "azure-key-0123456789abcdef0123456789";
+    @RegisterExtension
     static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer azure;
     static Path keyFile;
@@ -42,11 +43,6 @@ class AzureOpenAiTest {
                   - name: embed
                     deployments: [ { provider: azure-eu, model: embed-prod } ]
                 """.formatted(baseUrl, keyFile));
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        upstreams.close();
     }
 
     @Test

@@ -8,9 +8,9 @@ import com.openai.models.embeddings.EmbeddingCreateParams;
 import okhttp3.mockwebserver.MockResponse;
 import okhttp3.mockwebserver.MockWebServer;
 import okhttp3.mockwebserver.RecordedRequest;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.http.HttpResponse;
 import java.util.Base64;
@@ -22,6 +22,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** POST /v1/embeddings through the official SDK: mock and OpenAI-compatible deployments, floats and base64, batches. */
 class EmbeddingsTest {
 
+    @RegisterExtension
     static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer upstream;
     static TestGateway gateway;
@@ -42,11 +43,6 @@ class EmbeddingsTest {
                     deployments: [ { provider: up, model: text-embedding-3-small } ]
                 """.formatted(upstream.url("/v1")));
         client = upstreams.openai();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        upstreams.close();
     }
 
     static double norm(List<Float> v) {

@@ -5,10 +5,9 @@ import okhttp3.mockwebserver.Dispatcher;
 import okhttp3.mockwebserver.MockResponse;
 import okhttp3.mockwebserver.MockWebServer;
 import okhttp3.mockwebserver.RecordedRequest;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.http.HttpResponse;
 import java.nio.file.Path;
@@ -23,6 +22,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class GeminiSchemaBoundsTest {
 
+    @RegisterExtension
     static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer google;
     static Path keyFile;
@@ -51,16 +51,6 @@ class GeminiSchemaBoundsTest {
                 routing:
                   retries: 0
                 """.formatted(UpstreamFixture.root(google), keyFile));
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        upstreams.close();
-    }
-
-    @BeforeEach
-    void drain() throws InterruptedException {
-        upstreams.drain(); // each test counts its own upstream requests
     }
 
     static HttpResponse<String> chat(String extra) {

@@ -30,10 +30,9 @@ import io.netty.channel.nio.NioEventLoopGroup;
 import okhttp3.mockwebserver.MockResponse;
 import okhttp3.mockwebserver.MockWebServer;
 import okhttp3.mockwebserver.RecordedRequest;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.URI;
 import java.net.http.HttpResponse;
@@ -59,6 +58,7 @@ class GeminiUpstreamTest {
     static final ObjectMapper JSON = new ObjectMapper();
     static final String AUTH = "Bearer " + TestGateway.MASTER_KEY;
 
+    @RegisterExtension
     static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer google;
     static Path keyFile;
@@ -89,16 +89,6 @@ class GeminiUpstreamTest {
                   breaker: { minimumCalls: 1000, window: 1000 }
                 """.formatted(UpstreamFixture.root(google), keyFile));
         client = upstreams.openai();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        upstreams.close();
-    }
-
-    @AfterEach
-    void drainRecordedRequests() throws InterruptedException {
-        upstreams.drain(); // next test starts clean
     }
 
     static MockResponse json(String body) {

@@ -17,10 +17,9 @@ import com.openai.models.embeddings.EmbeddingCreateParams;
 import okhttp3.mockwebserver.MockResponse;
 import okhttp3.mockwebserver.MockWebServer;
 import okhttp3.mockwebserver.RecordedRequest;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
@@ -46,6 +45,7 @@ class MistralAndCompatibleTest {
     static final String AUTH = "Bearer " + TestGateway.MASTER_KEY;
     static final String NINE_LETTERS_OR_DIGITS = "[A-Za-z0-9]{9}";
 
+    @RegisterExtension
     static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer mistral;
     static MockWebServer ollama;
@@ -78,16 +78,6 @@ class MistralAndCompatibleTest {
                   breaker: { minimumCalls: 1000, window: 1000 }
                 """.formatted(mistral.url("/v1"), keyFile, ollama.url("/v1")));
         client = upstreams.openai();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        upstreams.close();
-    }
-
-    @AfterEach
-    void drainRecordedRequests() throws InterruptedException {
-        upstreams.drain(); // next test starts clean
     }
 
     // ---- wire fixtures, as each server publishes them ----

@@ -9,10 +9,9 @@ import okhttp3.mockwebserver.MockResponse;
 import okhttp3.mockwebserver.MockWebServer;
 import okhttp3.mockwebserver.RecordedRequest;
 import okhttp3.mockwebserver.SocketPolicy;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.InputStream;
 import java.net.http.HttpClient;
@@ -31,6 +30,7 @@ class OpenAiUpstreamTest {
     static final ObjectMapper JSON = new ObjectMapper();
     static final String AUTH = "Bearer " + TestGateway.MASTER_KEY;
 
+    @RegisterExtension
     static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer upstream;
     static MockWebServer stalling; // its own server: a throttled body keeps writing long after the test
@@ -75,16 +75,6 @@ class OpenAiUpstreamTest {
                   breaker: { minimumCalls: 1000, window: 1000 }
                 """.formatted(upstream.url("/v1"), keyFile, scripted.baseUrl(), stale.baseUrl(), closedPort, stalling.url("/v1")),
                 java.util.Map.of("caravan.sseKeepAlive", "250ms"));
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        upstreams.close();
-    }
-
-    @AfterEach
-    void drainRecordedRequests() throws InterruptedException {
-        upstreams.drain(upstream); // next test starts clean
     }
 
     static MockResponse completion(String content) {

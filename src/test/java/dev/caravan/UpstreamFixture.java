@@ -3,6 +3,9 @@ package dev.caravan;
 import com.openai.client.OpenAIClient;
 import okhttp3.mockwebserver.Dispatcher;
 import okhttp3.mockwebserver.MockWebServer;
+import org.junit.jupiter.api.extension.AfterAllCallback;
+import org.junit.jupiter.api.extension.AfterEachCallback;
+import org.junit.jupiter.api.extension.ExtensionContext;
 
 import java.io.IOException;
 import java.nio.file.Files;
@@ -15,10 +18,12 @@ import java.util.concurrent.TimeUnit;
 /**
  * A provider test class's upstream side, set up the same way everywhere: MockWebServers standing in for providers,
  * key files their {@code ${file:...}} credentials are read from, and a {@link TestGateway} configured to call them.
- * One per test class (a static field); {@link #close()} stops the gateway first, then every server, then deletes
- * the key files. Everything it holds is made by the class's own set-up, a handful of items.
+ * One per test class, registered as a static {@code @RegisterExtension} field and filled in by the class's
+ * {@code @BeforeAll}: after each test it forgets the requests the servers recorded, so the next test reads only its
+ * own; after the class it stops the gateway first, then every server, then deletes the key files. Everything it
+ * holds is made by that set-up, a handful of items.
  */
-public final class UpstreamFixture implements AutoCloseable {
+public final class UpstreamFixture implements AutoCloseable, AfterEachCallback, AfterAllCallback {
 
     private final List<MockWebServer> servers = new ArrayList<>();
     private final List<AutoCloseable> others = new ArrayList<>();
@@ -76,16 +81,25 @@ public final class UpstreamFixture implements AutoCloseable {
         return gateway.openai(TestGateway.MASTER_KEY);
     }
 
-    /** Forgets the requests earlier tests left recorded on {@code these} servers (all of them when none is named). */
-    public void drain(MockWebServer... these) throws InterruptedException {
-        List<MockWebServer> which = these.length == 0 ? servers : List.of(these);
+    /** Forgets the requests every server has recorded and no test has taken. */
+    public void drain() throws InterruptedException {
         boolean any = true;
         while (any) {
             any = false;
-            for (MockWebServer s : which) {
+            for (MockWebServer s : servers) {
                 any |= s.takeRequest(10, TimeUnit.MILLISECONDS) != null;
             }
         }
+    }
+
+    @Override
+    public void afterEach(ExtensionContext context) throws InterruptedException {
+        drain();
+    }
+
+    @Override
+    public void afterAll(ExtensionContext context) throws Exception {
+        close();
     }
 
     @Override
