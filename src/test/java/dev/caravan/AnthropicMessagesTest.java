@@ -18,10 +18,9 @@ import com.fasterxml.jackson.databind.JsonNode;
 import okhttp3.mockwebserver.MockResponse;
 import okhttp3.mockwebserver.MockWebServer;
 import okhttp3.mockwebserver.RecordedRequest;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.http.HttpResponse;
 import java.time.Duration;
@@ -38,6 +37,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
  */
 class AnthropicMessagesTest {
 
+    @RegisterExtension
+    static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer openai;
     static MockWebServer anthropic;
     static TestGateway gateway;
@@ -45,11 +46,9 @@ class AnthropicMessagesTest {
 
     @BeforeAll
     static void start() throws Exception {
-        openai = new MockWebServer();
-        openai.start();
-        anthropic = new MockWebServer();
-        anthropic.start();
-        gateway = TestGateway.start("""
+        openai = upstreams.server();
+        anthropic = upstreams.server();
+        gateway = upstreams.gateway("""
                 providers:
                   mock: { type: mock }
                   oai: { type: openai, baseUrl: "%s" }
@@ -65,28 +64,13 @@ class AnthropicMessagesTest {
                   - name: claude-sonnet
                     deployments: [ { provider: claude, model: claude-sonnet-4-5 } ]
                 """.formatted(openai.url("/v1").toString().replaceAll("/$", ""),
-                anthropic.url("/").toString().replaceAll("/$", "")));
+                UpstreamFixture.root(anthropic)));
         claude = client(TestGateway.MASTER_KEY);
     }
 
     static AnthropicClient client(String key) {
         return AnthropicOkHttpClient.builder().baseUrl(gateway.baseUrl()).apiKey(key).maxRetries(0)
                 .timeout(Duration.ofSeconds(20)).build();
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        gateway.close();
-        openai.shutdown();
-        anthropic.shutdown();
-    }
-
-    @BeforeEach
-    void drainRecorded() throws Exception {
-        while (openai.takeRequest(1, TimeUnit.MILLISECONDS) != null
-                || anthropic.takeRequest(1, TimeUnit.MILLISECONDS) != null) {
-            // requests of an earlier test
-        }
     }
 
     @Test

@@ -22,17 +22,15 @@ import io.netty.channel.nio.NioEventLoopGroup;
 import okhttp3.mockwebserver.MockResponse;
 import okhttp3.mockwebserver.MockWebServer;
 import okhttp3.mockwebserver.RecordedRequest;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.IOException;
 import java.io.InputStream;
 import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -54,18 +52,18 @@ class AnthropicUpstreamTest {
     static final String AUTH = "Bearer " + TestGateway.MASTER_KEY;
     static final ObjectMapper JSON = new ObjectMapper();
 
+    @RegisterExtension
+    static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer anthropic;
     static Path keyFile;
     static TestGateway gateway;
 
     @BeforeAll
     static void start() throws Exception {
-        anthropic = new MockWebServer();
-        anthropic.start();
-        keyFile = Files.createTempFile("anthropic", ".key");
-        Files.writeString(keyFile, ANTHROPIC_KEY + "\n");
-        String baseUrl = anthropic.url("/").toString().replaceAll("/$", "");
-        gateway = TestGateway.start("""
+        anthropic = upstreams.server();
+        keyFile = upstreams.keyFile("anthropic", ANTHROPIC_KEY + "\n");
+        String baseUrl = UpstreamFixture.root(anthropic);
+        gateway = upstreams.gateway("""
                 providers:
                   claude: { type: anthropic, baseUrl: "%s", apiKey: "${file:%s}" }
                 models:
@@ -77,20 +75,6 @@ class AnthropicUpstreamTest {
                   retries: 0
                   breaker: { minimumCalls: 1000, window: 1000 }
                 """.formatted(baseUrl, keyFile));
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        gateway.close();
-        anthropic.shutdown();
-        Files.deleteIfExists(keyFile);
-    }
-
-    @AfterEach
-    void drainRecordedRequests() throws InterruptedException {
-        while (anthropic.takeRequest(10, TimeUnit.MILLISECONDS) != null) {
-            // next test starts clean
-        }
     }
 
     static String fixture(String name) {

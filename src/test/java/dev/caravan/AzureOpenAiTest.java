@@ -7,11 +7,10 @@ import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import okhttp3.mockwebserver.MockResponse;
 import okhttp3.mockwebserver.MockWebServer;
 import okhttp3.mockwebserver.RecordedRequest;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
@@ -21,18 +20,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 class AzureOpenAiTest {
 
     static final String AZURE_KEY = "azure-key-0123456789abcdef0123456789";
+    @RegisterExtension
+    static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer azure;
     static Path keyFile;
     static TestGateway gateway;
 
     @BeforeAll
     static void start() throws Exception {
-        azure = new MockWebServer();
-        azure.start();
-        keyFile = Files.createTempFile("azure", ".key");
-        Files.writeString(keyFile, AZURE_KEY);
-        String baseUrl = azure.url("/").toString().replaceAll("/$", "");
-        gateway = TestGateway.start("""
+        azure = upstreams.server();
+        keyFile = upstreams.keyFile("azure", AZURE_KEY);
+        String baseUrl = UpstreamFixture.root(azure);
+        gateway = upstreams.gateway("""
                 providers:
                   azure-eu: { type: azure, baseUrl: "%s", apiKey: "${file:%s}", apiVersion: 2024-10-21 }
                 routing: { retries: 0 }
@@ -44,13 +43,6 @@ class AzureOpenAiTest {
                   - name: embed
                     deployments: [ { provider: azure-eu, model: embed-prod } ]
                 """.formatted(baseUrl, keyFile));
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        gateway.close();
-        azure.shutdown();
-        Files.deleteIfExists(keyFile);
     }
 
     @Test

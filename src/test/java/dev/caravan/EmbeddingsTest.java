@@ -8,9 +8,9 @@ import com.openai.models.embeddings.EmbeddingCreateParams;
 import okhttp3.mockwebserver.MockResponse;
 import okhttp3.mockwebserver.MockWebServer;
 import okhttp3.mockwebserver.RecordedRequest;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.http.HttpResponse;
 import java.util.Base64;
@@ -22,15 +22,16 @@ import static org.assertj.core.api.Assertions.assertThat;
 /** POST /v1/embeddings through the official SDK: mock and OpenAI-compatible deployments, floats and base64, batches. */
 class EmbeddingsTest {
 
+    @RegisterExtension
+    static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer upstream;
     static TestGateway gateway;
     static OpenAIClient client;
 
     @BeforeAll
     static void start() throws Exception {
-        upstream = new MockWebServer();
-        upstream.start();
-        gateway = TestGateway.start("""
+        upstream = upstreams.server();
+        gateway = upstreams.gateway("""
                 providers:
                   mock: { type: mock }
                   up: { type: openai, baseUrl: "%s" }
@@ -41,13 +42,7 @@ class EmbeddingsTest {
                   - name: text-embedding-3-small
                     deployments: [ { provider: up, model: text-embedding-3-small } ]
                 """.formatted(upstream.url("/v1")));
-        client = gateway.openai(TestGateway.MASTER_KEY);
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        gateway.close();
-        upstream.shutdown();
+        client = upstreams.openai();
     }
 
     static double norm(List<Float> v) {

@@ -5,13 +5,11 @@ import okhttp3.mockwebserver.Dispatcher;
 import okhttp3.mockwebserver.MockResponse;
 import okhttp3.mockwebserver.MockWebServer;
 import okhttp3.mockwebserver.RecordedRequest;
-import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
-import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.http.HttpResponse;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.TimeUnit;
 
@@ -24,6 +22,8 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class GeminiSchemaBoundsTest {
 
+    @RegisterExtension
+    static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer google;
     static Path keyFile;
     static TestGateway gateway;
@@ -35,17 +35,14 @@ class GeminiSchemaBoundsTest {
 
     @BeforeAll
     static void start() throws Exception {
-        google = new MockWebServer();
-        google.setDispatcher(new Dispatcher() {
+        google = upstreams.server(new Dispatcher() {
             @Override
             public MockResponse dispatch(RecordedRequest r) {
                 return new MockResponse().setHeader("Content-Type", "application/json").setBody(ANSWER);
             }
         });
-        google.start();
-        keyFile = Files.createTempFile("google", ".key");
-        Files.writeString(keyFile, TestGateway.fakeProviderKey("AIzaSy") + "\n");
-        gateway = TestGateway.start("""
+        keyFile = upstreams.keyFile("google", TestGateway.fakeProviderKey("AIzaSy") + "\n");
+        gateway = upstreams.gateway("""
                 providers:
                   google: { type: gemini, baseUrl: "%s", apiKey: "${file:%s}" }
                 models:
@@ -53,21 +50,7 @@ class GeminiSchemaBoundsTest {
                     deployments: [ { provider: google, model: gemini-2.5-flash } ]
                 routing:
                   retries: 0
-                """.formatted(google.url("/").toString().replaceAll("/$", ""), keyFile));
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        gateway.close();
-        google.shutdown();
-        Files.deleteIfExists(keyFile);
-    }
-
-    @BeforeEach
-    void drain() throws InterruptedException {
-        while (google.takeRequest(10, TimeUnit.MILLISECONDS) != null) {
-            // each test counts its own upstream requests
-        }
+                """.formatted(UpstreamFixture.root(google), keyFile));
     }
 
     static HttpResponse<String> chat(String extra) {

@@ -30,16 +30,14 @@ import io.netty.channel.nio.NioEventLoopGroup;
 import okhttp3.mockwebserver.MockResponse;
 import okhttp3.mockwebserver.MockWebServer;
 import okhttp3.mockwebserver.RecordedRequest;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.URI;
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 import java.util.ArrayList;
@@ -60,6 +58,8 @@ class GeminiUpstreamTest {
     static final ObjectMapper JSON = new ObjectMapper();
     static final String AUTH = "Bearer " + TestGateway.MASTER_KEY;
 
+    @RegisterExtension
+    static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer google;
     static Path keyFile;
     static TestGateway gateway;
@@ -67,11 +67,9 @@ class GeminiUpstreamTest {
 
     @BeforeAll
     static void start() throws Exception {
-        google = new MockWebServer();
-        google.start();
-        keyFile = Files.createTempFile("google", ".key");
-        Files.writeString(keyFile, GOOGLE_KEY + "\n");
-        gateway = TestGateway.start("""
+        google = upstreams.server();
+        keyFile = upstreams.keyFile("google", GOOGLE_KEY + "\n");
+        gateway = upstreams.gateway("""
                 providers:
                   google: { type: gemini, baseUrl: "%s", apiKey: "${file:%s}" }
                 models:
@@ -89,22 +87,8 @@ class GeminiUpstreamTest {
                 routing:
                   retries: 0
                   breaker: { minimumCalls: 1000, window: 1000 }
-                """.formatted(google.url("/").toString().replaceAll("/$", ""), keyFile));
-        client = gateway.openai(TestGateway.MASTER_KEY);
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        gateway.close();
-        google.shutdown();
-        Files.deleteIfExists(keyFile);
-    }
-
-    @AfterEach
-    void drainRecordedRequests() throws InterruptedException {
-        while (google.takeRequest(10, TimeUnit.MILLISECONDS) != null) {
-            // next test starts clean
-        }
+                """.formatted(UpstreamFixture.root(google), keyFile));
+        client = upstreams.openai();
     }
 
     static MockResponse json(String body) {

@@ -17,15 +17,13 @@ import com.openai.models.embeddings.EmbeddingCreateParams;
 import okhttp3.mockwebserver.MockResponse;
 import okhttp3.mockwebserver.MockWebServer;
 import okhttp3.mockwebserver.RecordedRequest;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.net.http.HttpResponse;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Base64;
@@ -47,6 +45,8 @@ class MistralAndCompatibleTest {
     static final String AUTH = "Bearer " + TestGateway.MASTER_KEY;
     static final String NINE_LETTERS_OR_DIGITS = "[A-Za-z0-9]{9}";
 
+    @RegisterExtension
+    static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer mistral;
     static MockWebServer ollama;
     static Path keyFile;
@@ -55,13 +55,10 @@ class MistralAndCompatibleTest {
 
     @BeforeAll
     static void start() throws Exception {
-        mistral = new MockWebServer();
-        mistral.start();
-        ollama = new MockWebServer();
-        ollama.start();
-        keyFile = Files.createTempFile("mistral", ".key");
-        Files.writeString(keyFile, MISTRAL_KEY + "\n");
-        gateway = TestGateway.start("""
+        mistral = upstreams.server();
+        ollama = upstreams.server();
+        keyFile = upstreams.keyFile("mistral", MISTRAL_KEY + "\n");
+        gateway = upstreams.gateway("""
                 providers:
                   mistral: { type: mistral, baseUrl: "%s", apiKey: "${file:%s}" }
                   ollama: { type: openai-compatible, baseUrl: "%s" }
@@ -80,22 +77,7 @@ class MistralAndCompatibleTest {
                   retries: 0
                   breaker: { minimumCalls: 1000, window: 1000 }
                 """.formatted(mistral.url("/v1"), keyFile, ollama.url("/v1")));
-        client = gateway.openai(TestGateway.MASTER_KEY);
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        gateway.close();
-        mistral.shutdown();
-        ollama.shutdown();
-        Files.deleteIfExists(keyFile);
-    }
-
-    @AfterEach
-    void drainRecordedRequests() throws InterruptedException {
-        while (mistral.takeRequest(10, TimeUnit.MILLISECONDS) != null || ollama.takeRequest(10, TimeUnit.MILLISECONDS) != null) {
-            // next test starts clean
-        }
+        client = upstreams.openai();
     }
 
     // ---- wire fixtures, as each server publishes them ----

@@ -9,16 +9,14 @@ import okhttp3.mockwebserver.MockResponse;
 import okhttp3.mockwebserver.MockWebServer;
 import okhttp3.mockwebserver.RecordedRequest;
 import okhttp3.mockwebserver.SocketPolicy;
-import org.junit.jupiter.api.AfterAll;
-import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.extension.RegisterExtension;
 
 import java.io.InputStream;
 import java.net.http.HttpClient;
 import java.net.http.HttpResponse;
 import java.nio.charset.StandardCharsets;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -32,6 +30,8 @@ class OpenAiUpstreamTest {
     static final ObjectMapper JSON = new ObjectMapper();
     static final String AUTH = "Bearer " + TestGateway.MASTER_KEY;
 
+    @RegisterExtension
+    static final UpstreamFixture upstreams = new UpstreamFixture();
     static MockWebServer upstream;
     static MockWebServer stalling; // its own server: a throttled body keeps writing long after the test
     static ScriptedSseUpstream scripted;
@@ -41,16 +41,13 @@ class OpenAiUpstreamTest {
 
     @BeforeAll
     static void start() throws Exception {
-        upstream = new MockWebServer();
-        upstream.start();
-        stalling = new MockWebServer();
-        stalling.start();
-        scripted = new ScriptedSseUpstream();
-        stale = new StaleConnectionUpstream();
-        keyFile = Files.createTempFile("provider", ".key");
-        Files.writeString(keyFile, PROVIDER_KEY + "\n");
+        upstream = upstreams.server();
+        stalling = upstreams.server();
+        scripted = upstreams.own(new ScriptedSseUpstream());
+        stale = upstreams.own(new StaleConnectionUpstream());
+        keyFile = upstreams.keyFile("provider", PROVIDER_KEY + "\n");
         int closedPort = TestGateway.freePort();
-        gateway = TestGateway.start("""
+        gateway = upstreams.gateway("""
                 providers:
                   upstream: { type: openai, baseUrl: "%s", apiKey: "${file:%s}" }
                   scripted: { type: openai, baseUrl: "%s" }
@@ -78,23 +75,6 @@ class OpenAiUpstreamTest {
                   breaker: { minimumCalls: 1000, window: 1000 }
                 """.formatted(upstream.url("/v1"), keyFile, scripted.baseUrl(), stale.baseUrl(), closedPort, stalling.url("/v1")),
                 java.util.Map.of("caravan.sseKeepAlive", "250ms"));
-    }
-
-    @AfterAll
-    static void stop() throws Exception {
-        gateway.close();
-        upstream.shutdown();
-        stalling.shutdown();
-        scripted.close();
-        stale.close();
-        Files.deleteIfExists(keyFile);
-    }
-
-    @AfterEach
-    void drainRecordedRequests() throws InterruptedException {
-        while (upstream.takeRequest(10, TimeUnit.MILLISECONDS) != null) {
-            // next test starts clean
-        }
     }
 
     static MockResponse completion(String content) {

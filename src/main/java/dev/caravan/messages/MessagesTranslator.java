@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.GatewayException;
 import dev.caravan.Json;
+import dev.caravan.usage.CanonicalText;
 
-import java.util.ArrayList;
 import java.util.List;
 
 /**
@@ -334,13 +334,7 @@ public final class MessagesTranslator {
         if (!blocks.isArray()) {
             throw invalid(where, where + ": expected a string or an array of text blocks.");
         }
-        List<String> texts = new ArrayList<>();
-        for (JsonNode b : blocks) {
-            if (b.path("text").isTextual()) {
-                texts.add(b.get("text").asText());
-            }
-        }
-        return String.join("\n", texts);
+        return CanonicalText.of(blocks, "\n");
     }
 
     private static void copy(ObjectNode from, ObjectNode to, String name, String as) {

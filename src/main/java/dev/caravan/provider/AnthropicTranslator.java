@@ -5,6 +5,7 @@ import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.GatewayException;
 import dev.caravan.Json;
+import dev.caravan.usage.CanonicalText;
 import dev.caravan.usage.Usage;
 
 import java.util.ArrayList;
@@ -33,7 +34,7 @@ final class AnthropicTranslator {
             String role = m.path("role").asText();
             switch (role) {
                 case "system", "developer" -> {
-                    String instructions = text(m.get("content"));
+                    String instructions = CanonicalText.of(m.get("content"), "\n");
                     if (!instructions.isEmpty()) {
                         system.add(instructions);
                     }
@@ -182,23 +183,28 @@ final class AnthropicTranslator {
 
     private static ArrayNode userBlocks(JsonNode content) {
         ArrayNode blocks = Json.MAPPER.createArrayNode();
-        if (content == null || content.isNull()) {
-            return blocks;
-        }
-        if (content.isTextual()) {
-            textBlock(blocks, content.asText());
-            return blocks;
-        }
-        for (JsonNode part : content) {
-            String type = part.path("type").asText();
-            switch (type) {
-                case "text" -> textBlock(blocks, part.path("text").asText());
-                case "image_url" -> blocks.add(image(part.path("image_url").path("url").asText()));
-                case "file" -> blocks.add(document(part.path("file")));
-                default -> throw GatewayException.badRequest("unsupported_content", "messages",
+        ContentParts.walk(content, new ContentParts.Visitor() {
+            @Override
+            public void text(String text) {
+                textBlock(blocks, text);
+            }
+
+            @Override
+            public void imageUrl(String url) {
+                blocks.add(image(url));
+            }
+
+            @Override
+            public void file(JsonNode file) {
+                blocks.add(document(file));
+            }
+
+            @Override
+            public void other(String type) { // audio among them: Anthropic takes none
+                throw GatewayException.badRequest("unsupported_content", "messages",
                         "Content part '" + GatewayException.quote(type) + "' cannot be sent to an Anthropic model.");
             }
-        }
+        });
         return blocks;
     }
 
@@ -229,7 +235,7 @@ final class AnthropicTranslator {
         ObjectNode result = blocks.addObject();
         result.put("type", "tool_result");
         result.put("tool_use_id", message.path("tool_call_id").asText());
-        result.put("content", text(message.get("content")));
+        result.put("content", CanonicalText.of(message.get("content"), "\n"));
         return blocks;
     }
 
@@ -328,26 +334,6 @@ final class AnthropicTranslator {
         if (c != null) {
             out.set("tool_choice", c);
         }
-    }
-
-    /** A system or tool message's content: a string, or text parts joined. */
-    private static String text(JsonNode content) {
-        if (content == null || content.isNull()) {
-            return "";
-        }
-        if (content.isTextual()) {
-            return content.asText();
-        }
-        StringBuilder sb = new StringBuilder();
-        for (JsonNode part : content) {
-            if (part.hasNonNull("text")) {
-                if (!sb.isEmpty()) {
-                    sb.append('\n');
-                }
-                sb.append(part.get("text").asText());
-            }
-        }
-        return sb.toString();
     }
 
     private static void copyNumber(JsonNode from, ObjectNode to, String field) {

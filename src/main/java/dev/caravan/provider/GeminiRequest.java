@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.Json;
+import dev.caravan.usage.CanonicalText;
 
 import java.util.ArrayList;
 import java.util.List;
@@ -71,7 +72,7 @@ final class GeminiRequest {
         for (JsonNode m : messages) {
             String role = m.path("role").asText();
             if (role.equals("system") || role.equals("developer")) {
-                String text = text(m.get("content"));
+                String text = CanonicalText.of(m.get("content"), "");
                 if (!text.isEmpty()) {
                     parts.addObject().put("text", text);
                 }
@@ -116,35 +117,38 @@ final class GeminiRequest {
 
     private static ArrayNode userParts(JsonNode content) {
         ArrayNode parts = Json.MAPPER.createArrayNode();
-        if (content == null || content.isNull()) {
-            return parts;
-        }
-        if (content.isTextual()) {
-            addText(parts, content.asText());
-            return parts;
-        }
-        for (JsonNode p : content) {
-            switch (p.path("type").asText()) {
-                case "text" -> addText(parts, p.path("text").asText());
-                case "image_url" -> parts.add(media(p.path("image_url").path("url").asText(), null));
-                case "input_audio" -> {
-                    ObjectNode inline = parts.addObject().putObject("inlineData");
-                    inline.put("mimeType", "audio/" + p.path("input_audio").path("format").asText("wav"));
-                    inline.put("data", p.path("input_audio").path("data").asText());
-                }
-                case "file" -> {
-                    JsonNode file = p.path("file");
-                    if (file.hasNonNull("file_data")) {
-                        parts.add(media(file.path("file_data").asText(), null));
-                    } else if (file.hasNonNull("file_id")) {
-                        parts.add(media(file.path("file_id").asText(), null));
-                    }
-                }
-                default -> {
-                    // other part types (refusal) carry nothing Gemini reads
+        ContentParts.walk(content, new ContentParts.Visitor() {
+            @Override
+            public void text(String text) {
+                addText(parts, text);
+            }
+
+            @Override
+            public void imageUrl(String url) {
+                parts.add(media(url, null));
+            }
+
+            @Override
+            public void inputAudio(JsonNode audio) {
+                ObjectNode inline = parts.addObject().putObject("inlineData");
+                inline.put("mimeType", "audio/" + audio.path("format").asText("wav"));
+                inline.put("data", audio.path("data").asText());
+            }
+
+            @Override
+            public void file(JsonNode file) {
+                if (file.hasNonNull("file_data")) {
+                    parts.add(media(file.path("file_data").asText(), null));
+                } else if (file.hasNonNull("file_id")) {
+                    parts.add(media(file.path("file_id").asText(), null));
                 }
             }
-        }
+
+            @Override
+            public void other(String type) {
+                // other part types (refusal) carry nothing Gemini reads
+            }
+        });
         return parts;
     }
 
@@ -185,7 +189,7 @@ final class GeminiRequest {
 
     private static ArrayNode modelParts(JsonNode message) {
         ArrayNode parts = Json.MAPPER.createArrayNode();
-        addText(parts, text(message.get("content")));
+        addText(parts, CanonicalText.of(message.get("content"), ""));
         boolean first = true;
         for (JsonNode call : message.path("tool_calls")) {
             ObjectNode part = parts.addObject();
@@ -222,7 +226,7 @@ final class GeminiRequest {
                 }
             }
         }
-        String text = text(message.get("content"));
+        String text = CanonicalText.of(message.get("content"), "");
         ObjectNode response = Json.parseObjectOrNull(text);
         if (response == null) {
             response = Json.object();
@@ -327,24 +331,5 @@ final class GeminiRequest {
         if (!text.isEmpty()) { // Gemini refuses empty text parts
             parts.addObject().put("text", text);
         }
-    }
-
-    /** A message's text: a string, or its text parts joined. */
-    static String text(JsonNode content) {
-        if (content == null || content.isNull()) {
-            return "";
-        }
-        if (content.isTextual()) {
-            return content.asText();
-        }
-        StringBuilder out = new StringBuilder();
-        for (JsonNode p : content) {
-            if (p.isTextual()) {
-                out.append(p.asText());
-            } else if (p.path("type").asText().equals("text")) {
-                out.append(p.path("text").asText());
-            }
-        }
-        return out.toString();
     }
 }

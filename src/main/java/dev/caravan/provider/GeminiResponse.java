@@ -28,25 +28,15 @@ final class GeminiResponse {
             choice.put("index", candidate.path("index").asInt(choices.size() - 1));
             ObjectNode message = choice.putObject("message");
             message.put("role", "assistant");
-            StringBuilder text = new StringBuilder();
-            StringBuilder thoughts = new StringBuilder();
-            ArrayNode calls = Json.MAPPER.createArrayNode();
-            for (JsonNode part : candidate.path("content").path("parts")) {
-                if (part.has("functionCall")) {
-                    calls.add(toolCall(part));
-                } else if (part.path("thought").asBoolean(false)) {
-                    thoughts.append(part.path("text").asText(""));
-                } else if (part.has("text")) {
-                    text.append(part.path("text").asText());
-                }
-            }
-            if (text.isEmpty()) {
+            CandidateParts parts = CandidateParts.of(candidate);
+            ArrayNode calls = parts.calls();
+            if (parts.text().isEmpty()) {
                 message.putNull("content");
             } else {
-                message.put("content", text.toString());
+                message.put("content", parts.text());
             }
-            if (!thoughts.isEmpty()) {
-                message.put("reasoning_content", thoughts.toString());
+            if (!parts.thoughts().isEmpty()) {
+                message.put("reasoning_content", parts.thoughts());
             }
             if (!calls.isEmpty()) {
                 message.set("tool_calls", calls);
@@ -70,6 +60,28 @@ final class GeminiResponse {
             body.set("usage", usage);
         }
         return body;
+    }
+
+    /**
+     * A candidate's parts (a whole answer's, or one stream event's piece of it) split by kind: the answer text, the
+     * thoughts (parts marked {@code thought}) and the function calls as canonical tool calls, each in order.
+     */
+    record CandidateParts(String text, String thoughts, ArrayNode calls) {
+        static CandidateParts of(JsonNode candidate) {
+            StringBuilder text = new StringBuilder();
+            StringBuilder thoughts = new StringBuilder();
+            ArrayNode calls = Json.MAPPER.createArrayNode();
+            for (JsonNode part : candidate.path("content").path("parts")) {
+                if (part.has("functionCall")) {
+                    calls.add(toolCall(part));
+                } else if (part.path("thought").asBoolean(false)) {
+                    thoughts.append(part.path("text").asText(""));
+                } else if (part.has("text")) {
+                    text.append(part.path("text").asText());
+                }
+            }
+            return new CandidateParts(text.toString(), thoughts.toString(), calls);
+        }
     }
 
     /**

@@ -70,26 +70,17 @@ final class GeminiSseStream extends SseChatStream {
         int index = candidate.path("index").asInt(0);
         ObjectNode choice = choice(index);
         ObjectNode delta = (ObjectNode) choice.get("delta");
-        StringBuilder text = new StringBuilder();
-        StringBuilder thoughts = new StringBuilder();
-        ArrayNode calls = Json.MAPPER.createArrayNode();
-        for (JsonNode part : candidate.path("content").path("parts")) {
-            if (part.has("functionCall")) {
-                int k = toolCallsSent.merge(index, 1, Integer::sum) - 1;
-                ObjectNode call = GeminiResponse.toolCall(part);
-                call.put("index", k);
-                calls.add(call);
-            } else if (part.path("thought").asBoolean(false)) {
-                thoughts.append(part.path("text").asText(""));
-            } else if (part.has("text")) {
-                text.append(part.path("text").asText());
-            }
+        GeminiResponse.CandidateParts parts = GeminiResponse.CandidateParts.of(candidate);
+        ArrayNode calls = parts.calls();
+        for (JsonNode call : calls) {
+            // a stream numbers each candidate's calls across events, as OpenAI's deltas do
+            ((ObjectNode) call).put("index", toolCallsSent.merge(index, 1, Integer::sum) - 1);
         }
-        if (!text.isEmpty()) {
-            delta.put("content", text.toString());
+        if (!parts.text().isEmpty()) {
+            delta.put("content", parts.text());
         }
-        if (!thoughts.isEmpty()) {
-            delta.put("reasoning_content", thoughts.toString());
+        if (!parts.thoughts().isEmpty()) {
+            delta.put("reasoning_content", parts.thoughts());
         }
         if (!calls.isEmpty()) {
             delta.set("tool_calls", calls);

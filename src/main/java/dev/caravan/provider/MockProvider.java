@@ -7,6 +7,7 @@ import dev.caravan.GatewayException;
 import dev.caravan.Json;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.ProviderConfig.MockSettings;
+import dev.caravan.usage.CanonicalText;
 import dev.caravan.usage.Usage;
 
 import java.nio.charset.StandardCharsets;
@@ -201,7 +202,7 @@ public final class MockProvider implements Provider {
     private static long promptTokens(JsonNode messages) {
         long tokens = 3;
         for (JsonNode m : messages) {
-            tokens += 4 + (text(m.path("content")).length() + 3) / 4;
+            tokens += 4 + (CanonicalText.of(m.path("content"), "").length() + 3) / 4;
         }
         return tokens;
     }
@@ -210,23 +211,10 @@ public final class MockProvider implements Provider {
         for (int i = messages.size() - 1; i >= 0; i--) {
             JsonNode m = messages.get(i);
             if ("user".equals(m.path("role").asText())) {
-                return text(m.path("content"));
+                return CanonicalText.of(m.path("content"), "");
             }
         }
-        return messages.isEmpty() ? "" : text(messages.get(messages.size() - 1).path("content"));
-    }
-
-    private static String text(JsonNode content) {
-        if (content.isTextual()) {
-            return content.asText();
-        }
-        StringBuilder sb = new StringBuilder();
-        for (JsonNode part : content) {
-            if (part.has("text")) {
-                sb.append(part.get("text").asText());
-            }
-        }
-        return sb.toString();
+        return messages.isEmpty() ? "" : CanonicalText.of(messages.get(messages.size() - 1).path("content"), "");
     }
 
     private static ObjectNode usageNode(Usage usage) {
