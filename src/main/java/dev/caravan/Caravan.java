@@ -246,8 +246,8 @@ public final class Caravan {
             deploymentRoutes.sync(next);
         });
         r.bind("modelCatalog", new ModelCatalog(config));
-        r.bind("upstreamCall", new UpstreamCall(providers, streams, keepAlive, cpu));
-        r.bind("responder", new Responder());
+        r.bind("upstreamCall", new UpstreamCall(providers, cpu));
+        r.bind("responder", new Responder(streams, keepAlive));
         PolicyChains policies = new PolicyChains(POLICIES, config.get());
         config.onChange(policies::rebuild); // a block its policy refuses refuses the reload
         r.bind("policyChain", policies);

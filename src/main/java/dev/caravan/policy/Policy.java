@@ -1,6 +1,7 @@
 package dev.caravan.policy;
 
 import dev.caravan.provider.ChatResult;
+import dev.caravan.stream.StreamHook;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;

@@ -2,7 +2,9 @@ package dev.caravan.policy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
+import com.openai.core.http.StreamResponse;
 import com.openai.errors.RateLimitException;
+import com.openai.models.chat.completions.ChatCompletionChunk;
 import com.openai.models.chat.completions.ChatCompletion;
 import com.openai.models.chat.completions.ChatCompletionCreateParams;
 import dev.caravan.TestGateway;
@@ -16,7 +18,11 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.io.BufferedReader;
+import java.io.InputStreamReader;
+import java.net.Socket;
 import java.net.http.HttpResponse;
+import java.nio.charset.StandardCharsets;
 import java.util.Map;
 import java.util.Queue;
 import java.util.concurrent.TimeUnit;
@@ -27,7 +33,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The policy chain end to end: a policy registered by this test (ScriptedPolicy) refuses, answers, rewrites and
- * changes requests and answers through HTTP, and hears every request end exactly once.
+ * changes requests and answers, changes, holds, drops and stops stream chunks, through HTTP and the openai-java
+ * client, and hears every request end exactly once, however it ended.
  */
 class PolicyChainTest {
 
@@ -224,6 +231,130 @@ class PolicyChainTest {
         assertThat(answer.choices().get(0).message().content()).hasValue("not refused");
         assertThat(SCRIPT.beforeRan).doesNotContain(id);
         assertThat(ends(id, 0)).isEmpty();
+    }
+
+    static MockResponse sse(String... contents) {
+        StringBuilder body = new StringBuilder();
+        for (String c : contents) {
+            body.append("data: ").append(chunk("\"content\":\"" + c + "\"", null)).append("\n\n");
+        }
+        body.append("data: ").append(chunk("", "\"stop\"")).append("\n\n");
+        body.append("data: {\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-upstream\","
+                + "\"choices\":[],\"usage\":{\"prompt_tokens\":7,\"completion_tokens\":2,\"total_tokens\":9}}\n\n");
+        body.append("data: [DONE]\n\n");
+        return new MockResponse().setHeader("Content-Type", "text/event-stream").setBody(body.toString());
+    }
+
+    static String chunk(String delta, String finish) {
+        return "{\"id\":\"c\",\"object\":\"chat.completion.chunk\",\"created\":1,\"model\":\"gpt-upstream\",\"choices\":[{\"index\":0,"
+                + "\"delta\":{" + delta + "},\"finish_reason\":" + (finish == null ? "null" : finish) + "}]}";
+    }
+
+    /** The streamed text as the openai-java client parses it; it returns only once the stream ended well ([DONE]). */
+    static String streamed(String model, String text) {
+        StringBuilder out = new StringBuilder();
+        try (StreamResponse<ChatCompletionChunk> stream = gateway.openai(TestGateway.MASTER_KEY).chat().completions()
+                .createStreaming(ask(model, text))) {
+            stream.stream().forEach(c -> c.choices().forEach(ch -> ch.delta().content().ifPresent(out::append)));
+        }
+        return out.toString();
+    }
+
+    static String streamBody(String text) {
+        return "{\"model\":\"gpt-test\",\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"" + text + "\"}]}";
+    }
+
+    @Test
+    void aStreamHookChangesEachChunk() throws Exception {
+        String id = newCase();
+        upstream.enqueue(sse("Hel", "lo"));
+        assertThat(streamed("gpt-test", "UPPER " + id)).isEqualTo("HELLO");
+        assertThat(ends(id, 1)).singleElement().satisfies(end -> {
+            assertThat(end.outcome()).isEqualTo("completed");
+            assertThat(end.usage().totalTokens()).isEqualTo(9);
+        });
+    }
+
+    @Test
+    void aStreamHookHoldsChunksAndReleasesThemInOrder() throws Exception {
+        String id = newCase();
+        upstream.enqueue(sse("a", "b", "c"));
+        assertThat(streamed("gpt-test", "HOLD " + id)).isEqualTo("abc");
+
+        upstream.enqueue(sse("x", "y"));
+        HttpResponse<String> raw = gateway.post("/v1/chat/completions", streamBody("HOLD " + newCase()), "Authorization", AUTH);
+        assertThat(raw.body()).contains("\"content\":\"x\"", "\"content\":\"y\"").endsWith("data: [DONE]\n\n");
+        assertThat(ends(id, 1)).hasSize(1);
+    }
+
+    @Test
+    void aStreamHookDropsChunksAndTheStreamStillEnds() throws Exception {
+        String id = newCase();
+        upstream.enqueue(sse("keep ", "drop-me", "drop-me", "this"));
+        assertThat(streamed("gpt-test", "DROP " + id)).isEqualTo("keep this");
+        assertThat(ends(id, 1)).singleElement().satisfies(end -> assertThat(end.outcome()).isEqualTo("completed"));
+    }
+
+    @Test
+    void aStreamHookEndsTheStreamWithAnErrorEvent() throws Exception {
+        String id = newCase();
+        upstream.enqueue(sse("one", "two", "three"));
+        HttpResponse<String> r = gateway.post("/v1/chat/completions", streamBody("FAIL " + id), "Authorization", AUTH);
+
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.body()).contains("\"content\":\"one\"", "policy_stopped").doesNotContain("\"content\":\"two\"", "three");
+        assertThat(ends(id, 1)).singleElement().satisfies(end -> {
+            assertThat(end.outcome()).isEqualTo("policy_ended");
+            assertThat(end.errorCode()).isEqualTo("policy_stopped");
+        });
+    }
+
+    @Test
+    void aStreamingClientAnsweredByAPolicyGetsAWellFormedStreamAndTheUpstreamIsNotCalled() throws Exception {
+        String id = newCase();
+        int calls = upstream.getRequestCount();
+        assertThat(streamed("gpt-test", "ANSWER " + id)).isEqualTo("answered by the policy");
+        assertThat(upstream.getRequestCount()).isEqualTo(calls);
+        assertThat(ends(id, 1)).singleElement().satisfies(end -> assertThat(end.outcome()).isEqualTo("completed"));
+
+        HttpResponse<String> messages = gateway.post("/v1/messages",
+                "{\"model\":\"gpt-test\",\"max_tokens\":10,\"stream\":true,\"messages\":[{\"role\":\"user\",\"content\":\"ANSWER "
+                        + newCase() + "\"}]}", "x-api-key", TestGateway.MASTER_KEY, "anthropic-version", "2023-06-01");
+        assertThat(messages.body()).contains("event: message_start", "answered by the policy", "event: message_stop");
+    }
+
+    @Test
+    void aClientThatLeavesMidStreamEndsTheRequestOnce() throws Exception {
+        String id = newCase();
+        StringBuilder body = new StringBuilder("data: " + chunk("\"content\":\"first\"", null) + "\n\n");
+        for (int i = 0; i < 50; i++) {
+            body.append("data: ").append(chunk("\"content\":\"more\"", null)).append("\n\n");
+        }
+        // the first event at once, the rest slowly: the client leaves in between
+        upstream.enqueue(new MockResponse().setHeader("Content-Type", "text/event-stream").setBody(body.toString())
+                .throttleBody(200, 200, TimeUnit.MILLISECONDS));
+        try (Socket socket = new Socket("127.0.0.1", gateway.port())) {
+            String payload = streamBody(id);
+            socket.getOutputStream().write(("POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nAuthorization: " + AUTH
+                    + "\r\nContent-Type: application/json\r\nContent-Length: " + payload.length() + "\r\n\r\n" + payload)
+                    .getBytes(StandardCharsets.US_ASCII));
+            BufferedReader in = new BufferedReader(new InputStreamReader(socket.getInputStream(), StandardCharsets.US_ASCII));
+            for (String line; (line = in.readLine()) != null && !line.contains("first"); ) {
+                // read up to the first event
+            }
+        }
+        assertThat(ends(id, 1)).singleElement().satisfies(end -> assertThat(end.outcome()).isEqualTo("client_closed"));
+    }
+
+    @Test
+    void anUpstreamThatFailsMidStreamEndsTheRequestOnce() throws Exception {
+        String id = newCase();
+        upstream.enqueue(new MockResponse().setHeader("Content-Type", "text/event-stream")
+                .setBody("data: " + chunk("\"content\":\"partial\"", null) + "\n\ndata: {not json\n\n"));
+        HttpResponse<String> r = gateway.post("/v1/chat/completions", streamBody(id), "Authorization", AUTH);
+
+        assertThat(r.body()).contains("upstream_bad_response"); // the broken event drops what was queued before it
+        assertThat(ends(id, 1)).singleElement().satisfies(end -> assertThat(end.outcome()).isEqualTo("upstream_error"));
     }
 
     @Test

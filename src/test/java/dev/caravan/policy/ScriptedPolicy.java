@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.GatewayException;
 import dev.caravan.Json;
 import dev.caravan.provider.ChatResult;
+import dev.caravan.stream.StreamHook;
 import dev.caravan.usage.Usage;
 
 import java.util.ArrayList;

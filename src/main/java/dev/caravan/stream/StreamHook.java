@@ -1,4 +1,4 @@
-package dev.caravan.policy;
+package dev.caravan.stream;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.GatewayException;
