@@ -3,6 +3,10 @@ package dev.caravan;
 import dev.caravan.auth.KeyAuthenticator;
 import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.ConfigLoader;
+import dev.caravan.policy.AfterCall;
+import dev.caravan.policy.BeforeCall;
+import dev.caravan.policy.PolicyChains;
+import dev.caravan.policy.PolicyRegistry;
 import dev.caravan.config.ReloadWatcher;
 import dev.caravan.config.StartFailure;
 import dev.caravan.http.Cors;
@@ -76,6 +80,17 @@ public final class Caravan {
         }
     }
 
+    /**
+     * The policies config/gateway.yaml may name, one registration line each (docs/architecture.md, "Policies");
+     * none is built in yet. Tests register their own on the same registry.
+     */
+    private static final PolicyRegistry POLICIES = PolicyRegistry.shared();
+
+    /** Refuses a {@code policies:} name no policy is registered under, at start and on reload alike. */
+    private static ConfigLoader configLoader() {
+        return new ConfigLoader(System::getenv, POLICIES::knows);
+    }
+
     private final Options options;
     private final Main main = new Main();
     private final ConfigHolder config;
@@ -92,7 +107,7 @@ public final class Caravan {
     public Caravan(Options options) throws Exception {
         this.options = options;
         // an invalid config at start is fatal: say why and exit, rather than serve something else
-        this.config = new ConfigHolder(new ConfigLoader().load(options.configFile()));
+        this.config = new ConfigHolder(configLoader().load(options.configFile()));
     }
 
     public static void main(String[] args) {
@@ -231,8 +246,13 @@ public final class Caravan {
             deploymentRoutes.sync(next);
         });
         r.bind("modelCatalog", new ModelCatalog(config));
-        r.bind("upstreamCall", new UpstreamCall(providers, streams, keepAlive, cpu));
-        r.bind("responder", new Responder());
+        r.bind("upstreamCall", new UpstreamCall(providers, cpu));
+        r.bind("responder", new Responder(streams, keepAlive));
+        PolicyChains policies = new PolicyChains(POLICIES, config.get());
+        config.onChange(policies::rebuild); // a block its policy refuses refuses the reload
+        r.bind("policyChain", policies);
+        r.bind("policyBefore", new BeforeCall(policies));
+        r.bind("policyAfter", new AfterCall());
         Cors cors = new Cors(property(context, "caravan.cors.allowedOrigins", ""),
                 Long.parseLong(property(context, "caravan.cors.maxAge", "600")));
         r.bind("cors", cors);
@@ -253,7 +273,7 @@ public final class Caravan {
         if (!Boolean.parseBoolean(property(context, "caravan.reload", "true"))) {
             return;
         }
-        watcher = new ReloadWatcher(context, config, new ConfigLoader(), options.configFile(), options.routesDir(), metrics,
+        watcher = new ReloadWatcher(context, config, configLoader(), options.configFile(), options.routesDir(), metrics,
                 () -> deploymentRoutes.restamp(config.get()));
         watcher.start();
     }

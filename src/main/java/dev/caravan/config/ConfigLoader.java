@@ -63,13 +63,20 @@ public final class ConfigLoader {
     private final ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
     private final JsonSchema schema;
     private final Function<String, String> env;
+    private final java.util.function.Predicate<String> knownPolicy;
 
     public ConfigLoader() {
         this(System::getenv);
     }
 
     public ConfigLoader(Function<String, String> env) {
+        this(env, name -> true);
+    }
+
+    /** @param knownPolicy whether a {@code policies:} name is registered (dev.caravan.policy.PolicyRegistry) */
+    public ConfigLoader(Function<String, String> env, java.util.function.Predicate<String> knownPolicy) {
         this.env = env;
+        this.knownPolicy = knownPolicy;
         try (InputStream in = ConfigLoader.class.getResourceAsStream("/caravan/gateway.schema.json")) {
             if (in == null) {
                 throw new IllegalStateException("gateway.schema.json is missing from the classpath");
@@ -219,7 +226,54 @@ public final class ConfigLoader {
                 problems.add("keys." + id + ": the same key hash is configured twice");
             }
         }
-        return new GatewayConfig(providers, models, keys);
+        return new GatewayConfig(providers, models, keys, policies(root, models, keys, problems));
+    }
+
+    /** The {@code policies:} list (a name, or a block with one), and the models' and keys' switches. */
+    private GatewayConfig.Policies policies(JsonNode root, Map<String, ModelConfig> models, Map<String, KeyConfig> keys,
+                                            List<String> problems) {
+        List<GatewayConfig.Policies.Entry> chain = new ArrayList<>();
+        Set<String> names = new HashSet<>();
+        int index = 0;
+        for (JsonNode p : root.path("policies")) {
+            String at = "policies[" + index++ + "]";
+            String name = p.isTextual() ? p.asText() : p.get("name").asText();
+            if (!knownPolicy.test(name)) {
+                problems.add(at + ": no policy is named " + FieldReader.quote(name) + " (none is registered by that name)");
+            } else if (!names.add(name)) {
+                problems.add(at + ": the policy " + FieldReader.quote(name) + " is listed twice");
+            }
+            chain.add(new GatewayConfig.Policies.Entry(name, p.isTextual() ? yaml.createObjectNode() : p.deepCopy()));
+        }
+        if (chain.size() > 64) {
+            problems.add("policies: at most 64 policies"); // a request's record of which ran is one long
+        }
+        Map<String, Set<String>> offForModel = new HashMap<>();
+        int modelIndex = 0;
+        for (JsonNode m : root.get("models")) {
+            switchedOff("models[" + modelIndex++ + "].policies", m.path("policies"), names, problems)
+                    .ifPresent(off -> offForModel.put(m.get("name").asText(), off));
+        }
+        Map<String, Set<String>> offForKey = new HashMap<>();
+        int keyIndex = 0;
+        for (JsonNode k : root.path("keys")) {
+            switchedOff("keys[" + keyIndex++ + "].policies", k.path("policies"), names, problems)
+                    .ifPresent(off -> offForKey.put(k.get("id").asText(), off));
+        }
+        return new GatewayConfig.Policies(chain, offForModel, offForKey);
+    }
+
+    private static java.util.Optional<Set<String>> switchedOff(String at, JsonNode switches, Set<String> names,
+                                                                List<String> problems) {
+        Set<String> off = new TreeSet<>();
+        switches.fields().forEachRemaining(e -> {
+            if (!names.contains(e.getKey())) {
+                problems.add(at + ": " + FieldReader.quote(e.getKey()) + " is not in the policies list");
+            } else if (!e.getValue().asBoolean()) {
+                off.add(e.getKey());
+            }
+        });
+        return off.isEmpty() ? java.util.Optional.empty() : java.util.Optional.of(Set.copyOf(off));
     }
 
     private ProviderConfig provider(String name, JsonNode p, FieldReader read) {

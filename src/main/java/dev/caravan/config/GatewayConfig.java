@@ -3,6 +3,7 @@ package dev.caravan.config;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
+import java.util.Set;
 
 /**
  * One immutable snapshot of config/gateway.yaml, swapped whole on reload.
@@ -10,12 +11,39 @@ import java.util.Optional;
  * @param providers     providers by name
  * @param models        models by the name clients send, in file order
  * @param keysBySha256  virtual keys by the SHA-256 hex of the key
+ * @param policies      the {@code policies:} list in order, and where each is switched off
  */
 public record GatewayConfig(Map<String, ProviderConfig> providers,
                             Map<String, ModelConfig> models,
-                            Map<String, KeyConfig> keysBySha256) {
+                            Map<String, KeyConfig> keysBySha256,
+                            Policies policies) {
+
+    /**
+     * @param chain       each {@code policies:} entry: its name and its block (an empty object for a bare name)
+     * @param offForModel model name -> the policies switched off for it ({@code policies: { name: false }})
+     * @param offForKey   key id -> the policies switched off for it
+     */
+    public record Policies(List<Entry> chain, Map<String, Set<String>> offForModel, Map<String, Set<String>> offForKey) {
+        public static final Policies NONE = new Policies(List.of(), Map.of(), Map.of());
+
+        public Policies {
+            chain = List.copyOf(chain);
+            offForModel = Map.copyOf(offForModel);
+            offForKey = Map.copyOf(offForKey);
+        }
+
+        /** One policy as configured; {@code settings} is read-only by convention (a fresh copy per load). */
+        public record Entry(String name, com.fasterxml.jackson.databind.JsonNode settings) {
+        }
+    }
+
+    public GatewayConfig(Map<String, ProviderConfig> providers, Map<String, ModelConfig> models,
+                         Map<String, KeyConfig> keysBySha256) {
+        this(providers, models, keysBySha256, Policies.NONE);
+    }
 
     public GatewayConfig {
+        policies = policies == null ? Policies.NONE : policies;
         providers = Map.copyOf(providers);
         models = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(models));
         keysBySha256 = Map.copyOf(keysBySha256);

@@ -31,7 +31,7 @@ public final class ErrorRenderer {
             caught = exchange.getException();
         }
         GatewayException error = toGatewayException(exchange, caught);
-        StreamRelay relay = exchange.getProperty(ExchangeKeys.RELAY, StreamRelay.class);
+        dev.caravan.stream.MeteredStream relay = exchange.getProperty(ExchangeKeys.RELAY, dev.caravan.stream.MeteredStream.class);
         if (relay != null) {
             relay.abandon();
             exchange.removeProperty(ExchangeKeys.RELAY);

@@ -1,26 +1,47 @@
 package dev.caravan.http;
 
 import dev.caravan.Json;
+import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.config.DeploymentConfig;
+import dev.caravan.config.ModelConfig;
+import dev.caravan.messages.AnthropicStreamEncoder;
+import dev.caravan.stream.MeteredStream;
 import dev.caravan.messages.MessagesTranslator;
 import dev.caravan.provider.ChatResult;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 
+import java.time.Duration;
 import java.util.HashMap;
 import java.util.Map;
 
-/** The last step: the answer in the caller's wire shape, whole JSON or the head of an SSE stream. */
+/**
+ * The last step: the answer in the caller's wire shape, whole JSON, or the head of an SSE stream whose writer
+ * (a {@link StreamRelay} with the client dialect's encoder) is made here, where the client is known.
+ */
 public final class Responder {
+
+    private final StreamRegistry streams;
+    private final Duration keepAliveInterval;
+
+    public Responder(StreamRegistry streams, Duration keepAliveInterval) {
+        this.streams = streams;
+        this.keepAliveInterval = keepAliveInterval;
+    }
 
     public void respond(Exchange exchange) {
         Message out = exchange.getMessage();
         Map<String, String> headers = caravanHeaders(exchange);
-        StreamRelay relay = exchange.getProperty(ExchangeKeys.RELAY, StreamRelay.class);
-        if (relay != null) {
-            // upstream headers travel on the relay's stream; only allow-listed ones were kept
+        MeteredStream stream = exchange.getProperty(ExchangeKeys.RELAY, MeteredStream.class);
+        if (stream != null) {
+            // upstream headers travel on the stream; only allow-listed ones were kept
             ClientRequest request = Ingress.request(exchange);
-            relay.upstreamHeaders().forEach(headers::putIfAbsent);
+            stream.headers().forEach(headers::putIfAbsent);
+            ObjectNode canonical = exchange.getProperty(ExchangeKeys.REQUEST, ObjectNode.class);
+            StreamEncoder encoder = Ingress.speaksAnthropic(exchange) ? new AnthropicStreamEncoder()
+                    : new OpenAiStreamEncoder(canonical.path("stream_options").path("include_usage").asBoolean(false));
+            ModelConfig model = exchange.getProperty(ExchangeKeys.MODEL, ModelConfig.class);
+            StreamRelay relay = new StreamRelay(stream, encoder, model.streamIdleTimeout(), keepAliveInterval, streams);
             out.setBody(new SseResponse(relay, headers, request.keepAlive()));
             return;
         }

@@ -1,7 +1,7 @@
 package dev.caravan.observe;
 
 import dev.caravan.http.ExchangeKeys;
-import dev.caravan.http.StreamRelay;
+import dev.caravan.stream.MeteredStream;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 import org.apache.camel.ProducerTemplate;
@@ -9,7 +9,7 @@ import org.apache.camel.support.ExchangeHelper;
 
 /**
  * Post-processing for a stream waits for its end: the exchange is done long before the last chunk, so a copy of
- * it is sent to the recording route once the relay says how the stream ended (done, client gone, failed).
+ * it is sent to the recording route once the stream says how it ended (done, client gone, failed).
  */
 public final class StreamFinisher {
 
@@ -20,11 +20,11 @@ public final class StreamFinisher {
     }
 
     public void deferUntilEnd(Exchange exchange, String endpointUri) {
-        StreamRelay relay = exchange.getProperty(ExchangeKeys.RELAY, StreamRelay.class);
+        MeteredStream stream = exchange.getProperty(ExchangeKeys.RELAY, MeteredStream.class);
         Exchange copy = ExchangeHelper.createCopy(exchange, true);
         copy.removeProperty(ExchangeKeys.RELAY);
-        relay.onEnd(end -> {
-            if (end.outcome() == StreamRelay.Outcome.ABANDONED) {
+        stream.onEnd(end -> {
+            if (end.outcome() == MeteredStream.Outcome.ABANDONED) {
                 return; // the error path records this request
             }
             copy.setProperty(ExchangeKeys.USAGE, end.usage());
@@ -33,7 +33,7 @@ public final class StreamFinisher {
             if (end.error() != null) {
                 copy.setProperty(ExchangeKeys.ERROR_CODE, end.error().code());
             }
-            // synchronous and cheap (metrics, an async log appender): done before the relay counts the stream closed,
+            // synchronous and cheap (metrics, an async log appender): done before the relay counts the stream closed (its listener comes last),
             // so a shutdown that waits for open streams also waits for their records
             template.send(endpointUri, copy);
         });

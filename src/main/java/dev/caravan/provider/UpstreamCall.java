@@ -5,11 +5,7 @@ import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.ModelConfig;
 import dev.caravan.http.ExchangeKeys;
 import dev.caravan.http.Ingress;
-import dev.caravan.http.StreamRegistry;
-import dev.caravan.http.StreamEncoder;
-import dev.caravan.http.OpenAiStreamEncoder;
-import dev.caravan.http.StreamRelay;
-import dev.caravan.messages.AnthropicStreamEncoder;
+import dev.caravan.stream.MeteredStream;
 import dev.caravan.usage.TokenCounter;
 import dev.caravan.usage.Usage;
 import dev.caravan.work.CpuPool;
@@ -25,21 +21,18 @@ import java.util.concurrent.CompletableFuture;
 /**
  * One attempt at the deployment the call step picked ({@code caravan.deployment}), used by every deployment route:
  * sends the canonical request and waits without holding a thread (an asynchronous Camel processor). A whole answer
- * lands in {@code caravan.result}; a stream whose upstream answered lands in {@code caravan.relay}, ready to be
- * relayed as it arrives; a failure is the exchange's exception, for the call step to judge.
+ * lands in {@code caravan.result}; a stream whose upstream answered lands in {@code caravan.relay} as a
+ * {@link MeteredStream}, for the responder to hand to the client's writer; a failure is the exchange's exception,
+ * for the call step to judge. Nothing here knows the client's wire format.
  */
 public final class UpstreamCall extends AsyncProcessorSupport {
 
     private final Providers providers;
-    private final StreamRegistry streams;
-    private final Duration keepAliveInterval;
     private final CpuPool cpu;
 
     /** @param cpu where token counts run, off the event loops */
-    public UpstreamCall(Providers providers, StreamRegistry streams, Duration keepAliveInterval, CpuPool cpu) {
+    public UpstreamCall(Providers providers, CpuPool cpu) {
         this.providers = providers;
-        this.streams = streams;
-        this.keepAliveInterval = keepAliveInterval;
         this.cpu = cpu;
     }
 
@@ -90,14 +83,11 @@ public final class UpstreamCall extends AsyncProcessorSupport {
             CompletableFuture<?> done;
             if (streaming) {
                 long start = exchange.getProperty(ExchangeKeys.START_NANOS, Long.class);
-                StreamEncoder encoder = Ingress.speaksAnthropic(exchange)
-                        ? new AnthropicStreamEncoder() : new OpenAiStreamEncoder(call.clientWantsStreamUsage());
-                // the relay asks for an estimate when the stream ends, on its event loop: a bounded count, extrapolated
+                // the stream asks for an estimate when it ends, on its event loop: a bounded count, extrapolated
                 done = provider.chatStream(call).thenAccept(stream -> exchange.setProperty(ExchangeKeys.RELAY,
-                        new StreamRelay(stream, encoder, text -> TokenCounter.estimate(
+                        new MeteredStream(stream, text -> TokenCounter.estimate(
                                 TokenCounter.promptTokens(body, upstreamModel, TokenCounter.ON_LOOP_CHARS),
-                                TokenCounter.count(text.toString(), upstreamModel, TokenCounter.ON_LOOP_CHARS)),
-                                model.streamIdleTimeout(), keepAliveInterval, start, streams)));
+                                TokenCounter.count(text.toString(), upstreamModel, TokenCounter.ON_LOOP_CHARS)), start)));
             } else if (ExchangeKeys.COUNT_TOKENS.equals(operation)) {
                 // the count is the answer: counted whole on the pool, and a full pool is a 503 the client may retry
                 done = provider.countTokens(call).thenCompose(tokens -> tokens >= 0

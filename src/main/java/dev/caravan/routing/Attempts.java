@@ -6,7 +6,7 @@ import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.ModelConfig;
 import dev.caravan.http.ExchangeKeys;
-import dev.caravan.http.StreamRelay;
+import dev.caravan.stream.MeteredStream;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.camel.Exchange;
@@ -61,7 +61,7 @@ public final class Attempts {
         DeploymentRegistry.State s = plan.current;
         long took = System.nanoTime() - plan.attemptStart;
         s.recordLatency(took);
-        StreamRelay relay = exchange.getProperty(ExchangeKeys.RELAY, StreamRelay.class);
+        MeteredStream relay = exchange.getProperty(ExchangeKeys.RELAY, MeteredStream.class);
         if (relay == null) {
             s.breaker().onSuccess(took, TimeUnit.NANOSECONDS);
             s.leave();
@@ -69,7 +69,7 @@ public final class Attempts {
             // a stream is judged when it ends: one that dies midway is the deployment's failure too
             relay.onEnd(end -> {
                 s.leave();
-                if (end.outcome() == StreamRelay.Outcome.UPSTREAM_ERROR || end.outcome() == StreamRelay.Outcome.IDLE_TIMEOUT) {
+                if (end.outcome() == MeteredStream.Outcome.UPSTREAM_ERROR || end.outcome() == MeteredStream.Outcome.IDLE_TIMEOUT) {
                     s.recordError(end.error() == null ? end.outcome().name() : end.error().code());
                     s.breaker().onError(took, TimeUnit.NANOSECONDS, end.error());
                 } else {

@@ -1,0 +1,47 @@
+package dev.caravan.policy;
+
+import com.fasterxml.jackson.databind.JsonNode;
+
+import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
+
+/**
+ * Policies by the name config/gateway.yaml gives them, as {@code Providers} holds adapters: a new policy registers
+ * its factory in one line (Caravan's composition root for built-in ones, a test for its own) and nothing else
+ * changes. Bounded by the code: names are registered by code, never by requests or config.
+ */
+public final class PolicyRegistry {
+
+    /** Makes one policy from its {@code policies:} block (an empty object for a bare name). */
+    @FunctionalInterface
+    public interface Factory {
+        Policy create(JsonNode settings);
+    }
+
+    private static final PolicyRegistry SHARED = new PolicyRegistry();
+
+    private final Map<String, Factory> factories = new ConcurrentHashMap<>();
+
+    /** The process's registry: config is read before any gateway object exists, so the names must be known first. */
+    public static PolicyRegistry shared() {
+        return SHARED;
+    }
+
+    /** Registers (or replaces) the factory for {@code name}. */
+    public PolicyRegistry register(String name, Factory factory) {
+        factories.put(name, factory);
+        return this;
+    }
+
+    public boolean knows(String name) {
+        return factories.containsKey(name);
+    }
+
+    Policy create(String name, JsonNode settings) {
+        Factory factory = factories.get(name);
+        if (factory == null) {
+            throw new IllegalArgumentException("no policy is registered as '" + name + "'");
+        }
+        return factory.create(settings);
+    }
+}
