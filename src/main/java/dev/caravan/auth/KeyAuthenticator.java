@@ -1,11 +1,11 @@
 package dev.caravan.auth;
 
-import dev.caravan.GatewayException;
+import dev.caravan.core.GatewayException;
 import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.KeyConfig;
-import dev.caravan.http.ClientRequest;
-import dev.caravan.http.ExchangeKeys;
-import dev.caravan.http.Ingress;
+import dev.caravan.core.ClientRequest;
+import dev.caravan.core.ExchangeKeys;
+import dev.caravan.transport.http.Ingress;
 import org.apache.camel.Exchange;
 
 import java.nio.charset.StandardCharsets;

@@ -1,7 +1,7 @@
 package dev.caravan.observe;
 
-import dev.caravan.http.Responder;
-import dev.caravan.http.StreamRegistry;
+import dev.caravan.transport.http.Responder;
+import dev.caravan.transport.http.StreamRegistry;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.micrometer.core.instrument.Counter;

@@ -1,10 +1,10 @@
 package dev.caravan.observe;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.Json;
+import dev.caravan.core.Json;
 import dev.caravan.config.ConfigHolder;
-import dev.caravan.http.Ingress;
-import dev.caravan.http.Responder;
+import dev.caravan.transport.http.Ingress;
+import dev.caravan.transport.http.Responder;
 import dev.caravan.routing.DeploymentRegistry;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;

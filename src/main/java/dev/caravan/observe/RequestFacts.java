@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.auth.Principal;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.ModelConfig;
-import dev.caravan.http.ClientRequest;
-import dev.caravan.http.ExchangeKeys;
+import dev.caravan.core.ClientRequest;
+import dev.caravan.core.ExchangeKeys;
 import dev.caravan.usage.Usage;
 import org.apache.camel.Exchange;
 

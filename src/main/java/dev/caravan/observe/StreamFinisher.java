@@ -1,7 +1,7 @@
 package dev.caravan.observe;
 
-import dev.caravan.http.ExchangeKeys;
-import dev.caravan.http.StreamRelay;
+import dev.caravan.core.ExchangeKeys;
+import dev.caravan.transport.http.StreamRelay;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
 import org.apache.camel.ProducerTemplate;

@@ -1,13 +1,13 @@
 package dev.caravan.routing;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.caravan.GatewayException;
+import dev.caravan.core.GatewayException;
 import dev.caravan.auth.Principal;
 import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.ModelConfig;
-import dev.caravan.http.ClientRequest;
-import dev.caravan.http.ExchangeKeys;
-import dev.caravan.http.Ingress;
+import dev.caravan.core.ClientRequest;
+import dev.caravan.core.ExchangeKeys;
+import dev.caravan.transport.http.Ingress;
 import org.apache.camel.Exchange;
 
 import java.util.ArrayList;

@@ -2,14 +2,14 @@ package dev.caravan.routing;
 
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.GatewayException;
-import dev.caravan.Json;
+import dev.caravan.core.GatewayException;
+import dev.caravan.core.Json;
 import dev.caravan.auth.Principal;
 import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.ModelConfig;
-import dev.caravan.http.ExchangeKeys;
-import dev.caravan.http.Ingress;
-import dev.caravan.http.Responder;
+import dev.caravan.core.ExchangeKeys;
+import dev.caravan.transport.http.Ingress;
+import dev.caravan.transport.http.Responder;
 import org.apache.camel.Exchange;
 
 /**
