@@ -1,5 +1,7 @@
 package dev.caravan.core;
 
+import org.apache.camel.Exchange;
+
 import java.util.Map;
 
 /**
@@ -15,6 +17,11 @@ public record ClientRequest(String method, String path, String query, Map<String
 
     public ClientRequest {
         headers = Map.copyOf(headers);
+    }
+
+    /** The request the door captured for this exchange ({@code caravan.clientRequest}). */
+    public static ClientRequest of(Exchange exchange) {
+        return exchange.getProperty(ExchangeKeys.CLIENT_REQUEST, ClientRequest.class);
     }
 
     public String header(String lowerCaseName) {

@@ -7,14 +7,21 @@ public final class ExchangeKeys {
     public static final String CLIENT_REQUEST = "caravan.clientRequest";
     public static final String PRINCIPAL = "caravan.principal";
     public static final String REQUEST = "caravan.request";
-    /** What is asked: absent for chat completions, {@link #EMBEDDINGS} for embeddings. */
+    /**
+     * What is asked, set by the door for every API call (absent: not an API call, e.g. a health check or a scrape):
+     * {@link #CHAT} (chat completions and Anthropic messages), {@link #EMBEDDINGS}, {@link #COUNT_TOKENS}, {@link #MODELS}.
+     */
     public static final String OPERATION = "caravan.operation";
+    public static final String CHAT = "chat";
+    /** The models list and a model's card. */
+    public static final String MODELS = "models";
+    /** A path under the API that names no endpoint (answered 404, still an API call for the log and metrics). */
+    public static final String UNKNOWN_API = "unknown";
     public static final String EMBEDDINGS = "embeddings";
     /** {@code /v1/messages/count_tokens}: the input tokens of a chat request, answered without a completion. */
     public static final String COUNT_TOKENS = "count_tokens";
-    /** The client's wire format: absent for OpenAI's, {@link #ANTHROPIC} on {@code /v1/messages}. */
+    /** The client's wire format, a {@link Dialect}: set by the door (absent means OpenAI's). */
     public static final String DIALECT = "caravan.dialect";
-    public static final String ANTHROPIC = "anthropic";
     public static final String CONTROLS = "caravan.controls";
     public static final String STREAMING = "caravan.streaming";
     public static final String MODEL = "caravan.model";

@@ -1,5 +1,6 @@
 package dev.caravan.observe;
 
+import dev.caravan.core.Answers;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.core.Json;
 import dev.caravan.config.ConfigHolder;
@@ -49,12 +50,12 @@ public final class Health {
                 d.put("lastErrorAt", java.time.Instant.ofEpochMilli(s.lastErrorAtMillis()).toString());
             }
         });
-        Responder.json(exchange, 200, body);
+        Answers.json(exchange, 200, body);
     }
 
     public void live(Exchange exchange) {
         ObjectNode body = Json.object().put("status", "UP");
-        Responder.json(exchange, 200, body);
+        Answers.json(exchange, 200, body);
     }
 
     public void ready(Exchange exchange) {
@@ -71,7 +72,7 @@ public final class Health {
         checks.put("lastReload", config.lastReload()); // a refused edit leaves the previous version serving: still UP
         boolean up = configLoaded && started && !ingress.isDraining();
         body.put("status", up ? "UP" : "DOWN");
-        Responder.json(exchange, up ? 200 : 503, body);
+        Answers.json(exchange, up ? 200 : 503, body);
     }
 
 }

@@ -1,5 +1,8 @@
 package dev.caravan.provider;
 
+import dev.caravan.core.HeaderAllowList;
+import dev.caravan.core.Dialect;
+import dev.caravan.core.ClientRequest;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.ModelConfig;
@@ -81,7 +84,7 @@ public final class UpstreamCall extends AsyncProcessorSupport {
             ObjectNode body = exchange.getProperty(ExchangeKeys.REQUEST, ObjectNode.class);
             Duration timeout = exchange.getProperty(ExchangeKeys.ATTEMPT_TIMEOUT, model.timeout(), Duration.class);
             ChatCall call = new ChatCall(exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class), deployment, body,
-                    Ingress.forwardHeaders(exchange), timeout);
+                    HeaderAllowList.toUpstream(ClientRequest.of(exchange)), timeout);
             Provider provider = providers.forType(deployment.provider().type());
             long sent = System.nanoTime();
             boolean streaming = exchange.getProperty(ExchangeKeys.STREAMING, false, Boolean.class);
@@ -90,7 +93,7 @@ public final class UpstreamCall extends AsyncProcessorSupport {
             CompletableFuture<?> done;
             if (streaming) {
                 long start = exchange.getProperty(ExchangeKeys.START_NANOS, Long.class);
-                StreamEncoder encoder = Ingress.speaksAnthropic(exchange)
+                StreamEncoder encoder = Dialect.speaksAnthropic(exchange)
                         ? new AnthropicStreamEncoder() : new OpenAiStreamEncoder(call.clientWantsStreamUsage());
                 // the relay asks for an estimate when the stream ends, on its event loop: a bounded count, extrapolated
                 done = provider.chatStream(call).thenAccept(stream -> exchange.setProperty(ExchangeKeys.RELAY,

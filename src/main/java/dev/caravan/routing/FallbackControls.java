@@ -27,7 +27,7 @@ final class FallbackControls {
 
     /** The fallbacks for {@code model} in this request; a named model that does not exist is the client's 400. */
     List<String> fallbacksFor(Exchange exchange, ModelConfig model) {
-        ClientRequest request = Ingress.request(exchange);
+        ClientRequest request = ClientRequest.of(exchange);
         String header = request == null ? null : request.header("x-caravan-fallbacks");
         JsonNode controls = exchange.getProperty(ExchangeKeys.CONTROLS, JsonNode.class);
         JsonNode body = controls == null ? null : controls.get("fallbacks");

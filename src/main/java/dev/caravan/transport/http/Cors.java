@@ -68,7 +68,7 @@ public final class Cors {
 
     /** Adds the headers through {@code set}; nothing when CORS is off or the request has no {@code Origin}. */
     void apply(Exchange exchange, BiConsumer<String, String> set) {
-        ClientRequest request = Ingress.request(exchange);
+        ClientRequest request = ClientRequest.of(exchange);
         if (!enabled() || request == null) {
             return;
         }

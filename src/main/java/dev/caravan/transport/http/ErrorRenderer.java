@@ -1,5 +1,6 @@
 package dev.caravan.transport.http;
 
+import dev.caravan.core.Dialect;
 import dev.caravan.dialect.openai.OpenAiErrors;
 import dev.caravan.core.ExchangeKeys;
 import dev.caravan.core.ClientRequest;
@@ -43,7 +44,7 @@ public final class ErrorRenderer {
         out.removeHeaders("*");
         Responder.caravanHeaders(exchange).forEach(out::setHeader);
         error.headers().forEach(out::setHeader);
-        ClientRequest request = Ingress.request(exchange);
+        ClientRequest request = ClientRequest.of(exchange);
         if (request != null && "HEAD".equals(request.method())) {
             // the listener gives a bodiless error a body again: close after it so it cannot pass for the next answer
             exchange.setProperty("Connection", "close");
@@ -54,7 +55,7 @@ public final class ErrorRenderer {
         cors.apply(exchange, out::setHeader); // a browser may read the error too
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, error.status());
-        out.setBody(Ingress.speaksAnthropic(exchange)
+        out.setBody(Dialect.speaksAnthropic(exchange)
                 ? AnthropicErrors.bytes(error) : OpenAiErrors.bytes(error));
         exchange.setProperty(ExchangeKeys.STATUS, error.status());
         exchange.removeProperty(ExchangeKeys.FACTS);

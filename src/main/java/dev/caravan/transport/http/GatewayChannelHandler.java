@@ -1,5 +1,6 @@
 package dev.caravan.transport.http;
 
+import dev.caravan.core.Dialect;
 import dev.caravan.dialect.openai.OpenAiErrors;
 import dev.caravan.core.GatewayException;
 import dev.caravan.dialect.anthropic.AnthropicErrors;
@@ -191,7 +192,7 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
     }
 
     private static boolean isAnthropic(HttpRequest request) {
-        return request.uri().startsWith("/v1/messages");
+        return Dialect.forPath(request.uri()) == Dialect.ANTHROPIC_MESSAGES;
     }
 
     /** Framing a proxy in front might read differently from us (request smuggling), or that we cannot decode. */

@@ -2,6 +2,7 @@ package dev.caravan.transport.http;
 
 import dev.caravan.core.ClientRequest;
 import dev.caravan.dialect.openai.RequestChecks;
+import dev.caravan.core.Dialect;
 import dev.caravan.core.ExchangeKeys;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
@@ -31,8 +32,6 @@ import java.util.concurrent.atomic.AtomicBoolean;
  */
 public final class Ingress {
 
-    /** Client headers an upstream may see (tracing); everything else, the key above all, stays here. */
-    public static final Set<String> FORWARD_ALLOW_LIST = Set.of("traceparent", "tracestate", "user-agent");
 
     private final AtomicBoolean draining = new AtomicBoolean();
 
@@ -62,12 +61,29 @@ public final class Ingress {
         byte[] body = "GET".equals(method) || "HEAD".equals(method) ? new byte[0] : ByteBufUtil.getBytes(request.content());
         boolean keepAlive = io.netty.handler.codec.http.HttpUtil.isKeepAlive(request); // 1.1 unless close, 1.0 if keep-alive
         exchange.setProperty(ExchangeKeys.CLIENT_REQUEST, new ClientRequest(method, path, query, headers, body, keepAlive));
+        exchange.setProperty(ExchangeKeys.DIALECT, Dialect.forPath(path));
+        String operation = operationOf(path);
+        if (operation != null) {
+            exchange.setProperty(ExchangeKeys.OPERATION, operation);
+        }
         in.removeHeaders("*");
         in.setBody(null);
         // kept for dispatching in the routes; Camel* headers never reach the wire
         in.setHeader(Exchange.HTTP_URI, path);
         in.setHeader(Exchange.HTTP_METHOD, method);
         RefusedRequest.rethrow(request, exchange); // the listener refused its body (413, 503): answer that
+    }
+
+    /** The API operation an HTTP path asks for; null for what is not an API call (health, metrics, unknown paths). */
+    static String operationOf(String path) {
+        return switch (path) {
+            case "/v1/chat/completions", "/v1/messages" -> ExchangeKeys.CHAT;
+            case "/v1/embeddings" -> ExchangeKeys.EMBEDDINGS;
+            case "/v1/messages/count_tokens" -> ExchangeKeys.COUNT_TOKENS;
+            case "/v1/models" -> ExchangeKeys.MODELS;
+            default -> path.startsWith("/v1/models/") ? ExchangeKeys.MODELS
+                    : path.startsWith("/v1/") ? ExchangeKeys.UNKNOWN_API : null;
+        };
     }
 
     /** While shutting down, new work is refused so open streams can finish. */
@@ -96,7 +112,7 @@ public final class Ingress {
     }
 
     private void requireMethod(Exchange exchange, String allowed) {
-        ClientRequest request = request(exchange);
+        ClientRequest request = ClientRequest.of(exchange);
         String method = request.method();
         if (!allowed.equals(method) && !("GET".equals(allowed) && "HEAD".equals(method))) {
             String allow = allowedMethods(request.path());
@@ -118,7 +134,7 @@ public final class Ingress {
 
     /** {@code OPTIONS}: 204 with the path's methods in {@code Allow}; the cors step adds a preflight's answer. */
     public void options(Exchange exchange) {
-        ClientRequest request = request(exchange);
+        ClientRequest request = ClientRequest.of(exchange);
         String allow = allowedMethods(request.path());
         if (allow == null || (onManagementListener(exchange) && request.path().startsWith("/v1/"))) {
             notFound(exchange);
@@ -135,7 +151,7 @@ public final class Ingress {
      * encoder does not know the request was a HEAD; a body would be read as the start of the next answer).
      */
     public void dropBodyOfHead(Exchange exchange) {
-        ClientRequest request = request(exchange);
+        ClientRequest request = ClientRequest.of(exchange);
         Message out = exchange.getMessage();
         if (request != null && "HEAD".equals(request.method()) && !(out.getBody() instanceof io.netty.handler.codec.http.HttpResponse)) {
             out.setBody(null);
@@ -143,7 +159,7 @@ public final class Ingress {
     }
 
     public void notFound(Exchange exchange) {
-        ClientRequest request = request(exchange);
+        ClientRequest request = ClientRequest.of(exchange);
         throw GatewayException.notFound("not_found", "No endpoint " + GatewayException.quote(request.method()) + " "
                 + GatewayException.quote(request.path()) + ".");
     }
@@ -249,7 +265,7 @@ public final class Ingress {
     }
 
     ObjectNode parseJsonObject(Exchange exchange) {
-        ClientRequest request = request(exchange);
+        ClientRequest request = ClientRequest.of(exchange);
         String contentType = request.header("content-type");
         boolean declaredJson = contentType == null || contentType.toLowerCase(Locale.ROOT).contains("json");
         if (request.body().length == 0) {
@@ -276,27 +292,8 @@ public final class Ingress {
         return object;
     }
 
-    /** The caller speaks Anthropic's Messages API ({@code /v1/messages}): answers and errors in Anthropic's shapes. */
-    public static boolean speaksAnthropic(Exchange exchange) {
-        return ExchangeKeys.ANTHROPIC.equals(exchange.getProperty(ExchangeKeys.DIALECT));
-    }
 
-    public static ClientRequest request(Exchange exchange) {
-        return exchange.getProperty(ExchangeKeys.CLIENT_REQUEST, ClientRequest.class);
-    }
 
-    /** Client headers on the forward allow-list, for the upstream call. */
-    public static Map<String, String> forwardHeaders(Exchange exchange) {
-        ClientRequest request = request(exchange);
-        Map<String, String> out = new HashMap<>();
-        for (String name : FORWARD_ALLOW_LIST) {
-            String v = request.header(name);
-            if (v != null) {
-                out.put(name, v);
-            }
-        }
-        return out;
-    }
 
     private static String newRequestId() {
         ThreadLocalRandom r = ThreadLocalRandom.current();

@@ -1,5 +1,6 @@
 package dev.caravan.transport.http;
 
+import dev.caravan.core.Dialect;
 import dev.caravan.core.ExchangeKeys;
 import dev.caravan.core.GatewayException;
 import io.netty.buffer.Unpooled;
@@ -24,8 +25,8 @@ final class RefusedRequest extends DefaultFullHttpRequest {
     /** Throws the refusal if the listener refused this request; Anthropic's shape on /v1/messages. */
     static void rethrow(Object request, Exchange exchange) {
         if (request instanceof RefusedRequest refused) {
-            if (refused.uri().startsWith("/v1/messages")) {
-                exchange.setProperty(ExchangeKeys.DIALECT, ExchangeKeys.ANTHROPIC);
+            if (Dialect.forPath(refused.uri()) == Dialect.ANTHROPIC_MESSAGES) {
+                exchange.setProperty(ExchangeKeys.DIALECT, Dialect.ANTHROPIC_MESSAGES);
             }
             throw refused.error;
         }

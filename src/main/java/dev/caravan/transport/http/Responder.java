@@ -1,5 +1,6 @@
 package dev.caravan.transport.http;
 
+import dev.caravan.core.Dialect;
 import dev.caravan.core.ClientRequest;
 import dev.caravan.core.ExchangeKeys;
 import dev.caravan.core.Json;
@@ -21,7 +22,7 @@ public final class Responder {
         StreamRelay relay = exchange.getProperty(ExchangeKeys.RELAY, StreamRelay.class);
         if (relay != null) {
             // upstream headers travel on the relay's stream; only allow-listed ones were kept
-            ClientRequest request = Ingress.request(exchange);
+            ClientRequest request = ClientRequest.of(exchange);
             relay.upstreamHeaders().forEach(headers::putIfAbsent);
             out.setBody(new SseResponse(relay, headers, request.keepAlive()));
             return;
@@ -31,7 +32,7 @@ public final class Responder {
         headers.forEach(out::setHeader);
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, 200);
-        boolean anthropic = Ingress.speaksAnthropic(exchange)
+        boolean anthropic = Dialect.speaksAnthropic(exchange)
                 && !ExchangeKeys.COUNT_TOKENS.equals(exchange.getProperty(ExchangeKeys.OPERATION));
         out.setBody(Json.bytes(anthropic ? MessagesTranslator.toAnthropic(result.body()) : result.body()));
     }
@@ -55,12 +56,4 @@ public final class Responder {
         return headers;
     }
 
-    /** A JSON answer of the gateway's own (models list, health). */
-    public static void json(Exchange exchange, int status, Object body) {
-        Message out = exchange.getMessage();
-        exchange.setProperty(ExchangeKeys.STATUS, status);
-        out.setHeader(Exchange.CONTENT_TYPE, "application/json");
-        out.setHeader(Exchange.HTTP_RESPONSE_CODE, status);
-        out.setBody(body instanceof com.fasterxml.jackson.databind.JsonNode n ? Json.bytes(n) : body);
-    }
 }
