@@ -1,5 +1,6 @@
 package dev.caravan;
 
+import dev.caravan.core.Json;
 import com.anthropic.client.AnthropicClient;
 import com.anthropic.client.okhttp.AnthropicOkHttpClient;
 import com.anthropic.core.JsonValue;

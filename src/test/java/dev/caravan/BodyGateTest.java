@@ -1,5 +1,6 @@
 package dev.caravan;
 
+import dev.caravan.core.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;

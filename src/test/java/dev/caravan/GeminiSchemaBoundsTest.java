@@ -1,5 +1,6 @@
 package dev.caravan;
 
+import dev.caravan.core.Json;
 import com.fasterxml.jackson.databind.JsonNode;
 import okhttp3.mockwebserver.Dispatcher;
 import okhttp3.mockwebserver.MockResponse;

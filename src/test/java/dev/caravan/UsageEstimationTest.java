@@ -1,5 +1,6 @@
 package dev.caravan;
 
+import dev.caravan.core.Json;
 import ch.qos.logback.classic.Logger;
 import ch.qos.logback.classic.spi.ILoggingEvent;
 import ch.qos.logback.core.read.ListAppender;

@@ -1,11 +1,11 @@
 package dev.caravan.auth;
 
-import dev.caravan.GatewayException;
+import dev.caravan.core.GatewayException;
 import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.KeyConfig;
-import dev.caravan.http.ClientRequest;
-import dev.caravan.http.ExchangeKeys;
-import dev.caravan.http.Ingress;
+import dev.caravan.core.ClientRequest;
+import dev.caravan.core.ExchangeKeys;
+import dev.caravan.transport.http.Ingress;
 import org.apache.camel.Exchange;
 
 import java.nio.charset.StandardCharsets;
@@ -29,7 +29,7 @@ public final class KeyAuthenticator {
 
     /** The authenticate step: sets {@code caravan.principal} or answers 401. */
     public void authenticate(Exchange exchange) {
-        exchange.setProperty(ExchangeKeys.PRINCIPAL, principalFor(Ingress.request(exchange)));
+        exchange.setProperty(ExchangeKeys.PRINCIPAL, principalFor(ClientRequest.of(exchange)));
     }
 
     /**
@@ -40,7 +40,7 @@ public final class KeyAuthenticator {
         if (Ingress.onManagementListener(exchange)) {
             return;
         }
-        Principal principal = principalFor(Ingress.request(exchange));
+        Principal principal = principalFor(ClientRequest.of(exchange));
         if (!principal.mayObserve()) {
             throw GatewayException.forbidden("insufficient_role",
                     "This API key may not read metrics or deployment health; use a key with role admin or viewer.");

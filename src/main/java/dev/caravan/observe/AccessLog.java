@@ -1,7 +1,7 @@
 package dev.caravan.observe;
 
 import com.fasterxml.jackson.core.JsonGenerator;
-import dev.caravan.Json;
+import dev.caravan.core.Json;
 import org.apache.camel.Exchange;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;

@@ -1,7 +1,8 @@
 package dev.caravan.observe;
 
-import dev.caravan.http.Responder;
-import dev.caravan.http.StreamRegistry;
+import dev.caravan.core.Answers;
+import dev.caravan.transport.http.Responder;
+import dev.caravan.transport.http.StreamRegistry;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import io.micrometer.core.instrument.Counter;
@@ -126,7 +127,7 @@ public final class GatewayMetrics {
 
     /** {@code GET /metrics}: Prometheus text format. */
     public void scrape(Exchange exchange) {
-        Responder.json(exchange, 200, registry.scrape());
+        Answers.json(exchange, 200, registry.scrape());
         exchange.getMessage().setHeader(Exchange.CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8");
     }
 }

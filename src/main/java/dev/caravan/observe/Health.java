@@ -1,10 +1,11 @@
 package dev.caravan.observe;
 
+import dev.caravan.core.Answers;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.Json;
+import dev.caravan.core.Json;
 import dev.caravan.config.ConfigHolder;
-import dev.caravan.http.Ingress;
-import dev.caravan.http.Responder;
+import dev.caravan.transport.http.Ingress;
+import dev.caravan.transport.http.Responder;
 import dev.caravan.routing.DeploymentRegistry;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;
@@ -49,12 +50,12 @@ public final class Health {
                 d.put("lastErrorAt", java.time.Instant.ofEpochMilli(s.lastErrorAtMillis()).toString());
             }
         });
-        Responder.json(exchange, 200, body);
+        Answers.json(exchange, 200, body);
     }
 
     public void live(Exchange exchange) {
         ObjectNode body = Json.object().put("status", "UP");
-        Responder.json(exchange, 200, body);
+        Answers.json(exchange, 200, body);
     }
 
     public void ready(Exchange exchange) {
@@ -71,7 +72,7 @@ public final class Health {
         checks.put("lastReload", config.lastReload()); // a refused edit leaves the previous version serving: still UP
         boolean up = configLoaded && started && !ingress.isDraining();
         body.put("status", up ? "UP" : "DOWN");
-        Responder.json(exchange, up ? 200 : 503, body);
+        Answers.json(exchange, up ? 200 : 503, body);
     }
 
 }

@@ -4,8 +4,8 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.auth.Principal;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.ModelConfig;
-import dev.caravan.http.ClientRequest;
-import dev.caravan.http.ExchangeKeys;
+import dev.caravan.core.ClientRequest;
+import dev.caravan.core.ExchangeKeys;
 import dev.caravan.usage.Usage;
 import org.apache.camel.Exchange;
 
@@ -13,7 +13,7 @@ import org.apache.camel.Exchange;
  * What post-processing knows about one finished request, read once from the exchange. Label values are bounded:
  * a model name that is not configured becomes {@code unknown}, never the caller's string.
  */
-public record RequestFacts(String requestId, String method, String path, String keyId, String team, String model,
+public record RequestFacts(String requestId, String operation, String method, String path, String keyId, String team, String model,
                            String deployment, int status, String errorCode, boolean stream, String outcome,
                            long durationNanos, long upstreamNanos, long ttftNanos, Usage usage) {
 
@@ -38,6 +38,7 @@ public record RequestFacts(String requestId, String method, String path, String 
         Usage usage = exchange.getProperty(ExchangeKeys.USAGE, Usage.NONE, Usage.class);
         return new RequestFacts(
                 exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class),
+                exchange.getProperty(ExchangeKeys.OPERATION, String.class),
                 request == null ? "" : request.method(),
                 request == null ? "" : request.path(),
                 principal == null ? "anonymous" : principal.keyId(),
@@ -54,8 +55,11 @@ public record RequestFacts(String requestId, String method, String path, String 
                 usage);
     }
 
-    /** Requests to the API, as opposed to health checks and scrapes. */
+    /**
+     * Requests to the API, as opposed to health checks and scrapes: the door (HTTP or any other transport) named an
+     * operation.
+     */
     public boolean isApiCall() {
-        return path.startsWith("/v1/");
+        return operation != null;
     }
 }

@@ -1,6 +1,6 @@
 package dev.caravan.observe;
 
-import dev.caravan.http.ExchangeKeys;
+import dev.caravan.core.ExchangeKeys;
 import dev.caravan.stream.MeteredStream;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;

@@ -1,6 +1,6 @@
 package dev.caravan.policy;
 
-import dev.caravan.http.ExchangeKeys;
+import dev.caravan.core.ExchangeKeys;
 import dev.caravan.provider.ChatResult;
 import org.apache.camel.AsyncCallback;
 import org.apache.camel.Exchange;

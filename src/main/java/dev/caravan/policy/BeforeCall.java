@@ -1,10 +1,11 @@
 package dev.caravan.policy;
 
+import dev.caravan.core.Dialect;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.GatewayException;
+import dev.caravan.core.GatewayException;
 import dev.caravan.auth.Principal;
 import dev.caravan.config.ModelConfig;
-import dev.caravan.http.ExchangeKeys;
+import dev.caravan.core.ExchangeKeys;
 import org.apache.camel.AsyncCallback;
 import org.apache.camel.Exchange;
 import org.apache.camel.support.AsyncProcessorSupport;
@@ -40,7 +41,7 @@ public final class BeforeCall extends AsyncProcessorSupport {
         PolicyCall call = new PolicyCall(chain, chain.enabledFor(modelName, keyId),
                 exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class),
                 exchange.getProperty(ExchangeKeys.OPERATION, String.class),
-                ExchangeKeys.ANTHROPIC.equals(exchange.getProperty(ExchangeKeys.DIALECT)),
+                Dialect.speaksAnthropic(exchange),
                 exchange.getProperty(ExchangeKeys.STREAMING, false, Boolean.class), modelName, keyId,
                 principal == null ? null : principal.team(), exchange.getProperty(ExchangeKeys.REQUEST, ObjectNode.class));
         exchange.setProperty(ExchangeKeys.POLICY_CALL, call);

@@ -1,7 +1,7 @@
 package dev.caravan.policy;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.GatewayException;
+import dev.caravan.core.GatewayException;
 import dev.caravan.provider.ChatResult;
 
 /** What a before-hook decided. A closed family: the chain handles each kind. */

@@ -1,7 +1,7 @@
 package dev.caravan.policy;
 
 import dev.caravan.config.GatewayConfig;
-import dev.caravan.http.ExchangeKeys;
+import dev.caravan.core.ExchangeKeys;
 import dev.caravan.usage.Usage;
 import org.apache.camel.Exchange;
 import org.slf4j.Logger;

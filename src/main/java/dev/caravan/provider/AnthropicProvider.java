@@ -1,7 +1,7 @@
 package dev.caravan.provider;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.GatewayException;
+import dev.caravan.core.GatewayException;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.ProviderConfig;
 import dev.caravan.usage.Usage;

@@ -1,7 +1,7 @@
 package dev.caravan.provider;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.GatewayException;
+import dev.caravan.core.GatewayException;
 
 import java.util.Map;
 import java.util.concurrent.atomic.AtomicBoolean;

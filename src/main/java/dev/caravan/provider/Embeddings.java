@@ -3,7 +3,7 @@ package dev.caravan.provider;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.Json;
+import dev.caravan.core.Json;
 
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;

@@ -5,8 +5,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.MissingNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.GatewayException;
-import dev.caravan.Json;
+import dev.caravan.core.GatewayException;
+import dev.caravan.core.Json;
 
 import java.util.ArrayDeque;
 import java.util.Deque;

@@ -4,7 +4,7 @@ import java.util.concurrent.CompletableFuture;
 
 /**
  * One provider family's adapter: translates the canonical OpenAI chat request to its wire format and back.
- * Failures complete the futures with a {@link dev.caravan.GatewayException}.
+ * Failures complete the futures with a {@link dev.caravan.core.GatewayException}.
  */
 public interface Provider {
 
@@ -24,7 +24,7 @@ public interface Provider {
 
     /** OpenAI's embeddings: the body is the canonical {@code /v1/embeddings} request. */
     default CompletableFuture<ChatResult> embeddings(ChatCall call) {
-        return CompletableFuture.failedFuture(dev.caravan.GatewayException.badRequest("unsupported_operation", "model",
+        return CompletableFuture.failedFuture(dev.caravan.core.GatewayException.badRequest("unsupported_operation", "model",
                 "Deployment '" + call.deployment().id() + "' cannot make embeddings."));
     }
 }

@@ -2,7 +2,7 @@ package dev.caravan.provider;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.GatewayException;
+import dev.caravan.core.GatewayException;
 import dev.caravan.config.DeploymentConfig;
 import io.netty.buffer.ByteBuf;
 

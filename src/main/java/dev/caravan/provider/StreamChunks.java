@@ -2,7 +2,7 @@ package dev.caravan.provider;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.Json;
+import dev.caravan.core.Json;
 
 /** The canonical stream chunk every adapter emits: OpenAI's {@code chat.completion.chunk}. */
 final class StreamChunks {

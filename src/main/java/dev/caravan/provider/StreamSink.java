@@ -1,7 +1,7 @@
 package dev.caravan.provider;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.GatewayException;
+import dev.caravan.core.GatewayException;
 
 /** Receives a stream's canonical chunks; exactly one of {@link #onComplete()} or {@link #onError} ends it. */
 public interface StreamSink {

@@ -1,15 +1,17 @@
 package dev.caravan.provider;
 
+import dev.caravan.core.HeaderAllowList;
+import dev.caravan.core.ClientRequest;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.ModelConfig;
-import dev.caravan.http.ExchangeKeys;
-import dev.caravan.http.Ingress;
+import dev.caravan.core.ExchangeKeys;
+import dev.caravan.transport.http.Ingress;
 import dev.caravan.stream.MeteredStream;
 import dev.caravan.usage.TokenCounter;
 import dev.caravan.usage.Usage;
 import dev.caravan.work.CpuPool;
-import dev.caravan.Json;
+import dev.caravan.core.Json;
 import java.util.Map;
 import org.apache.camel.AsyncCallback;
 import org.apache.camel.Exchange;
@@ -74,7 +76,7 @@ public final class UpstreamCall extends AsyncProcessorSupport {
             ObjectNode body = exchange.getProperty(ExchangeKeys.REQUEST, ObjectNode.class);
             Duration timeout = exchange.getProperty(ExchangeKeys.ATTEMPT_TIMEOUT, model.timeout(), Duration.class);
             ChatCall call = new ChatCall(exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class), deployment, body,
-                    Ingress.forwardHeaders(exchange), timeout);
+                    HeaderAllowList.toUpstream(ClientRequest.of(exchange)), timeout);
             Provider provider = providers.forType(deployment.provider().type());
             long sent = System.nanoTime();
             boolean streaming = exchange.getProperty(ExchangeKeys.STREAMING, false, Boolean.class);

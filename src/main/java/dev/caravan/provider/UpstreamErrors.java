@@ -2,8 +2,8 @@ package dev.caravan.provider;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.GatewayException;
-import dev.caravan.Json;
+import dev.caravan.core.GatewayException;
+import dev.caravan.core.Json;
 import dev.caravan.config.DeploymentConfig;
 
 import java.io.IOException;

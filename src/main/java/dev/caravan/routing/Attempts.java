@@ -1,11 +1,11 @@
 package dev.caravan.routing;
 
-import dev.caravan.GatewayException;
+import dev.caravan.core.GatewayException;
 import dev.caravan.auth.Principal;
 import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.ModelConfig;
-import dev.caravan.http.ExchangeKeys;
+import dev.caravan.core.ExchangeKeys;
 import dev.caravan.stream.MeteredStream;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;

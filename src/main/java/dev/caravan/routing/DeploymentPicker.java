@@ -3,7 +3,7 @@ package dev.caravan.routing;
 import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.ModelConfig;
-import dev.caravan.http.ExchangeKeys;
+import dev.caravan.core.ExchangeKeys;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.camel.Exchange;

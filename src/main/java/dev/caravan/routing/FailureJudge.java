@@ -1,9 +1,9 @@
 package dev.caravan.routing;
 
-import dev.caravan.GatewayException;
+import dev.caravan.core.GatewayException;
 import dev.caravan.auth.Principal;
 import dev.caravan.config.ModelConfig;
-import dev.caravan.http.ErrorRenderer;
+import dev.caravan.transport.http.ErrorRenderer;
 import dev.caravan.work.CpuPool;
 import org.apache.camel.Exchange;
 

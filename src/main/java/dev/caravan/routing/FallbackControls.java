@@ -1,13 +1,13 @@
 package dev.caravan.routing;
 
 import com.fasterxml.jackson.databind.JsonNode;
-import dev.caravan.GatewayException;
+import dev.caravan.core.GatewayException;
 import dev.caravan.auth.Principal;
 import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.ModelConfig;
-import dev.caravan.http.ClientRequest;
-import dev.caravan.http.ExchangeKeys;
-import dev.caravan.http.Ingress;
+import dev.caravan.core.ClientRequest;
+import dev.caravan.core.ExchangeKeys;
+import dev.caravan.transport.http.Ingress;
 import org.apache.camel.Exchange;
 
 import java.util.ArrayList;
@@ -27,7 +27,7 @@ final class FallbackControls {
 
     /** The fallbacks for {@code model} in this request; a named model that does not exist is the client's 400. */
     List<String> fallbacksFor(Exchange exchange, ModelConfig model) {
-        ClientRequest request = Ingress.request(exchange);
+        ClientRequest request = ClientRequest.of(exchange);
         String header = request == null ? null : request.header("x-caravan-fallbacks");
         JsonNode controls = exchange.getProperty(ExchangeKeys.CONTROLS, JsonNode.class);
         JsonNode body = controls == null ? null : controls.get("fallbacks");

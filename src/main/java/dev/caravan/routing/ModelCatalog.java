@@ -1,15 +1,18 @@
 package dev.caravan.routing;
 
+import dev.caravan.core.Dialect;
+import dev.caravan.core.Answers;
+import dev.caravan.core.ClientRequest;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.GatewayException;
-import dev.caravan.Json;
+import dev.caravan.core.GatewayException;
+import dev.caravan.core.Json;
 import dev.caravan.auth.Principal;
 import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.ModelConfig;
-import dev.caravan.http.ExchangeKeys;
-import dev.caravan.http.Ingress;
-import dev.caravan.http.Responder;
+import dev.caravan.core.ExchangeKeys;
+import dev.caravan.transport.http.Ingress;
+import dev.caravan.transport.http.Responder;
 import org.apache.camel.Exchange;
 
 /**
@@ -46,11 +49,11 @@ public final class ModelCatalog {
                 body.put("first_id", data.get(0).path("id").asText()).put("last_id", data.get(data.size() - 1).path("id").asText());
             }
         }
-        Responder.json(exchange, 200, body);
+        Answers.json(exchange, 200, body);
     }
 
     private static boolean isAnthropicClient(Exchange exchange) {
-        return Ingress.request(exchange).header("anthropic-version") != null;
+        return Dialect.forSharedEndpoint(ClientRequest.of(exchange)) == Dialect.ANTHROPIC_MESSAGES;
     }
 
     private ObjectNode anthropicModel(String id) {
@@ -64,12 +67,12 @@ public final class ModelCatalog {
 
     public void get(Exchange exchange) {
         Principal principal = exchange.getProperty(ExchangeKeys.PRINCIPAL, Principal.class);
-        String path = Ingress.request(exchange).path();
+        String path = ClientRequest.of(exchange).path();
         String id = path.substring("/v1/models/".length());
         if (config.get().model(id).isEmpty() || !principal.mayUse(id)) {
             throw GatewayException.modelNotFound(id);
         }
-        Responder.json(exchange, 200, isAnthropicClient(exchange) ? anthropicModel(id) : model(id));
+        Answers.json(exchange, 200, isAnthropicClient(exchange) ? anthropicModel(id) : model(id));
     }
 
     private ObjectNode model(String id) {

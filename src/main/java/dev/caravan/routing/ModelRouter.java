@@ -1,12 +1,12 @@
 package dev.caravan.routing;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.GatewayException;
+import dev.caravan.core.GatewayException;
 import dev.caravan.auth.Principal;
 import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.ModelConfig;
-import dev.caravan.http.ExchangeKeys;
+import dev.caravan.core.ExchangeKeys;
 import org.apache.camel.Exchange;
 
 import java.util.ArrayList;

@@ -2,7 +2,7 @@ package dev.caravan.stream;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.GatewayException;
+import dev.caravan.core.GatewayException;
 import dev.caravan.provider.ChatStream;
 import dev.caravan.provider.StreamSink;
 import dev.caravan.usage.Usage;

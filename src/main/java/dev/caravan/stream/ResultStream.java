@@ -3,7 +3,7 @@ package dev.caravan.stream;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.Json;
+import dev.caravan.core.Json;
 import dev.caravan.provider.ChatResult;
 import dev.caravan.provider.ChatStream;
 import dev.caravan.provider.StreamSink;

@@ -1,7 +1,7 @@
 package dev.caravan.stream;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.GatewayException;
+import dev.caravan.core.GatewayException;
 
 /**
  * Sees each canonical chunk (OpenAI's chunk shape) of one stream before the client's encoder, on the stream's event

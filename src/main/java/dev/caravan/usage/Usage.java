@@ -2,7 +2,7 @@ package dev.caravan.usage;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.Json;
+import dev.caravan.core.Json;
 
 /**
  * Token usage of one request, normalized from whatever the provider reported.

@@ -1,6 +1,6 @@
 package dev.caravan.work;
 
-import dev.caravan.GatewayException;
+import dev.caravan.core.GatewayException;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;

@@ -1,6 +1,6 @@
 package dev.caravan.config;
 
-import dev.caravan.http.StreamRegistry;
+import dev.caravan.transport.http.StreamRegistry;
 import dev.caravan.observe.GatewayMetrics;
 import io.micrometer.core.instrument.Counter;
 import org.junit.jupiter.api.AfterEach;

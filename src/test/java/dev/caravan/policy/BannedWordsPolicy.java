@@ -2,7 +2,7 @@ package dev.caravan.policy;
 
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.GatewayException;
+import dev.caravan.core.GatewayException;
 import dev.caravan.stream.StreamHook;
 
 import java.util.ArrayList;

@@ -1,7 +1,7 @@
 package dev.caravan.policy;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.GatewayException;
+import dev.caravan.core.GatewayException;
 import dev.caravan.TestGateway;
 import dev.caravan.stream.StreamHook;
 import org.junit.jupiter.api.AfterAll;

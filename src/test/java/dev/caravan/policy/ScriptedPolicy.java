@@ -1,8 +1,8 @@
 package dev.caravan.policy;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import dev.caravan.GatewayException;
-import dev.caravan.Json;
+import dev.caravan.core.GatewayException;
+import dev.caravan.core.Json;
 import dev.caravan.provider.ChatResult;
 import dev.caravan.stream.StreamHook;
 import dev.caravan.usage.Usage;

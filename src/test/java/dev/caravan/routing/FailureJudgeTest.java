@@ -1,6 +1,6 @@
 package dev.caravan.routing;
 
-import dev.caravan.GatewayException;
+import dev.caravan.core.GatewayException;
 import dev.caravan.auth.Principal;
 import dev.caravan.config.ModelConfig;
 import dev.caravan.config.RoutingSettings;

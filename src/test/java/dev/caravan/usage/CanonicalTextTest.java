@@ -1,6 +1,6 @@
 package dev.caravan.usage;
 
-import dev.caravan.Json;
+import dev.caravan.core.Json;
 import org.junit.jupiter.api.Test;
 
 import java.util.ArrayList;

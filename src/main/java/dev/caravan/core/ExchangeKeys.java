@@ -1,0 +1,51 @@
+package dev.caravan.core;
+
+/** The exchange properties the steps talk through (docs/architecture.md: one prefix, {@code caravan.}). */
+public final class ExchangeKeys {
+    public static final String REQUEST_ID = "caravan.requestId";
+    public static final String START_NANOS = "caravan.startNanos";
+    public static final String CLIENT_REQUEST = "caravan.clientRequest";
+    public static final String PRINCIPAL = "caravan.principal";
+    public static final String REQUEST = "caravan.request";
+    /**
+     * What is asked, set by the door for every API call (absent: not an API call, e.g. a health check or a scrape):
+     * {@link #CHAT} (chat completions and Anthropic messages), {@link #EMBEDDINGS}, {@link #COUNT_TOKENS}, {@link #MODELS}.
+     */
+    public static final String OPERATION = "caravan.operation";
+    public static final String CHAT = "chat";
+    /** The models list and a model's card. */
+    public static final String MODELS = "models";
+    /** A path under the API that names no endpoint (answered 404, still an API call for the log and metrics). */
+    public static final String UNKNOWN_API = "unknown";
+    public static final String EMBEDDINGS = "embeddings";
+    /** {@code /v1/messages/count_tokens}: the input tokens of a chat request, answered without a completion. */
+    public static final String COUNT_TOKENS = "count_tokens";
+    /** The client's wire format, a {@link Dialect}: set by the door (absent means OpenAI's). */
+    public static final String DIALECT = "caravan.dialect";
+    public static final String CONTROLS = "caravan.controls";
+    public static final String STREAMING = "caravan.streaming";
+    public static final String MODEL = "caravan.model";
+    public static final String DEPLOYMENTS = "caravan.deployments";
+    public static final String DEPLOYMENT = "caravan.deployment";
+    /** The id of the deployment picked for the attempt in progress; absent when no attempt is pending. */
+    public static final String DEPLOYMENT_ID = "caravan.deploymentId";
+    public static final String ATTEMPTS = "caravan.attempts";
+    public static final String ATTEMPT_TIMEOUT = "caravan.attemptTimeout";
+    public static final String ATTEMPT_COUNT = "caravan.attemptCount";
+    public static final String FALLBACK = "caravan.fallback";
+    public static final String RESULT = "caravan.result";
+    public static final String RELAY = "caravan.relay";
+    public static final String USAGE = "caravan.usage";
+    public static final String STATUS = "caravan.status";
+    public static final String ERROR_CODE = "caravan.errorCode";
+    public static final String UPSTREAM_NANOS = "caravan.upstreamNanos";
+    public static final String TTFT_NANOS = "caravan.ttftNanos";
+    public static final String OUTCOME = "caravan.outcome";
+    /** The request as the policies see it (dev.caravan.policy.PolicyCall); absent when no policy is configured. */
+    public static final String POLICY_CALL = "caravan.policyCall";
+    /** Post-processing's reading of the request, made once; dropped when an error changes the answer. */
+    public static final String FACTS = "caravan.facts";
+
+    private ExchangeKeys() {
+    }
+}

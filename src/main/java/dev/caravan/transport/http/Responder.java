@@ -1,0 +1,90 @@
+package dev.caravan.transport.http;
+
+import dev.caravan.core.Dialect;
+import dev.caravan.core.ExchangeKeys;
+import dev.caravan.core.ClientRequest;
+import dev.caravan.dialect.openai.OpenAiStreamEncoder;
+import dev.caravan.dialect.StreamEncoder;
+import dev.caravan.core.Json;
+import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.caravan.config.DeploymentConfig;
+import dev.caravan.config.ModelConfig;
+import dev.caravan.dialect.anthropic.AnthropicStreamEncoder;
+import dev.caravan.stream.MeteredStream;
+import dev.caravan.dialect.anthropic.MessagesTranslator;
+import dev.caravan.provider.ChatResult;
+import org.apache.camel.Exchange;
+import org.apache.camel.Message;
+
+import java.time.Duration;
+import java.util.HashMap;
+import java.util.Map;
+
+/**
+ * The last step: the answer in the caller's wire shape, whole JSON, or the head of an SSE stream whose writer
+ * (a {@link StreamRelay} with the client dialect's encoder) is made here, where the client is known.
+ */
+public final class Responder {
+
+    private final StreamRegistry streams;
+    private final Duration keepAliveInterval;
+
+    public Responder(StreamRegistry streams, Duration keepAliveInterval) {
+        this.streams = streams;
+        this.keepAliveInterval = keepAliveInterval;
+    }
+
+    public void respond(Exchange exchange) {
+        Message out = exchange.getMessage();
+        Map<String, String> headers = caravanHeaders(exchange);
+        MeteredStream stream = exchange.getProperty(ExchangeKeys.RELAY, MeteredStream.class);
+        if (stream != null) {
+            // upstream headers travel on the stream; only allow-listed ones were kept
+            ClientRequest request = ClientRequest.of(exchange);
+            stream.headers().forEach(headers::putIfAbsent);
+            ObjectNode canonical = exchange.getProperty(ExchangeKeys.REQUEST, ObjectNode.class);
+            StreamEncoder encoder = Dialect.speaksAnthropic(exchange) ? new AnthropicStreamEncoder()
+                    : new OpenAiStreamEncoder(canonical.path("stream_options").path("include_usage").asBoolean(false));
+            ModelConfig model = exchange.getProperty(ExchangeKeys.MODEL, ModelConfig.class);
+            StreamRelay relay = new StreamRelay(stream, encoder, model.streamIdleTimeout(), keepAliveInterval, streams);
+            out.setBody(new SseResponse(relay, headers, request.keepAlive()));
+            return;
+        }
+        ChatResult result = exchange.getProperty(ExchangeKeys.RESULT, ChatResult.class);
+        result.headers().forEach(out::setHeader);
+        headers.forEach(out::setHeader);
+        out.setHeader(Exchange.CONTENT_TYPE, "application/json");
+        out.setHeader(Exchange.HTTP_RESPONSE_CODE, 200);
+        boolean anthropic = Dialect.speaksAnthropic(exchange)
+                && !ExchangeKeys.COUNT_TOKENS.equals(exchange.getProperty(ExchangeKeys.OPERATION));
+        out.setBody(Json.bytes(anthropic ? MessagesTranslator.toAnthropic(result.body()) : result.body()));
+    }
+
+    /** Caravan's own response headers: request id, and what the call step did (deployment, attempts, fallback). */
+    public static Map<String, String> caravanHeaders(Exchange exchange) {
+        Map<String, String> headers = new HashMap<>();
+        headers.put("x-caravan-request-id", exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class));
+        DeploymentConfig deployment = exchange.getProperty(ExchangeKeys.DEPLOYMENT, DeploymentConfig.class);
+        if (deployment != null) {
+            headers.put("x-caravan-deployment", deployment.id());
+        }
+        Integer attempts = exchange.getProperty(ExchangeKeys.ATTEMPT_COUNT, Integer.class);
+        if (attempts != null) {
+            headers.put("x-caravan-attempts", attempts.toString());
+        }
+        String fallback = exchange.getProperty(ExchangeKeys.FALLBACK, String.class);
+        if (fallback != null) {
+            headers.put("x-caravan-fallback", fallback);
+        }
+        return headers;
+    }
+
+    /** A JSON answer of the gateway's own (models list, health). */
+    public static void json(Exchange exchange, int status, Object body) {
+        Message out = exchange.getMessage();
+        exchange.setProperty(ExchangeKeys.STATUS, status);
+        out.setHeader(Exchange.CONTENT_TYPE, "application/json");
+        out.setHeader(Exchange.HTTP_RESPONSE_CODE, status);
+        out.setBody(body instanceof com.fasterxml.jackson.databind.JsonNode n ? Json.bytes(n) : body);
+    }
+}
