@@ -28,7 +28,7 @@ import dev.caravan.provider.AnthropicProvider;
 import dev.caravan.provider.GeminiProvider;
 import dev.caravan.provider.OpenAiProvider;
 import dev.caravan.provider.Providers;
-import dev.caravan.provider.UpstreamCall;
+import dev.caravan.routing.UpstreamCall;
 import dev.caravan.provider.UpstreamClient;
 import dev.caravan.usage.TokenCounter;
 import dev.caravan.work.CpuPool;
@@ -274,7 +274,7 @@ public final class Caravan {
         if (!Boolean.parseBoolean(property(context, "caravan.reload", "true"))) {
             return;
         }
-        watcher = new ReloadWatcher(context, config, configLoader(), options.configFile(), options.routesDir(), metrics,
+        watcher = new ReloadWatcher(context, config, configLoader(), options.configFile(), options.routesDir(), metrics::configReload,
                 () -> deploymentRoutes.restamp(config.get()));
         watcher.start();
     }

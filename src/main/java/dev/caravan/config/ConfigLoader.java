@@ -73,7 +73,7 @@ public final class ConfigLoader {
         this(env, name -> true);
     }
 
-    /** @param knownPolicy whether a {@code policies:} name is registered (dev.caravan.policy.PolicyRegistry) */
+    /** @param knownPolicy whether a {@code policies:} name is registered (the policy registry) */
     public ConfigLoader(Function<String, String> env, java.util.function.Predicate<String> knownPolicy) {
         this.env = env;
         this.knownPolicy = knownPolicy;

@@ -1,6 +1,5 @@
 package dev.caravan.config;
 
-import dev.caravan.observe.GatewayMetrics;
 import org.apache.camel.CamelContext;
 import org.apache.camel.impl.DefaultCamelContext;
 import org.apache.camel.model.ModelCamelContext;
@@ -49,13 +48,14 @@ public final class ReloadWatcher {
     private final ConfigLoader loader;
     private final Path configFile;
     private final Path routesDir;
-    private final GatewayMetrics metrics;
+    /** Counts each reload by kind and outcome (caravan_config_reload_total); config knows no metrics library. */
+    private final java.util.function.BiConsumer<String, Boolean> metrics;
     private final Runnable templatesChanged;
     private WatchService watchService;
     private Thread thread;
 
     public ReloadWatcher(CamelContext context, ConfigHolder config, ConfigLoader loader, Path configFile, Path routesDir,
-                         GatewayMetrics metrics, Runnable templatesChanged) {
+                         java.util.function.BiConsumer<String, Boolean> metrics, Runnable templatesChanged) {
         this.context = context;
         this.config = config;
         this.loader = loader;
@@ -211,13 +211,13 @@ public final class ReloadWatcher {
     }
 
     private void applied(String kind, String name) {
-        metrics.configReload(kind, true);
+        metrics.accept(kind, true);
         config.reloaded(name, null);
     }
 
     /** One WARN line without a stack trace (a config error is not a bug); an unexpected failure's trace at DEBUG. */
     private boolean refused(String kind, String name, String why, Throwable unexpected) {
-        metrics.configReload(kind, false);
+        metrics.accept(kind, false);
         config.reloaded(name, Instant.now().truncatedTo(ChronoUnit.SECONDS).toString());
         LOG.warn("Refused to reload {}: {}", name, why);
         if (unexpected != null) {

@@ -41,7 +41,7 @@ public final class ExchangeKeys {
     public static final String UPSTREAM_NANOS = "caravan.upstreamNanos";
     public static final String TTFT_NANOS = "caravan.ttftNanos";
     public static final String OUTCOME = "caravan.outcome";
-    /** The request as the policies see it (dev.caravan.policy.PolicyCall); absent when no policy is configured. */
+    /** The request as the policies see it (the policy chain's PolicyCall); absent when no policy is configured. */
     public static final String POLICY_CALL = "caravan.policyCall";
     /** Post-processing's reading of the request, made once; dropped when an error changes the answer. */
     public static final String FACTS = "caravan.facts";

@@ -1,7 +1,6 @@
 package dev.caravan.observe;
 
 import dev.caravan.core.Answers;
-import dev.caravan.transport.http.Responder;
 import dev.caravan.transport.http.StreamRegistry;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;

@@ -5,7 +5,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.core.Json;
 import dev.caravan.config.ConfigHolder;
 import dev.caravan.transport.http.Ingress;
-import dev.caravan.transport.http.Responder;
 import dev.caravan.routing.DeploymentRegistry;
 import org.apache.camel.CamelContext;
 import org.apache.camel.Exchange;

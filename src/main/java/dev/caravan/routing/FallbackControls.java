@@ -7,7 +7,6 @@ import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.ModelConfig;
 import dev.caravan.core.ClientRequest;
 import dev.caravan.core.ExchangeKeys;
-import dev.caravan.transport.http.Ingress;
 import org.apache.camel.Exchange;
 
 import java.util.ArrayList;

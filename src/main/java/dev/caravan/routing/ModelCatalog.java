@@ -11,8 +11,6 @@ import dev.caravan.auth.Principal;
 import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.ModelConfig;
 import dev.caravan.core.ExchangeKeys;
-import dev.caravan.transport.http.Ingress;
-import dev.caravan.transport.http.Responder;
 import org.apache.camel.Exchange;
 
 /**

@@ -1,5 +1,6 @@
 package dev.caravan.stream;
 
+import dev.caravan.usage.CanonicalText;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.core.GatewayException;
@@ -279,15 +280,12 @@ public final class MeteredStream implements ChatStream {
 
     private void keepText(ObjectNode chunk) {
         for (JsonNode choice : chunk.path("choices")) {
-            JsonNode delta = choice.path("delta");
-            keep(delta.path("content").asText(""));
-            keep(delta.path("reasoning_content").asText(""));
-            for (JsonNode call : delta.path("tool_calls")) {
-                keep(call.path("function").path("name").asText(""));
-                keep(call.path("function").path("arguments").asText(""));
-            }
+            CanonicalText.eachGenerated(choice.path("delta"), keeper);
         }
     }
+
+    // one sink for every chunk: nothing allocated per chunk
+    private final java.util.function.Consumer<String> keeper = this::keep;
 
     private void keep(String text) {
         if (completionText.length() + text.length() <= MAX_KEPT_TEXT) {

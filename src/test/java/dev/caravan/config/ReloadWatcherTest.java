@@ -60,7 +60,7 @@ class ReloadWatcherTest {
                 throw onError;
             }
         });
-        watcher = new ReloadWatcher(null, holder, loader, file, dir.resolve("routes"), metrics, () -> { });
+        watcher = new ReloadWatcher(null, holder, loader, file, dir.resolve("routes"), metrics::configReload, () -> { });
     }
 
     double failures() {

@@ -1,4 +1,11 @@
-package dev.caravan.provider;
+package dev.caravan.routing;
+
+import dev.caravan.usage.CanonicalText;
+import dev.caravan.provider.ChatCall;
+import dev.caravan.provider.ChatResult;
+import dev.caravan.provider.Provider;
+import dev.caravan.provider.Providers;
+import dev.caravan.provider.UpstreamErrors;
 
 import dev.caravan.core.HeaderAllowList;
 import dev.caravan.core.ClientRequest;
@@ -6,7 +13,6 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.ModelConfig;
 import dev.caravan.core.ExchangeKeys;
-import dev.caravan.transport.http.Ingress;
 import dev.caravan.stream.MeteredStream;
 import dev.caravan.usage.TokenCounter;
 import dev.caravan.usage.Usage;
@@ -48,17 +54,8 @@ public final class UpstreamCall extends AsyncProcessorSupport {
             long tokens = TokenCounter.embeddingTokens(request, model, exactChars);
             usage = TokenCounter.estimate(tokens, 0);
         } else {
-            StringBuilder text = new StringBuilder();
-            for (var choice : result.body().path("choices")) {
-                var message = choice.path("message");
-                text.append(message.path("content").asText("")).append(message.path("reasoning_content").asText(""));
-                for (var toolCall : message.path("tool_calls")) {
-                    text.append(toolCall.path("function").path("name").asText(""))
-                            .append(toolCall.path("function").path("arguments").asText(""));
-                }
-            }
             usage = TokenCounter.estimate(TokenCounter.promptTokens(request, model, exactChars),
-                    TokenCounter.count(text.toString(), model, exactChars));
+                    TokenCounter.count(CanonicalText.generated(result.body()), model, exactChars));
         }
         ObjectNode body = result.body();
         body.set("usage", embeddings ? usage.toOpenAi().without(java.util.List.of("completion_tokens")) : usage.toOpenAi());
