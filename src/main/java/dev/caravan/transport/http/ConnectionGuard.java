@@ -89,6 +89,12 @@ final class ConnectionGuard extends ChannelDuplexHandler {
     /** Delays the close of an answered connection while a refused body still arrives, so the client reads the answer. */
     @Override
     public void close(ChannelHandlerContext ctx, ChannelPromise promise) throws Exception {
+        if (deferredClose != null && ctx.channel().isActive()) {
+            // a second close of the same answered connection (the ordering handler's and Camel's own): it waits for
+            // the deferred one rather than cutting the client off before it has read the answer
+            ctx.channel().closeFuture().addListener(f -> promise.trySuccess());
+            return;
+        }
         if (deferredClose == null && gate.discardingBody() && ctx.channel().isActive()) {
             deferredClose = promise;
             if (ctx.channel() instanceof DuplexChannel duplex) {
