@@ -8,7 +8,6 @@ import java.net.http.HttpResponse;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.concurrent.CompletableFuture;
-import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -69,34 +68,27 @@ class HotReloadTest {
         return r.headers().firstValue("x-caravan-deployment").orElseThrow();
     }
 
-    static void eventually(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + 10_000;
-        while (!condition.getAsBoolean()) {
-            assertThat(System.currentTimeMillis()).as("waiting for: " + what).isLessThan(deadline);
-            Thread.sleep(100);
-        }
-    }
 
     @Test
     void configEditTakesEffectAndAnInvalidEditKeepsTheOldConfigServing() throws Exception {
         assertThat(deployment()).isEqualTo("blue-assistant");
 
         Files.writeString(gateway.configFile(), config("green"));
-        eventually(() -> deployment().equals("green-assistant"), "the new deployment serves");
+        TestGateway.eventually(() -> deployment().equals("green-assistant"), "the new deployment serves");
         assertThat(gateway.metric("caravan_config_reload_total{kind=\"config\",result=\"success\"}")).isGreaterThanOrEqualTo(1);
 
         // a schema violation (unknown provider type) and a broken reference: both refused, green keeps serving
         Files.writeString(gateway.configFile(), config("green").replace("type: mock }", "type: magic }"));
-        eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"config\",result=\"failure\"}") >= 1, "the refusal is counted");
+        TestGateway.eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"config\",result=\"failure\"}") >= 1, "the refusal is counted");
         assertThat(deployment()).isEqualTo("green-assistant");
 
         Files.writeString(gateway.configFile(), config("nowhere"));
-        eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"config\",result=\"failure\"}") >= 2, "the refusal is counted");
+        TestGateway.eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"config\",result=\"failure\"}") >= 2, "the refusal is counted");
         assertThat(deployment()).isEqualTo("green-assistant");
         assertThat(gateway.get("/health/ready").statusCode()).isEqualTo(200);
 
         Files.writeString(gateway.configFile(), config("blue"));
-        eventually(() -> deployment().equals("blue-assistant"), "a valid edit after a refused one applies");
+        TestGateway.eventually(() -> deployment().equals("blue-assistant"), "a valid edit after a refused one applies");
     }
 
     @Test
@@ -112,21 +104,21 @@ class HotReloadTest {
         String original = Files.readString(template);
         Files.writeString(template, original.replace("          - process: { ref: upstreamCall }",
                 "          - setHeader:\n              name: x-caravan-template\n              constant: v2\n          - process: { ref: upstreamCall }"));
-        eventually(() -> "v2".equals(gateway.post("/v1/chat/completions", CHAT, "Authorization", AUTH)
+        TestGateway.eventually(() -> "v2".equals(gateway.post("/v1/chat/completions", CHAT, "Authorization", AUTH)
                 .headers().firstValue("x-caravan-template").orElse(null)), "the new template serves");
         assertThat(gateway.healthDeployments()).contains(open);
 
         // a config reload that keeps the deployment keeps its breaker too
         double reloads = gateway.metric("caravan_config_reload_total{kind=\"config\",result=\"success\"}");
         Files.writeString(gateway.configFile(), Files.readString(gateway.configFile()) + "\n# touched\n");
-        eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"config\",result=\"success\"}") > reloads, "reloaded");
+        TestGateway.eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"config\",result=\"success\"}") > reloads, "reloaded");
         assertThat(gateway.healthDeployments()).contains(open);
         HttpResponse<String> refused = gateway.post("/v1/chat/completions", CHAT.replace("assistant", "broken"), "Authorization", AUTH);
         assertThat(refused.statusCode()).isEqualTo(503);
         assertThat(refused.body()).contains("no_deployment_available");
 
         Files.writeString(template, original);
-        eventually(() -> gateway.post("/v1/chat/completions", CHAT, "Authorization", AUTH)
+        TestGateway.eventually(() -> gateway.post("/v1/chat/completions", CHAT, "Authorization", AUTH)
                 .headers().firstValue("x-caravan-template").isEmpty(), "the original template serves again");
     }
 
@@ -145,39 +137,39 @@ class HotReloadTest {
                 "/v1/chat/completions", CHAT.replace("assistant", "slow"), "Authorization", AUTH));
         Thread.sleep(400);
         Files.writeString(callFile, Files.readString(callFile) + "\n# edited while a call was in flight\n");
-        eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"success\"}") >= successes + 1, "reloaded");
+        TestGateway.eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"success\"}") >= successes + 1, "reloaded");
         HttpResponse<String> finished = inFlight.get();
         assertThat(finished.statusCode()).as(finished.body()).isEqualTo(200);
         assertThat(finished.headers().firstValue("x-caravan-deployment")).hasValue("slow-slow");
 
         Files.writeString(routeFile, withProbe);
-        eventually(() -> "v2".equals(gateway.post("/v1/chat/completions", CHAT, "Authorization", AUTH)
+        TestGateway.eventually(() -> "v2".equals(gateway.post("/v1/chat/completions", CHAT, "Authorization", AUTH)
                 .headers().firstValue("x-caravan-probe").orElse(null)), "the edited route serves");
 
         // YAML that does not parse: refused, the edited route keeps serving
         double failures = gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"failure\"}");
         Files.writeString(routeFile, withProbe + "\n  - this: [is not, valid\n");
-        eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"failure\"}") >= failures + 1, "refused");
+        TestGateway.eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"failure\"}") >= failures + 1, "refused");
         assertThat(gateway.post("/v1/chat/completions", CHAT, "Authorization", AUTH).headers().firstValue("x-caravan-probe")).hasValue("v2");
 
         // parses, but cannot start (no such component): refused, the previous route comes back
         Files.writeString(routeFile, withProbe.replace("- bean: { ref: modelRouter, method: route }",
                 "- to: nosuchcomponent:anywhere"));
-        eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"failure\"}") >= failures + 2, "refused");
+        TestGateway.eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"failure\"}") >= failures + 2, "refused");
         HttpResponse<String> after = gateway.post("/v1/chat/completions", CHAT, "Authorization", AUTH);
         assertThat(after.statusCode()).as(after.body()).isEqualTo(200);
         assertThat(after.headers().firstValue("x-caravan-probe")).hasValue("v2");
         assertThat(gateway.get("/health/ready").statusCode()).isEqualTo(200);
 
         Files.writeString(routeFile, original);
-        eventually(() -> gateway.post("/v1/chat/completions", CHAT, "Authorization", AUTH)
+        TestGateway.eventually(() -> gateway.post("/v1/chat/completions", CHAT, "Authorization", AUTH)
                 .headers().firstValue("x-caravan-probe").isEmpty(), "the original route serves again");
     }
 
     @Test
     void schemaValidValuesThatWouldFailLaterAreRefusedAndTheWatcherAppliesTheNextEdit() throws Exception {
         Files.writeString(gateway.configFile(), configWithKey("blue"));
-        eventually(() -> demoKeyStatus() == 200, "the demo key is configured");
+        TestGateway.eventually(() -> demoKeyStatus() == 200, "the demo key is configured");
 
         // each edit also drops the demo key: refused whole, so the key keeps working
         String[] badEdits = {
@@ -195,7 +187,7 @@ class HotReloadTest {
         for (String bad : badEdits) {
             double failures = gateway.metric(CONFIG_FAILURES);
             Files.writeString(gateway.configFile(), bad);
-            eventually(() -> gateway.metric(CONFIG_FAILURES) == failures + 1, "the refusal is counted: " + bad);
+            TestGateway.eventually(() -> gateway.metric(CONFIG_FAILURES) == failures + 1, "the refusal is counted: " + bad);
             assertThat(demoKeyStatus()).as(bad).isEqualTo(200);
             assertThat(deployment()).isEqualTo("blue-assistant");
             HttpResponse<String> ready = gateway.get("/health/ready");
@@ -206,7 +198,7 @@ class HotReloadTest {
         // the watcher lives on: a valid edit that removes the key applies, and the key is refused from then on
         double successes = gateway.metric(CONFIG_SUCCESSES);
         Files.writeString(gateway.configFile(), config("blue"));
-        eventually(() -> demoKeyStatus() == 401, "the key removed by a valid edit is refused");
+        TestGateway.eventually(() -> demoKeyStatus() == 401, "the key removed by a valid edit is refused");
         assertThat(gateway.metric(CONFIG_SUCCESSES)).isEqualTo(successes + 1);
         assertThat(gateway.get("/health/ready").body()).contains("\"lastReload\":\"ok\"");
     }
@@ -221,18 +213,18 @@ class HotReloadTest {
         double failures = gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"failure\"}");
         try {
             Files.writeString(template, broken);
-            eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"failure\"}") == failures + 1,
+            TestGateway.eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"failure\"}") == failures + 1,
                     "the refusal is counted");
             assertThat(deployment()).isEqualTo("blue-assistant");
             assertThat(gateway.get("/health/ready").body()).contains("\"lastReload\":\"failed: deployment.camel.yaml at ");
 
             // the old template is the one in use: a new deployment gets its route from it
             Files.writeString(gateway.configFile(), config("green"));
-            eventually(() -> deployment().equals("green-assistant"), "a deployment added after the refusal serves");
+            TestGateway.eventually(() -> deployment().equals("green-assistant"), "a deployment added after the refusal serves");
         } finally {
             Files.writeString(template, original);
             Files.writeString(gateway.configFile(), config("blue"));
-            eventually(() -> deployment().equals("blue-assistant")
+            TestGateway.eventually(() -> deployment().equals("blue-assistant")
                     && gateway.get("/health/ready").body().contains("\"lastReload\":\"ok\""), "back to the start");
         }
     }

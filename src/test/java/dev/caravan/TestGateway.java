@@ -164,6 +164,17 @@ public final class TestGateway implements AutoCloseable {
         return 0;
     }
 
+    /** Waits (up to 10 s, polling every 100 ms) until {@code condition} holds; fails naming {@code what}. */
+    public static void eventually(java.util.function.BooleanSupplier condition, String what) throws InterruptedException {
+        long deadline = System.currentTimeMillis() + 10_000;
+        while (!condition.getAsBoolean()) {
+            if (System.currentTimeMillis() > deadline) {
+                throw new AssertionError("waited 10 s for: " + what);
+            }
+            Thread.sleep(100);
+        }
+    }
+
     public static int freePort() {
         try (ServerSocket s = new ServerSocket(0)) {
             return s.getLocalPort();

@@ -15,7 +15,6 @@ import java.nio.file.Files;
 import java.util.Locale;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.function.BooleanSupplier;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
@@ -73,13 +72,6 @@ class PolicyReloadTest {
         return gateway.post("/v1/chat/completions", CHAT.replace("hi", text), "Authorization", "Bearer " + key).statusCode();
     }
 
-    static void eventually(BooleanSupplier condition, String what) throws InterruptedException {
-        long deadline = System.currentTimeMillis() + 10_000;
-        while (!condition.getAsBoolean()) {
-            assertThat(System.currentTimeMillis()).as("waiting for: " + what).isLessThan(deadline);
-            Thread.sleep(100);
-        }
-    }
 
     @Test
     void theChainFollowsReloadsAndAStreamKeepsTheHooksItStartedWith() throws Exception {
@@ -91,7 +83,7 @@ class PolicyReloadTest {
                 .POST(java.net.http.HttpRequest.BodyPublishers.ofString(CHAT.replace("\"messages\"", "\"stream\":true,\"messages\""))).build(),
                 HttpResponse.BodyHandlers.ofInputStream());
         Files.writeString(gateway.configFile(), config(""));
-        eventually(() -> status("refuse", TestGateway.MASTER_KEY) == 200, "the chain without the policy serves");
+        TestGateway.eventually(() -> status("refuse", TestGateway.MASTER_KEY) == 200, "the chain without the policy serves");
         String events = new String(stream.body().readAllBytes(), StandardCharsets.UTF_8);
         assertThat(events).contains("[DONE]");
         java.util.regex.Matcher content = java.util.regex.Pattern.compile("\"content\":\"([^\"]*)\"").matcher(events);
@@ -104,11 +96,11 @@ class PolicyReloadTest {
         // a name nothing is registered under is refused; the running chain stays
         double failures = gateway.metric("caravan_config_reload_total{kind=\"config\",result=\"failure\"}");
         Files.writeString(gateway.configFile(), config("policies: [ no-such-policy ]\n"));
-        eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"config\",result=\"failure\"}") > failures,
+        TestGateway.eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"config\",result=\"failure\"}") > failures,
                 "the refusal is counted");
         assertThat(status("refuse", TestGateway.MASTER_KEY)).isEqualTo(200);
 
         Files.writeString(gateway.configFile(), config("policies: [ strict ]\n"));
-        eventually(() -> status("refuse", TestGateway.MASTER_KEY) == 403, "the policy is back");
+        TestGateway.eventually(() -> status("refuse", TestGateway.MASTER_KEY) == 403, "the policy is back");
     }
 }
