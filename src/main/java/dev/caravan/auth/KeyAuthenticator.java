@@ -5,7 +5,6 @@ import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.KeyConfig;
 import dev.caravan.core.ClientRequest;
 import dev.caravan.core.ExchangeKeys;
-import dev.caravan.transport.http.Ingress;
 import org.apache.camel.Exchange;
 
 import java.nio.charset.StandardCharsets;
@@ -37,7 +36,7 @@ public final class KeyAuthenticator {
      * viewer (they name keys, teams and upstream models). On the management listener they need no key.
      */
     public void requireObserver(Exchange exchange) {
-        if (Ingress.onManagementListener(exchange)) {
+        if (ClientRequest.viaManagementListener(exchange)) {
             return;
         }
         Principal principal = principalFor(ClientRequest.of(exchange));

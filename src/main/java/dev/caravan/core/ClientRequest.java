@@ -24,6 +24,11 @@ public record ClientRequest(String method, String path, String query, Map<String
         return exchange.getProperty(ExchangeKeys.CLIENT_REQUEST, ClientRequest.class);
     }
 
+    /** The request came in on the management listener (health and metrics on a private address, no key). */
+    public static boolean viaManagementListener(Exchange exchange) {
+        return ExchangeKeys.MANAGEMENT.equals(exchange.getProperty(ExchangeKeys.LISTENER));
+    }
+
     public String header(String lowerCaseName) {
         return headers.get(lowerCaseName);
     }

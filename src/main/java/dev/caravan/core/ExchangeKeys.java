@@ -12,6 +12,9 @@ public final class ExchangeKeys {
      * {@link #CHAT} (chat completions and Anthropic messages), {@link #EMBEDDINGS}, {@link #COUNT_TOKENS}, {@link #MODELS}.
      */
     public static final String OPERATION = "caravan.operation";
+    /** Set by the management listener ({@link #MANAGEMENT}): what it serves needs no key. */
+    public static final String LISTENER = "caravan.listener";
+    public static final String MANAGEMENT = "management";
     public static final String CHAT = "chat";
     /** The models list and a model's card. */
     public static final String MODELS = "models";

@@ -3,7 +3,6 @@ package dev.caravan.routing;
 import dev.caravan.core.GatewayException;
 import dev.caravan.auth.Principal;
 import dev.caravan.config.ModelConfig;
-import dev.caravan.transport.http.ErrorRenderer;
 import dev.caravan.work.CpuPool;
 import org.apache.camel.Exchange;
 
@@ -70,7 +69,7 @@ final class FailureJudge {
     /** Judges {@code caught}, the failure of an attempt at {@code model} for {@code principal}. */
     static Verdict judge(Exchange exchange, Throwable caught, ModelConfig model, Principal principal) {
         GatewayException answer = caught instanceof GatewayException g ? g
-                : ErrorRenderer.isTranslationFailure(caught) ? ErrorRenderer.untranslatable(exchange, (RuntimeException) caught)
+                : GatewayException.isTranslationFailure(caught) ? GatewayException.untranslatable(exchange, (RuntimeException) caught)
                 : new GatewayException(500, "server_error", "internal_error", "The call failed inside the gateway.");
         return judge(caught, answer, model, principal, Instant.now());
     }
@@ -83,7 +82,7 @@ final class FailureJudge {
         if (!(caught instanceof GatewayException)) {
             // the gateway's own failure (e.g. a deployment route swapped out by a reload): not the deployment's fault;
             // a translator that failed on the client's input answers the 400 now
-            return ErrorRenderer.isTranslationFailure(caught) ? new AnswerNow(error, Lesson.NONE)
+            return GatewayException.isTranslationFailure(caught) ? new AnswerNow(error, Lesson.NONE)
                     : new TryNext(error, Lesson.NONE);
         }
         if (CpuPool.isBusy(caught)) {

@@ -78,27 +78,6 @@ public final class ErrorRenderer {
                 "The gateway failed to handle this request (request id " + requestId + ").");
     }
 
-    /**
-     * A translator's unexpected failure (ClassCastException, NullPointerException, IllegalArgumentException...) on
-     * the client's request: the input is what no deployment can take, so it answers 400 at once instead of being
-     * retried and ending as a 500. One log line, class and frame, no message (it may quote the request): enough for
-     * the operator to find a gateway bug, too little for a client to flood the log with stack traces.
-     */
-    public static GatewayException untranslatable(Exchange exchange, RuntimeException e) {
-        String requestId = exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class);
-        StackTraceElement[] frames = e.getStackTrace();
-        LOG.warn("Request {} could not be translated ({} at {}); answered 400", requestId, e.getClass().getName(),
-                frames.length == 0 ? "unknown" : frames[0]);
-        return GatewayException.badRequest("invalid_request", null, "The request could not be translated for the "
-                + "provider: a field has a type or value the gateway cannot handle (request id " + requestId + ").");
-    }
-
-    /** An unexpected exception of the gateway's own code (not Camel's, not an answer): a translator's, on bad input. */
-    public static boolean isTranslationFailure(Throwable t) {
-        return t instanceof RuntimeException && !(t instanceof GatewayException)
-                && !(t instanceof org.apache.camel.RuntimeCamelException);
-    }
-
     /** A copy of the exception chain with class names and stack frames only. */
     private static Throwable stripMessages(Throwable t) {
         if (t == null) {

@@ -136,7 +136,7 @@ public final class Ingress {
     public void options(Exchange exchange) {
         ClientRequest request = ClientRequest.of(exchange);
         String allow = allowedMethods(request.path());
-        if (allow == null || (onManagementListener(exchange) && request.path().startsWith("/v1/"))) {
+        if (allow == null || (ClientRequest.viaManagementListener(exchange) && request.path().startsWith("/v1/"))) {
             notFound(exchange);
         }
         Message out = exchange.getMessage();
@@ -164,17 +164,9 @@ public final class Ingress {
                 + GatewayException.quote(request.path()) + ".");
     }
 
-    /** Exchange property set by the management listener: what it serves needs no key. */
-    public static final String LISTENER = "caravan.listener";
-    public static final String MANAGEMENT = "management";
-
     /** The management listener's first step after capture. */
     public void management(Exchange exchange) {
-        exchange.setProperty(LISTENER, MANAGEMENT);
-    }
-
-    public static boolean onManagementListener(Exchange exchange) {
-        return MANAGEMENT.equals(exchange.getProperty(LISTENER));
+        exchange.setProperty(ExchangeKeys.LISTENER, ExchangeKeys.MANAGEMENT);
     }
 
     /**
@@ -231,7 +223,7 @@ public final class Ingress {
         } catch (GatewayException e) {
             throw e;
         } catch (RuntimeException e) {
-            throw ErrorRenderer.untranslatable(exchange, e);
+            throw GatewayException.untranslatable(exchange, e);
         }
     }
 
