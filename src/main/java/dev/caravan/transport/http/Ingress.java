@@ -213,7 +213,6 @@ public final class Ingress {
     /** {@code /v1/messages/count_tokens}: a messages body without {@code max_tokens}, counted, not answered. */
     public void parseCountTokensRequest(Exchange exchange) {
         exchange.setProperty(ExchangeKeys.REQUEST, translate(exchange, parseModelRequest(exchange), true));
-        exchange.setProperty(ExchangeKeys.OPERATION, ExchangeKeys.COUNT_TOKENS);
     }
 
     /** Anthropic to canonical; a translator failure on odd input is the client's 400, never a 500. */
@@ -232,7 +231,6 @@ public final class Ingress {
         ObjectNode body = parseModelRequest(exchange);
         RequestChecks.embeddings(body);
         exchange.setProperty(ExchangeKeys.REQUEST, body);
-        exchange.setProperty(ExchangeKeys.OPERATION, ExchangeKeys.EMBEDDINGS);
     }
 
     /**
