@@ -55,11 +55,15 @@ public final class ErrorRenderer {
         cors.apply(exchange, out::setHeader); // a browser may read the error too
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, error.status());
-        out.setBody(Dialect.speaksAnthropic(exchange)
-                ? AnthropicErrors.bytes(error) : OpenAiErrors.bytes(error));
+        out.setBody(body(Dialect.speaksAnthropic(exchange), error));
         exchange.setProperty(ExchangeKeys.STATUS, error.status());
         exchange.removeProperty(ExchangeKeys.FACTS);
         exchange.setProperty(ExchangeKeys.ERROR_CODE, error.code());
+    }
+
+    /** An error's body in the caller's shape: Anthropic's on the Messages API, OpenAI's everywhere else. */
+    static byte[] body(boolean anthropic, GatewayException error) {
+        return anthropic ? AnthropicErrors.bytes(error) : OpenAiErrors.bytes(error);
     }
 
     private static GatewayException toGatewayException(Exchange exchange, Throwable caught) {

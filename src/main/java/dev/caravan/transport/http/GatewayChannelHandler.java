@@ -3,7 +3,6 @@ package dev.caravan.transport.http;
 import dev.caravan.core.Dialect;
 import dev.caravan.dialect.openai.OpenAiErrors;
 import dev.caravan.core.GatewayException;
-import dev.caravan.dialect.anthropic.AnthropicErrors;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.ChannelDuplexHandler;
 import io.netty.channel.ChannelFutureListener;
@@ -216,18 +215,6 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
         return null;
     }
 
-    /**
-     * For a handler before this one (the listener's {@code decoders} slot) that refuses a request before its body is
-     * read, instead of writing the answer itself, which on a pipelined connection would overtake the answer in
-     * flight: the error goes out in its turn, in the request's error shape, and the connection then closes. The
-     * refusing handler passes nothing of that request on.
-     */
-    void refuseInTurn(HttpRequest request, GatewayException error) {
-        if (!discarding) {
-            refuse(new Refusal(isAnthropic(request), error));
-        }
-    }
-
     /** Refuses a request: in its turn, its error and close; nothing read after it counts. */
     private void refuse(Refusal refusal) {
         discarding = true;
@@ -240,14 +227,9 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
 
     private void writeRefusal(Refusal refusal) {
         GatewayException error = refusal.error();
-        byte[] body = refusal.anthropic() ? AnthropicErrors.bytes(error) : OpenAiErrors.bytes(error);
-        FullHttpResponse response = new DefaultFullHttpResponse(HttpVersion.HTTP_1_1,
-                HttpResponseStatus.valueOf(error.status()), Unpooled.wrappedBuffer(body));
-        response.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
-        response.headers().set(HttpHeaderNames.CONNECTION, HttpHeaderValues.CLOSE);
-        HttpUtil.setContentLength(response, body.length);
         LOG.debug("Refused a request from {}: {}", ctx.channel().remoteAddress(), error.code());
-        ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
+        ctx.writeAndFlush(errorResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(error.status()), error,
+                refusal.anthropic(), HttpHeaderValues.CLOSE.toString())).addListener(ChannelFutureListener.CLOSE);
     }
 
     /** Too much pipelined: drop what is not held yet, answer what is, then close. */
@@ -393,17 +375,23 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
 
     private FullHttpResponse withErrorBody(HttpResponse response) {
         GatewayException error = OpenAiErrors.forStatus(response.status().code(), maxBodyBytes);
-        byte[] body = anthropicRequest ? AnthropicErrors.bytes(error) : OpenAiErrors.bytes(error);
-        FullHttpResponse full = new DefaultFullHttpResponse(response.protocolVersion(), response.status(),
-                Unpooled.wrappedBuffer(body));
-        full.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
-        HttpUtil.setContentLength(full, body.length);
-        String connection = response.headers().get(HttpHeaderNames.CONNECTION);
-        if (connection != null) {
-            full.headers().set(HttpHeaderNames.CONNECTION, connection);
-        }
+        FullHttpResponse full = errorResponse(response.protocolVersion(), response.status(), error, anthropicRequest,
+                response.headers().get(HttpHeaderNames.CONNECTION));
         ReferenceCountUtil.release(response);
         return full;
+    }
+
+    /** An error answer with its JSON body in the caller's shape; {@code connection}, when set, as that header. */
+    private static FullHttpResponse errorResponse(HttpVersion version, HttpResponseStatus status, GatewayException error,
+                                                  boolean anthropic, String connection) {
+        byte[] body = ErrorRenderer.body(anthropic, error);
+        FullHttpResponse response = new DefaultFullHttpResponse(version, status, Unpooled.wrappedBuffer(body));
+        response.headers().set(HttpHeaderNames.CONTENT_TYPE, "application/json");
+        HttpUtil.setContentLength(response, body.length);
+        if (connection != null) {
+            response.headers().set(HttpHeaderNames.CONNECTION, connection);
+        }
+        return response;
     }
 
     private static boolean isBodiless(HttpResponse response) {

@@ -1,6 +1,5 @@
 package dev.caravan.transport.http;
 
-import dev.caravan.core.GatewayException;
 import io.netty.buffer.ByteBuf;
 import io.netty.buffer.Unpooled;
 import io.netty.channel.embedded.EmbeddedChannel;
@@ -83,16 +82,17 @@ class GatewayChannelHandlerTest {
     }
 
     @Test
-    void aRefusalFromAnEarlierHandlerWaitsItsTurnThenCloses() {
-        GatewayChannelHandler handler = new GatewayChannelHandler(1024);
-        EmbeddedChannel ch = new EmbeddedChannel(handler);
+    void aPipelinedRequestWithRefusedFramingWaitsItsTurnThenCloses() {
+        EmbeddedChannel ch = new EmbeddedChannel(new GatewayChannelHandler(1024));
         ch.writeInbound(post(), LastHttpContent.EMPTY_LAST_CONTENT);
-        handler.refuseInTurn(post(), GatewayException.unauthorized("No key."));
+        HttpRequest smuggled = post();
+        smuggled.headers().set("content-length", 4).set("transfer-encoding", "chunked");
+        ch.writeInbound(smuggled);
         assertThat((Object) ch.readOutbound()).as("nothing overtakes the answer in flight").isNull();
         ch.writeOutbound(ok());
         assertThat(((FullHttpResponse) ch.readOutbound()).status().code()).isEqualTo(200);
         FullHttpResponse refusal = ch.readOutbound();
-        assertThat(refusal.status().code()).isEqualTo(401);
+        assertThat(refusal.status().code()).isEqualTo(400);
         assertThat(refusal.content().toString(StandardCharsets.UTF_8)).contains("\"error\":{");
         refusal.release();
         ch.runPendingTasks();
