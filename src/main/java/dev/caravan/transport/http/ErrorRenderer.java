@@ -1,5 +1,6 @@
 package dev.caravan.transport.http;
 
+import dev.caravan.stream.MeteredStream;
 import dev.caravan.core.Dialect;
 import dev.caravan.dialect.openai.OpenAiErrors;
 import dev.caravan.core.ExchangeKeys;
@@ -35,7 +36,7 @@ public final class ErrorRenderer {
             caught = exchange.getException();
         }
         GatewayException error = toGatewayException(exchange, caught);
-        dev.caravan.stream.MeteredStream relay = exchange.getProperty(ExchangeKeys.RELAY, dev.caravan.stream.MeteredStream.class);
+        MeteredStream relay = exchange.getProperty(ExchangeKeys.RELAY, MeteredStream.class);
         if (relay != null) {
             relay.abandon();
             exchange.removeProperty(ExchangeKeys.RELAY);
