@@ -81,6 +81,8 @@ class DoorHardeningTest {
                     deployments: [ { provider: up, model: o } ]
                   - name: embed
                     deployments: [ { provider: up, model: e } ]
+                teams:
+                  ops: {}
                 keys:
                   - { id: everything, sha256: "%s" }
                   - { id: watcher, sha256: "%s", role: viewer, team: ops }

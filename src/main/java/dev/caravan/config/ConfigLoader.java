@@ -57,6 +57,8 @@ public final class ConfigLoader {
     static final int MAX_WEIGHT = 1_000_000;                       // a sum of weights stays far from overflow
     static final int MAX_IN_FLIGHT = 1_000_000;
     static final double MAX_PRICE = 1_000_000;                     // USD per million tokens
+    static final int MAX_RATE = 1_000_000_000;                     // requests or tokens per minute
+    static final double MAX_BUDGET_USD = 1_000_000_000;            // in nano-dollars: 1e18, within a long
     static final long MAX_SECRET_FILE_BYTES = 65_536;
     static final long MAX_FILE_BYTES = 16L << 20;                  // the config file itself; read whole, in memory
 
@@ -64,6 +66,8 @@ public final class ConfigLoader {
     private final JsonSchema schema;
     private final Function<String, String> env;
     private final java.util.function.Predicate<String> knownPolicy;
+    private final List<String> implied;
+    private PriceTable prices = PriceTable.shipped();
 
     public ConfigLoader() {
         this(System::getenv);
@@ -75,8 +79,17 @@ public final class ConfigLoader {
 
     /** @param knownPolicy whether a {@code policies:} name is registered (the policy registry) */
     public ConfigLoader(Function<String, String> env, java.util.function.Predicate<String> knownPolicy) {
+        this(env, knownPolicy, List.of());
+    }
+
+    /**
+     * @param implied policies every chain holds, in this order before the listed ones, unless {@code policies:}
+     *                places them itself (the built-in cost control: ledger, limits, budget)
+     */
+    public ConfigLoader(Function<String, String> env, java.util.function.Predicate<String> knownPolicy, List<String> implied) {
         this.env = env;
         this.knownPolicy = knownPolicy;
+        this.implied = List.copyOf(implied);
         try (InputStream in = ConfigLoader.class.getResourceAsStream("/caravan/gateway.schema.json")) {
             if (in == null) {
                 throw new IllegalStateException("gateway.schema.json is missing from the classpath");
@@ -97,6 +110,9 @@ public final class ConfigLoader {
         } catch (IOException e) {
             throw new ConfigException(file.toString(), List.of("cannot read file: " + e.getMessage()));
         }
+        // prices.yaml beside gateway.yaml replaces the shipped table; read on each load, so edits apply on reload
+        Path beside = file.toAbsolutePath().resolveSibling(PriceTable.FILE_NAME);
+        prices = Files.isRegularFile(beside) ? PriceTable.load(beside) : PriceTable.shipped();
         return parse(file.toString(), text);
     }
 
@@ -176,9 +192,7 @@ public final class ConfigLoader {
                 DeploymentConfig deployment = new DeploymentConfig(id, provider, upstreamModel,
                         read.integer(d, at, "weight", 1, 0, MAX_WEIGHT),
                         read.integer(d, at, "maxInFlight", 0, 0, MAX_IN_FLIGHT),
-                        price == null ? null : new DeploymentConfig.Price(
-                                read.number(price, at + ".price", "input", 0, 0, MAX_PRICE),
-                                read.number(price, at + ".price", "output", 0, 0, MAX_PRICE)),
+                        price == null ? prices.priceOf(upstreamModel) : price(price, at + ".price", "config", read),
                         routing.breaker());
                 DeploymentConfig same = deploymentsById.putIfAbsent(id, deployment);
                 if (same != null && !same.sameAs(deployment)) {
@@ -191,7 +205,7 @@ public final class ConfigLoader {
             Duration idle = read.duration(m, path, "streamIdleTimeout", ModelConfig.DEFAULT_STREAM_IDLE_TIMEOUT,
                     MIN_TIMEOUT, MAX_TIMEOUT);
             ModelConfig model = new ModelConfig(name, deployments, timeout, idle, routing,
-                    texts(m.get("fallbacks")), texts(m.get("contextWindowFallbacks")));
+                    texts(m.get("fallbacks")), texts(m.get("contextWindowFallbacks")), limits(m, path, read));
             if (models.put(name, model) != null) {
                 problems.add("models: the name '" + name + "' is defined twice");
             }
@@ -206,10 +220,28 @@ public final class ConfigLoader {
             }
         }
 
+        Map<String, TeamConfig> teams = new LinkedHashMap<>();
+        root.path("teams").fields().forEachRemaining(e -> {
+            String at = "teams." + e.getKey();
+            JsonNode t = e.getValue();
+            Set<String> allowed = t.has("models") ? new TreeSet<>(texts(t.get("models"))) : null;
+            if (allowed != null) {
+                allowed.stream().filter(m -> !models.containsKey(m)).forEach(m ->
+                        problems.add(at + ".models: model '" + m + "' is not defined under models"));
+            }
+            teams.put(e.getKey(), new TeamConfig(e.getKey(), limits(t, at, read), budget(t, at, read), allowed));
+        });
+
         Map<String, KeyConfig> keys = new HashMap<>();
         Set<String> keyIds = new HashSet<>();
+        int keyIndex = 0;
         for (JsonNode k : root.path("keys")) {
             String id = k.get("id").asText();
+            String at = "keys[" + keyIndex++ + "]";
+            String team = k.hasNonNull("team") ? k.get("team").asText() : null;
+            if (team != null && !teams.containsKey(team)) {
+                problems.add(at + ".team: team '" + team + "' is not defined under teams");
+            }
             Set<String> allowed = new TreeSet<>();
             k.path("models").forEach(n -> allowed.add(n.asText()));
             for (String model : allowed) {
@@ -218,7 +250,8 @@ public final class ConfigLoader {
                 }
             }
             KeyConfig key = new KeyConfig(id, k.get("sha256").asText(), k.path("role").asText("user"),
-                    k.hasNonNull("team") ? k.get("team").asText() : null, k.has("models") ? allowed : null);
+                    team, k.has("models") ? allowed : null, limits(k, at, read), budget(k, at, read),
+                    expiry(k, at, read));
             if (!keyIds.add(id)) {
                 problems.add("keys: the id '" + id + "' is used twice");
             }
@@ -226,7 +259,72 @@ public final class ConfigLoader {
                 problems.add("keys." + id + ": the same key hash is configured twice");
             }
         }
-        return new GatewayConfig(providers, models, keys, policies(root, models, keys, problems));
+        JsonNode limits = root.path("limits");
+        CostSettings cost = new CostSettings(limits.path("failClosed").asBoolean(false),
+                read.integer(limits, "limits", "defaultMaxTokens", (int) CostSettings.DEFAULT_MAX_TOKENS, 1, 10_000_000),
+                root.path("metrics").path("keyLabels").asBoolean(false));
+        return new GatewayConfig(providers, models, keys, policies(root, models, keys, problems), teams, cost);
+    }
+
+    /** {@code limits: { rpm, tpm }} of a key, team or model; absent: none. */
+    private static Limits limits(JsonNode owner, String path, FieldReader read) {
+        JsonNode l = owner.get("limits");
+        if (l == null || l.isNull()) {
+            return Limits.NONE;
+        }
+        return new Limits(read.integer(l, path + ".limits", "rpm", (int) Limits.NONE_SET, 0, MAX_RATE),
+                read.integer(l, path + ".limits", "tpm", (int) Limits.NONE_SET, 0, MAX_RATE));
+    }
+
+    /** {@code budget: { usd, period, alertAt }} of a key or team; absent: null. */
+    private static Budget budget(JsonNode owner, String path, FieldReader read) {
+        JsonNode b = owner.get("budget");
+        if (b == null || b.isNull()) {
+            return null;
+        }
+        String at = path + ".budget";
+        double usd = read.number(b, at, "usd", 0, 0, MAX_BUDGET_USD);
+        String periodText = b.path("period").asText("30d");
+        BudgetPeriod period = BudgetPeriod.parse(periodText);
+        if (period == null) {
+            read.problem(at + ".period", FieldReader.quote(periodText) + " is not a budget period (1h, 1d, 7d, 30d or month)");
+            period = BudgetPeriod.MONTH;
+        }
+        long alertAt = -1;
+        if (b.hasNonNull("alertAt")) {
+            double alert = read.number(b, at, "alertAt", 0, 0, MAX_BUDGET_USD);
+            if (alert > usd) {
+                read.problem(at + ".alertAt", "is above the budget's usd (" + usd + "): it would never fire");
+            }
+            alertAt = nanos(alert);
+        }
+        return new Budget(nanos(usd), period, alertAt);
+    }
+
+    private static long nanos(double usd) {
+        return java.math.BigDecimal.valueOf(usd).movePointRight(9).setScale(0, java.math.RoundingMode.HALF_UP).longValueExact();
+    }
+
+    /** {@code expires: 2027-06-30}: the key works through that day (UTC); or a full instant. */
+    private static java.time.Instant expiry(JsonNode key, String path, FieldReader read) {
+        JsonNode e = key.get("expires");
+        if (e == null || e.isNull()) {
+            return null;
+        }
+        String text = e.asText();
+        try {
+            return text.contains("T") ? java.time.OffsetDateTime.parse(text).toInstant()
+                    : java.time.LocalDate.parse(text).plusDays(1).atStartOfDay(java.time.ZoneOffset.UTC).toInstant();
+        } catch (java.time.format.DateTimeParseException ex) {
+            read.problem(path + ".expires", FieldReader.quote(text) + " is not a date (2027-06-30) or a time (2027-06-30T12:00:00Z)");
+            return null;
+        }
+    }
+
+    private static DeploymentConfig.Price price(JsonNode price, String at, String source, FieldReader read) {
+        double input = read.number(price, at, "input", 0, 0, MAX_PRICE);
+        return new DeploymentConfig.Price(input, read.number(price, at, "output", 0, 0, MAX_PRICE),
+                read.number(price, at, "cachedInput", input, 0, MAX_PRICE), source);
     }
 
     /** The {@code policies:} list (a name, or a block with one), and the models' and keys' switches. */
@@ -245,6 +343,13 @@ public final class ConfigLoader {
             }
             chain.add(new GatewayConfig.Policies.Entry(name, p.isTextual() ? yaml.createObjectNode() : p.deepCopy()));
         }
+        List<GatewayConfig.Policies.Entry> first = new ArrayList<>();
+        for (String name : implied) {
+            if (names.add(name)) {
+                first.add(new GatewayConfig.Policies.Entry(name, yaml.createObjectNode()));
+            }
+        }
+        chain.addAll(0, first);
         if (chain.size() > 64) {
             problems.add("policies: at most 64 policies"); // a request's record of which ran is one long
         }

@@ -15,10 +15,25 @@ package dev.caravan.config;
 public record DeploymentConfig(String id, ProviderConfig provider, String model, int weight, int maxInFlight,
                                Price price, BreakerSettings breaker) {
 
-    /** USD per million input and output tokens. */
-    public record Price(double input, double output) {
+    /**
+     * USD per million tokens: input, output, and input served from the provider's prompt cache.
+     *
+     * @param source where it comes from: {@code config} (the deployment's own {@code price}) or {@code prices.yaml}
+     */
+    public record Price(double input, double output, double cachedInput, String source) {
+
+        public Price(double input, double output) {
+            this(input, output, input, "config");
+        }
+
         public double blended() {
             return input + output;
+        }
+
+        /** Pico-dollars (1e-12 USD) per token: a price per million with up to six decimals is a whole number. */
+        public static long picoPerToken(double usdPerMillion) {
+            return java.math.BigDecimal.valueOf(usdPerMillion).movePointRight(6)
+                    .setScale(0, java.math.RoundingMode.HALF_UP).longValueExact();
         }
     }
 

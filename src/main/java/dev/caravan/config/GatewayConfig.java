@@ -12,11 +12,15 @@ import java.util.Set;
  * @param models        models by the name clients send, in file order
  * @param keysBySha256  virtual keys by the SHA-256 hex of the key
  * @param policies      the {@code policies:} list in order, and where each is switched off
+ * @param teams         teams by name
+ * @param cost          the gateway-wide cost-control switches
  */
 public record GatewayConfig(Map<String, ProviderConfig> providers,
                             Map<String, ModelConfig> models,
                             Map<String, KeyConfig> keysBySha256,
-                            Policies policies) {
+                            Policies policies,
+                            Map<String, TeamConfig> teams,
+                            CostSettings cost) {
 
     /**
      * @param chain       each {@code policies:} entry: its name and its block (an empty object for a bare name)
@@ -39,14 +43,25 @@ public record GatewayConfig(Map<String, ProviderConfig> providers,
 
     public GatewayConfig(Map<String, ProviderConfig> providers, Map<String, ModelConfig> models,
                          Map<String, KeyConfig> keysBySha256) {
-        this(providers, models, keysBySha256, Policies.NONE);
+        this(providers, models, keysBySha256, Policies.NONE, Map.of(), CostSettings.DEFAULT);
+    }
+
+    public GatewayConfig(Map<String, ProviderConfig> providers, Map<String, ModelConfig> models,
+                         Map<String, KeyConfig> keysBySha256, Policies policies) {
+        this(providers, models, keysBySha256, policies, Map.of(), CostSettings.DEFAULT);
     }
 
     public GatewayConfig {
         policies = policies == null ? Policies.NONE : policies;
+        teams = teams == null ? Map.of() : Map.copyOf(teams);
+        cost = cost == null ? CostSettings.DEFAULT : cost;
         providers = Map.copyOf(providers);
         models = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(models));
         keysBySha256 = Map.copyOf(keysBySha256);
+    }
+
+    public Optional<TeamConfig> team(String name) {
+        return Optional.ofNullable(name == null ? null : teams.get(name));
     }
 
     public Optional<ModelConfig> model(String name) {

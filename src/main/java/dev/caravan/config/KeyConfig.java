@@ -10,9 +10,18 @@ import java.util.Set;
  * @param role   {@code user} or {@code admin}
  * @param team   the team it belongs to, or null
  * @param models the models it may call; null (no {@code models} in config) means every model, empty means none
+ * @param limits requests and tokens per minute for this key alone
+ * @param budget USD per period for this key alone, or null
+ * @param expiresAt when the key stops working (the end of its {@code expires} day, UTC), or null
  */
-public record KeyConfig(String id, String sha256, String role, String team, Set<String> models) {
+public record KeyConfig(String id, String sha256, String role, String team, Set<String> models, Limits limits,
+                        Budget budget, java.time.Instant expiresAt) {
     public KeyConfig {
         models = models == null ? null : Set.copyOf(models);
+        limits = limits == null ? Limits.NONE : limits;
+    }
+
+    public KeyConfig(String id, String sha256, String role, String team, Set<String> models) {
+        this(id, sha256, role, team, models, Limits.NONE, null, null);
     }
 }

@@ -46,6 +46,10 @@ public final class ExchangeKeys {
     public static final String OUTCOME = "caravan.outcome";
     /** The request as the policies see it (the policy chain's PolicyCall); absent when no policy is configured. */
     public static final String POLICY_CALL = "caravan.policyCall";
+    /** The request's cost in nano-dollars (1e-9 USD), a Long: set by post-processing from the usage and the price. */
+    public static final String COST_NANOS = "caravan.costNanos";
+    /** Response headers the policies add (a Map of name to value: x-ratelimit-*), on answers and errors alike. */
+    public static final String RESPONSE_HEADERS = "caravan.responseHeaders";
     /** Post-processing's reading of the request, made once; dropped when an error changes the answer. */
     public static final String FACTS = "caravan.facts";
 

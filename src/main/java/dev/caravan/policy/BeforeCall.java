@@ -38,11 +38,13 @@ public final class BeforeCall extends AsyncProcessorSupport {
         ModelConfig model = exchange.getProperty(ExchangeKeys.MODEL, ModelConfig.class);
         String modelName = model == null ? null : model.name();
         String keyId = principal == null ? null : principal.keyId();
+        @SuppressWarnings("unchecked")
+        java.util.List<dev.caravan.config.DeploymentConfig> ranked = exchange.getProperty(ExchangeKeys.DEPLOYMENTS, java.util.List.class);
         PolicyCall call = new PolicyCall(chain, chain.enabledFor(modelName, keyId),
                 exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class),
                 exchange.getProperty(ExchangeKeys.OPERATION, String.class),
                 Dialect.speaksAnthropic(exchange),
-                exchange.getProperty(ExchangeKeys.STREAMING, false, Boolean.class), modelName, keyId,
+                exchange.getProperty(ExchangeKeys.STREAMING, false, Boolean.class), model, ranked, keyId,
                 principal == null ? null : principal.team(), exchange.getProperty(ExchangeKeys.REQUEST, ObjectNode.class));
         exchange.setProperty(ExchangeKeys.POLICY_CALL, call);
         return run(exchange, call, 0, callback, true);
@@ -87,6 +89,9 @@ public final class BeforeCall extends AsyncProcessorSupport {
 
     /** Applies a completed decision; true when the next policy should run. */
     private static boolean apply(Exchange exchange, PolicyCall call, int index, CompletableFuture<Decision> stage) {
+        if (call.responseHeaders() != null) {
+            exchange.setProperty(ExchangeKeys.RESPONSE_HEADERS, call.responseHeaders());
+        }
         Decision decision;
         try {
             decision = stage.join();

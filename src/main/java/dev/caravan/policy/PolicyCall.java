@@ -1,9 +1,13 @@
 package dev.caravan.policy;
 
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import dev.caravan.config.DeploymentConfig;
+import dev.caravan.config.ModelConfig;
 
 import java.util.HashMap;
+import java.util.List;
 import java.util.Map;
+import java.util.concurrent.ConcurrentHashMap;
 import java.util.concurrent.atomic.AtomicBoolean;
 
 /**
@@ -21,20 +25,27 @@ public final class PolicyCall {
     private final String model;
     private final String keyId;
     private final String team;
+    private final ModelConfig modelConfig;
+    private final List<DeploymentConfig> deployments;
+    private final long startMillis = System.currentTimeMillis();
     private volatile ObjectNode request;
+    private volatile Map<String, String> responseHeaders; // bounded: a handful of names, set by the policies
     private volatile long ran; // written on the request's loop, read when the stream or the request ends
     private final AtomicBoolean ended = new AtomicBoolean();
     private Map<String, Object> attributes; // one entry per policy by convention: bounded by the chain
 
     PolicyCall(PolicyChain chain, long enabled, String requestId, String operation, boolean anthropic,
-               boolean streaming, String model, String keyId, String team, ObjectNode request) {
+               boolean streaming, ModelConfig modelConfig, List<DeploymentConfig> deployments, String keyId,
+               String team, ObjectNode request) {
         this.chain = chain;
         this.enabled = enabled;
         this.requestId = requestId;
         this.operation = operation;
         this.anthropic = anthropic;
         this.streaming = streaming;
-        this.model = model;
+        this.model = modelConfig == null ? null : modelConfig.name();
+        this.modelConfig = modelConfig;
+        this.deployments = deployments == null ? List.of() : deployments;
         this.keyId = keyId;
         this.team = team;
         this.request = request;
@@ -61,6 +72,43 @@ public final class PolicyCall {
     /** The model name the client asked for (the routed one; a policy cannot re-route). */
     public String model() {
         return model;
+    }
+
+    /** The routed model's config (its limits, its deployments), or null when the request named none it knows. */
+    public ModelConfig modelConfig() {
+        return modelConfig;
+    }
+
+    /**
+     * The deployments the call step may try, ranked by the route step: what a policy prices a request at before the
+     * call (the answering one is in {@link EndFacts#deployment()}). Fallback models' deployments are not in it.
+     */
+    public List<DeploymentConfig> deployments() {
+        return deployments;
+    }
+
+    /** Wall-clock time the policies first saw the request. */
+    public long startMillis() {
+        return startMillis;
+    }
+
+    /** Adds a header to the answer the client gets, whatever it is (a success, a refusal, an upstream error). */
+    public void responseHeader(String name, String value) {
+        Map<String, String> headers = responseHeaders;
+        if (headers == null) {
+            synchronized (this) {
+                if (responseHeaders == null) {
+                    responseHeaders = new ConcurrentHashMap<>(8);
+                }
+                headers = responseHeaders;
+            }
+        }
+        headers.put(name, value);
+    }
+
+    /** The headers the policies added, or null when none did. */
+    public Map<String, String> responseHeaders() {
+        return responseHeaders;
     }
 
     public String keyId() {

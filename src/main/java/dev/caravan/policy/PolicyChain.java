@@ -30,12 +30,13 @@ public final class PolicyChain {
     }
 
     /** Each {@code policies:} entry made by its registered factory; a factory that refuses its block throws. */
-    public static PolicyChain build(GatewayConfig.Policies config, PolicyRegistry registry) {
+    public static PolicyChain build(GatewayConfig gateway, PolicyRegistry registry) {
+        GatewayConfig.Policies config = gateway.policies();
         if (config.chain().isEmpty()) {
             return EMPTY;
         }
         List<String> names = config.chain().stream().map(GatewayConfig.Policies.Entry::name).toList();
-        List<Policy> policies = config.chain().stream().map(e -> registry.create(e.name(), e.settings())).toList();
+        List<Policy> policies = config.chain().stream().map(e -> registry.create(e.name(), e.settings(), gateway)).toList();
         return new PolicyChain(names, policies, masks(config.offForModel(), names), masks(config.offForKey(), names));
     }
 

@@ -1,5 +1,6 @@
 package dev.caravan.policy;
 
+import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.GatewayConfig;
 import dev.caravan.core.ExchangeKeys;
 import dev.caravan.usage.Usage;
@@ -27,7 +28,7 @@ public final class PolicyChains {
 
     /** For ConfigHolder.onChange: builds the whole chain first, so a failure leaves the running one in place. */
     public void rebuild(GatewayConfig config) {
-        current.set(PolicyChain.build(config.policies(), registry));
+        current.set(PolicyChain.build(config, registry));
     }
 
     public PolicyChain current() {
@@ -46,9 +47,14 @@ public final class PolicyChains {
         }
         String outcome = exchange.getProperty(ExchangeKeys.OUTCOME, String.class);
         String errorCode = exchange.getProperty(ExchangeKeys.ERROR_CODE, String.class);
+        DeploymentConfig deployment = exchange.getProperty(ExchangeKeys.DEPLOYMENT, DeploymentConfig.class);
+        Long start = exchange.getProperty(ExchangeKeys.START_NANOS, Long.class);
         EndFacts facts = new EndFacts(outcome != null ? outcome : errorCode != null ? "failed" : "answered",
                 exchange.getProperty(ExchangeKeys.STATUS, 0, Integer.class),
-                exchange.getProperty(ExchangeKeys.USAGE, Usage.NONE, Usage.class), errorCode);
+                exchange.getProperty(ExchangeKeys.USAGE, Usage.NONE, Usage.class), errorCode,
+                deployment == null ? null : deployment.id(),
+                exchange.getProperty(ExchangeKeys.COST_NANOS, 0L, Long.class),
+                start == null ? 0 : System.nanoTime() - start);
         PolicyChain chain = call.chain();
         for (int i = 0; i < chain.size(); i++) {
             if (call.enabled(i)) {

@@ -1,6 +1,7 @@
 package dev.caravan.policy;
 
 import com.fasterxml.jackson.databind.JsonNode;
+import dev.caravan.config.GatewayConfig;
 
 import java.util.Map;
 import java.util.concurrent.ConcurrentHashMap;
@@ -18,9 +19,15 @@ public final class PolicyRegistry {
         Policy create(JsonNode settings);
     }
 
+    /** Makes one policy from its block and the whole config it serves (teams, keys, models: a limit's table). */
+    @FunctionalInterface
+    public interface ConfiguredFactory {
+        Policy create(JsonNode settings, GatewayConfig config);
+    }
+
     private static final PolicyRegistry SHARED = new PolicyRegistry();
 
-    private final Map<String, Factory> factories = new ConcurrentHashMap<>();
+    private final Map<String, ConfiguredFactory> factories = new ConcurrentHashMap<>();
 
     /** The process's registry: config is read before any gateway object exists, so the names must be known first. */
     public static PolicyRegistry shared() {
@@ -29,6 +36,12 @@ public final class PolicyRegistry {
 
     /** Registers (or replaces) the factory for {@code name}. */
     public PolicyRegistry register(String name, Factory factory) {
+        factories.put(name, (settings, config) -> factory.create(settings));
+        return this;
+    }
+
+    /** Registers (or replaces) a factory that reads the config it serves: made again on every reload. */
+    public PolicyRegistry register(String name, ConfiguredFactory factory) {
         factories.put(name, factory);
         return this;
     }
@@ -37,11 +50,11 @@ public final class PolicyRegistry {
         return factories.containsKey(name);
     }
 
-    Policy create(String name, JsonNode settings) {
-        Factory factory = factories.get(name);
+    Policy create(String name, JsonNode settings, GatewayConfig config) {
+        ConfiguredFactory factory = factories.get(name);
         if (factory == null) {
             throw new IllegalArgumentException("no policy is registered as '" + name + "'");
         }
-        return factory.create(settings);
+        return factory.create(settings, config);
     }
 }

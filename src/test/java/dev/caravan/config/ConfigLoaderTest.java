@@ -31,6 +31,8 @@ class ConfigLoaderTest {
                   - name: fast
                     timeout: 2s
                     deployments: [ { provider: openai, model: gpt-4o-mini }, { id: backup, provider: openai, model: gpt-4o } ]
+                teams:
+                  search: {}
                 keys:
                   - { id: k1, sha256: "%s", team: search, models: [fast] }
                 """.formatted("a".repeat(64)));

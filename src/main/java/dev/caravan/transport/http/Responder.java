@@ -76,6 +76,11 @@ public final class Responder {
         if (fallback != null) {
             headers.put("x-caravan-fallback", fallback);
         }
+        @SuppressWarnings("unchecked")
+        Map<String, String> policies = exchange.getProperty(ExchangeKeys.RESPONSE_HEADERS, Map.class);
+        if (policies != null) {
+            headers.putAll(policies); // x-ratelimit-*: on answers and refusals alike
+        }
         return headers;
     }
 
