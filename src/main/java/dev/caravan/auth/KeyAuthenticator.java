@@ -2,6 +2,7 @@ package dev.caravan.auth;
 
 import dev.caravan.core.GatewayException;
 import dev.caravan.config.ConfigHolder;
+import dev.caravan.config.GatewayConfig;
 import dev.caravan.config.KeyConfig;
 import dev.caravan.core.ClientRequest;
 import dev.caravan.core.ExchangeKeys;
@@ -66,7 +67,11 @@ public final class KeyAuthenticator {
      */
     public boolean knowsKey(String authorization, String apiKey) {
         String key = presentedKey(authorization, apiKey);
-        return key != null && lookup(key) != null;
+        try {
+            return key != null && lookup(key) != null;
+        } catch (GatewayException expired) {
+            return true; // a known key past its expiry: the authenticate step says so, clearly
+        }
     }
 
     private Principal lookup(String key) {
@@ -74,8 +79,29 @@ public final class KeyAuthenticator {
         if (masterKeyHash != null && MessageDigest.isEqual(hash, masterKeyHash)) {
             return new Principal("master", null, "admin", null);
         }
-        KeyConfig found = config.get().keysBySha256().get(HexFormat.of().formatHex(hash));
-        return found == null ? null : new Principal(found.id(), found.team(), found.role(), found.models());
+        GatewayConfig current = config.get();
+        KeyConfig found = current.keysBySha256().get(HexFormat.of().formatHex(hash));
+        if (found == null) {
+            return null;
+        }
+        if (found.expiresAt() != null && !java.time.Instant.now().isBefore(found.expiresAt())) {
+            throw GatewayException.unauthorized("This API key expired at " + found.expiresAt() + ".");
+        }
+        return new Principal(found.id(), found.team(), found.role(), allowedModels(found, current));
+    }
+
+    /** The key's models narrowed by its team's: a team's list bounds every key in it. Null: every model. */
+    private static java.util.Set<String> allowedModels(KeyConfig key, GatewayConfig config) {
+        java.util.Set<String> team = config.team(key.team()).map(dev.caravan.config.TeamConfig::models).orElse(null);
+        if (team == null) {
+            return key.models();
+        }
+        if (key.models() == null) {
+            return team;
+        }
+        java.util.Set<String> both = new java.util.HashSet<>(key.models());
+        both.retainAll(team);
+        return java.util.Set.copyOf(both);
     }
 
     static String presentedKey(ClientRequest request) {

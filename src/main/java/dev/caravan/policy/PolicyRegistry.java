@@ -28,6 +28,19 @@ public final class PolicyRegistry {
     private static final PolicyRegistry SHARED = new PolicyRegistry();
 
     private final Map<String, ConfiguredFactory> factories = new ConcurrentHashMap<>();
+    private final PolicyRegistry parent;
+
+    public PolicyRegistry() {
+        this(null);
+    }
+
+    /**
+     * A registry of one gateway's own policies (built-ins bound to its counters and ledger) that also knows every
+     * name {@code parent} knows: two gateways in one JVM never share each other's state.
+     */
+    public PolicyRegistry(PolicyRegistry parent) {
+        this.parent = parent;
+    }
 
     /** The process's registry: config is read before any gateway object exists, so the names must be known first. */
     public static PolicyRegistry shared() {
@@ -47,11 +60,14 @@ public final class PolicyRegistry {
     }
 
     public boolean knows(String name) {
-        return factories.containsKey(name);
+        return factories.containsKey(name) || parent != null && parent.knows(name);
     }
 
     Policy create(String name, JsonNode settings, GatewayConfig config) {
         ConfiguredFactory factory = factories.get(name);
+        if (factory == null && parent != null && parent.knows(name)) {
+            return parent.create(name, settings, config);
+        }
         if (factory == null) {
             throw new IllegalArgumentException("no policy is registered as '" + name + "'");
         }
