@@ -35,6 +35,7 @@ import dev.caravan.provider.OpenAiProvider;
 import dev.caravan.provider.Providers;
 import dev.caravan.routing.UpstreamCall;
 import dev.caravan.provider.UpstreamClient;
+import dev.caravan.usage.CostMeter;
 import dev.caravan.usage.TokenCounter;
 import dev.caravan.work.CpuPool;
 import io.netty.channel.EventLoopGroup;
@@ -276,6 +277,7 @@ public final class Caravan {
         r.bind("cors", cors);
         r.bind("errorRenderer", new ErrorRenderer(cors));
         r.bind("metrics", metrics);
+        r.bind("costMeter", new CostMeter());
         r.bind("metricsRegistry", metrics.registry());
         r.bind("accessLog", new AccessLog());
         r.bind("streamFinisher", new StreamFinisher(context));

@@ -160,7 +160,7 @@ class OpenAiUpstreamTest {
 
     @Test
     void streamIsRelayedWithUsageCountedButHiddenWhenNotAsked() throws Exception {
-        double before = gateway.metric("caravan_tokens_total{deployment=\"upstream-gpt-upstream\",direction=\"output\",key=\"master\",model=\"gpt-test\",team=\"none\"}");
+        double before = gateway.metric("caravan_tokens_total{deployment=\"upstream-gpt-upstream\",direction=\"output\",key=\"\",model=\"gpt-test\",team=\"none\"}");
         upstream.enqueue(sse(chunk("Hel", null), chunk("lo", null), chunk(null, "stop"), usageChunk(), "[DONE]"));
         StringBuilder text = new StringBuilder();
         int[] usageChunks = {0};
@@ -182,7 +182,7 @@ class OpenAiUpstreamTest {
         long deadline = System.currentTimeMillis() + 2000;
         double after;
         do {
-            after = gateway.metric("caravan_tokens_total{deployment=\"upstream-gpt-upstream\",direction=\"output\",key=\"master\",model=\"gpt-test\",team=\"none\"}");
+            after = gateway.metric("caravan_tokens_total{deployment=\"upstream-gpt-upstream\",direction=\"output\",key=\"\",model=\"gpt-test\",team=\"none\"}");
         } while (after < before + 2 && System.currentTimeMillis() < deadline);
         assertThat(after - before).isEqualTo(2.0);
     }

@@ -134,7 +134,7 @@ class UpstreamBoundsTest {
                  "message":{"role":"assistant","content":"hi"},"finish_reason":"stop"}],
                  "usage":{"prompt_tokens":-5,"completion_tokens":99999999999999999999,"total_tokens":1e400}}"""));
         assertThat(chat("usage").statusCode()).isEqualTo(200);
-        String labels = "deployment=\"d-usage\",direction=\"%s\",key=\"master\",model=\"usage\",team=\"none\"";
+        String labels = "deployment=\"d-usage\",direction=\"%s\",key=\"\",model=\"usage\",team=\"none\"";
         double in = gateway.metric("caravan_tokens_total{" + labels.formatted("input") + "}");
         double out = gateway.metric("caravan_tokens_total{" + labels.formatted("output") + "}");
         assertThat(in).isZero();

@@ -2,6 +2,7 @@ package dev.caravan.observe;
 
 import com.fasterxml.jackson.core.JsonGenerator;
 import dev.caravan.core.Json;
+import dev.caravan.usage.Pricing;
 import org.apache.camel.Exchange;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -12,8 +13,8 @@ import java.io.UncheckedIOException;
 import java.time.Instant;
 
 /**
- * One JSON line per API request on logger {@code caravan.access}: ids, model, deployment, status, timings, tokens.
- * Never the key, never the prompt or the answer.
+ * One JSON line per API request on logger {@code caravan.access}: ids, model, deployment, status, timings, tokens,
+ * cost, and which control refused it. Never the key, never the prompt or the answer.
  */
 public final class AccessLog {
 
@@ -43,6 +44,9 @@ public final class AccessLog {
             if (f.errorCode() != null) {
                 line.writeStringField("error_code", f.errorCode());
             }
+            if (f.refusedBy() != null) {
+                line.writeStringField("refused_by", f.refusedBy());
+            }
             line.writeBooleanField("stream", f.stream());
             if (f.outcome() != null) {
                 line.writeStringField("outcome", f.outcome());
@@ -55,9 +59,12 @@ public final class AccessLog {
             line.writeNumberField("prompt_tokens", f.usage().promptTokens());
             line.writeNumberField("completion_tokens", f.usage().completionTokens());
             line.writeNumberField("total_tokens", f.usage().totalTokens());
+            line.writeNumberField("cached_tokens", f.usage().cachedTokens());
             if (f.usage().estimated()) {
                 line.writeBooleanField("usage_estimated", true);
             }
+            line.writeFieldName("cost_usd");
+            line.writeNumber(Pricing.usd(f.costNanos())); // plain decimal USD, exact to the nano-dollar
             line.writeEndObject();
         } catch (IOException e) {
             throw new UncheckedIOException(e);

@@ -1,5 +1,6 @@
 package dev.caravan.observe;
 
+import dev.caravan.config.ConfigHolder;
 import dev.caravan.core.Answers;
 import dev.caravan.transport.http.StreamRegistry;
 import com.github.benmanes.caffeine.cache.Cache;
@@ -27,14 +28,21 @@ public final class GatewayMetrics {
         return registry;
     }
 
-    /** The labels of one request's meters; bounded by config (models, deployments, keys) and by statuses. */
+    /**
+     * The labels of one request's meters; bounded by config (models, deployments, teams) and by statuses. Keys are
+     * many: {@code keyId} is {@link #NO_KEY} unless {@code metrics.keyLabels} is on.
+     */
     private record Labels(String model, String deployment, String status, String keyId, String team, boolean stream) {
     }
 
+    // the key label stays, empty, when key labels are off: Prometheus reads an empty value as no label, and a meter
+    // name keeps one set of label names (Micrometer's Prometheus registry refuses a second) when a reload flips it
+    private static final String NO_KEY = "";
+
     /**
      * One label set's meters, found once and reused: building and registering a meter per request cost ~5%. The
-     * request count and duration exist for every label set; overhead, first-token time and tokens only once a request
-     * had them, so a label set of failed requests shows no empty series. Two threads may both create one of those
+     * request count and duration exist for every label set; overhead, first-token time, tokens and cost only once a
+     * request had them, so a label set of failed requests shows no empty series. Two threads may both create one of those
      * lazily: registering is idempotent, both get the same meter.
      */
     private final class Meters {
@@ -45,6 +53,8 @@ public final class GatewayMetrics {
         private volatile Timer ttft;
         private volatile Counter tokensIn;
         private volatile Counter tokensOut;
+        private volatile Counter tokensCached;
+        private volatile Counter cost;
 
         Meters(Labels l) {
             labels = l;
@@ -86,8 +96,24 @@ public final class GatewayMetrics {
             return tokensOut;
         }
 
+        Counter tokensCached() {
+            if (tokensCached == null) {
+                tokensCached = tokens("cached");
+            }
+            return tokensCached;
+        }
+
+        Counter cost() {
+            if (cost == null) {
+                cost = Counter.builder("caravan.cost.usd").description("What requests cost, USD: usage at the deployment's price")
+                        .tags("model", labels.model, "deployment", labels.deployment, "key", labels.keyId, "team", labels.team)
+                        .register(registry);
+            }
+            return cost;
+        }
+
         private Counter tokens(String direction) {
-            return Counter.builder("caravan.tokens").description("Tokens, by direction")
+            return Counter.builder("caravan.tokens").description("Tokens, by direction: input (prompt, cached included), output, cached")
                     .tags("direction", direction, "model", labels.model, "deployment", labels.deployment,
                             "key", labels.keyId, "team", labels.team)
                     .register(registry);
@@ -97,12 +123,14 @@ public final class GatewayMetrics {
     // bounded like every map here; past the bound a label set's meters are looked up again, never lost
     private final Cache<Labels, Meters> meters = Caffeine.newBuilder().maximumSize(10_000).build();
 
-    public void record(Exchange exchange) {
+    /** The record route's step; {@code config} is the live one, read each time (a reload may flip key labels). */
+    public void record(Exchange exchange, ConfigHolder config) {
         RequestFacts f = RequestFacts.of(exchange);
         if (!f.isApiCall()) {
             return;
         }
-        Labels labels = new Labels(f.model(), f.deployment(), Integer.toString(f.status()), f.keyId(), f.team(), f.stream());
+        String key = config != null && config.get().cost().keyLabels() ? f.keyId() : NO_KEY;
+        Labels labels = new Labels(f.model(), f.deployment(), Integer.toString(f.status()), key, f.team(), f.stream());
         Meters m = meters.get(labels, Meters::new);
         m.requests.increment();
         m.duration.record(f.durationNanos(), TimeUnit.NANOSECONDS);
@@ -115,6 +143,10 @@ public final class GatewayMetrics {
         if (!f.usage().isEmpty()) {
             m.tokensIn().increment(f.usage().promptTokens());
             m.tokensOut().increment(f.usage().completionTokens());
+            if (f.usage().cachedTokens() > 0) {
+                m.tokensCached().increment(f.usage().cachedTokens());
+            }
+            m.cost().increment(f.costNanos() / 1e9);
         }
     }
 

@@ -12,10 +12,12 @@ import org.apache.camel.Exchange;
 /**
  * What post-processing knows about one finished request, read once from the exchange. Label values are bounded:
  * a model name that is not configured becomes {@code unknown}, never the caller's string.
+ *
+ * @param costNanos what it cost in nano-dollars (1e-9 USD), as the record route's cost step measured it
  */
 public record RequestFacts(String requestId, String operation, String method, String path, String keyId, String team, String model,
                            String deployment, int status, String errorCode, boolean stream, String outcome,
-                           long durationNanos, long upstreamNanos, long ttftNanos, Usage usage) {
+                           long durationNanos, long upstreamNanos, long ttftNanos, Usage usage, long costNanos) {
 
     /** Read once per request: metrics and the access log see the same facts (and the same duration). */
     public static RequestFacts of(Exchange exchange) {
@@ -52,7 +54,8 @@ public record RequestFacts(String requestId, String operation, String method, St
                 start == null ? 0 : System.nanoTime() - start,
                 exchange.getProperty(ExchangeKeys.UPSTREAM_NANOS, 0L, Long.class),
                 exchange.getProperty(ExchangeKeys.TTFT_NANOS, -1L, Long.class),
-                usage);
+                usage,
+                exchange.getProperty(ExchangeKeys.COST_NANOS, 0L, Long.class));
     }
 
     /**
@@ -61,5 +64,13 @@ public record RequestFacts(String requestId, String operation, String method, St
      */
     public boolean isApiCall() {
         return operation != null;
+    }
+
+    /** Which control refused the request: {@code limit} (a rate limit), {@code budget}, or null when none did. */
+    public String refusedBy() {
+        if ("rate_limit_exceeded".equals(errorCode)) {
+            return "limit";
+        }
+        return "budget_exceeded".equals(errorCode) ? "budget" : null;
     }
 }

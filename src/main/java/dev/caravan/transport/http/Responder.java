@@ -13,6 +13,7 @@ import dev.caravan.dialect.anthropic.AnthropicStreamEncoder;
 import dev.caravan.stream.MeteredStream;
 import dev.caravan.dialect.anthropic.MessagesTranslator;
 import dev.caravan.provider.ChatResult;
+import dev.caravan.usage.Pricing;
 import org.apache.camel.Exchange;
 import org.apache.camel.Message;
 
@@ -25,6 +26,9 @@ import java.util.Map;
  * (a {@link StreamRelay} with the client dialect's encoder) is made here, where the client is known.
  */
 public final class Responder {
+
+    /** What a whole answer cost, decimal USD ({@code 0.000123}, {@code 0} when free); a stream says it in its usage. */
+    public static final String COST_HEADER = "x-caravan-cost-usd";
 
     private final StreamRegistry streams;
     private final Duration keepAliveInterval;
@@ -43,8 +47,12 @@ public final class Responder {
             ClientRequest request = ClientRequest.of(exchange);
             stream.headers().forEach(headers::putIfAbsent);
             ObjectNode canonical = exchange.getProperty(ExchangeKeys.REQUEST, ObjectNode.class);
+            // the stream's cost travels in its usage chunk: the answering deployment's price is known now
+            DeploymentConfig deployment = exchange.getProperty(ExchangeKeys.DEPLOYMENT, DeploymentConfig.class);
+            DeploymentConfig.Price price = deployment == null ? null : deployment.price();
             StreamEncoder encoder = Dialect.speaksAnthropic(exchange) ? new AnthropicStreamEncoder()
-                    : new OpenAiStreamEncoder(canonical.path("stream_options").path("include_usage").asBoolean(false));
+                    : new OpenAiStreamEncoder(canonical.path("stream_options").path("include_usage").asBoolean(false),
+                            usage -> Pricing.costNanos(usage, price));
             ModelConfig model = exchange.getProperty(ExchangeKeys.MODEL, ModelConfig.class);
             StreamRelay relay = new StreamRelay(stream, encoder, model.streamIdleTimeout(), keepAliveInterval, streams);
             out.setBody(new SseResponse(relay, headers, request.keepAlive()));
@@ -53,6 +61,8 @@ public final class Responder {
         ChatResult result = exchange.getProperty(ExchangeKeys.RESULT, ChatResult.class);
         result.headers().forEach(out::setHeader);
         headers.forEach(out::setHeader);
+        // measured by the record route, which runs before this step for a whole answer; errors never reach here
+        out.setHeader(COST_HEADER, Pricing.usd(exchange.getProperty(ExchangeKeys.COST_NANOS, 0L, Long.class)));
         out.setHeader(Exchange.CONTENT_TYPE, "application/json");
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, 200);
         boolean anthropic = Dialect.speaksAnthropic(exchange)
