@@ -11,6 +11,8 @@ import dev.caravan.policy.PolicyRegistry;
 import dev.caravan.policy.budget.BudgetMeters;
 import dev.caravan.policy.budget.BudgetPolicy;
 import dev.caravan.policy.counters.Counters;
+import dev.caravan.policy.counters.DegradingCounters;
+import dev.caravan.policy.counters.RedisCounters;
 import dev.caravan.policy.counters.LocalCounters;
 import dev.caravan.policy.limits.RateLimitPolicy;
 import dev.caravan.config.ReloadWatcher;
@@ -217,6 +219,9 @@ public final class Caravan {
                 if (cpu != null) {
                     cpu.close();
                 }
+                if (counters != null) {
+                    counters.close();
+                }
             }
         };
     }
@@ -298,7 +303,15 @@ public final class Caravan {
         if (redis == null || redis.isBlank()) {
             return new LocalCounters();
         }
-        return new LocalCounters(); // replaced by the Redis counters when they land
+        // fail-open by default: with Redis gone each replica counts alone (logged, caravan_limits_degraded = 1)
+        LOG.info("Limits and budgets are counted in Redis ({})", redactedUrl(redis));
+        return new DegradingCounters(RedisCounters.connect(redis.trim(), property(context, "caravan.redisPrefix", null)),
+                new LocalCounters(), metrics.registry(), () -> config.get().cost().failClosed());
+    }
+
+    /** A Redis URL as a log line may show it: without its password. */
+    private static String redactedUrl(String url) {
+        return url.replaceAll("//[^@/]*@", "//***@");
     }
 
     private void startWatcher(CamelContext context) {

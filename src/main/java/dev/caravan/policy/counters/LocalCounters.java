@@ -118,7 +118,10 @@ public final class LocalCounters implements Counters {
         for (int i = 0; i < n; i++) {
             found[i].reserved = saturatingAdd(found[i].reserved, charges.get(i).amount());
         }
-        reservations.put(reservation, new Held(List.copyOf(charges)));
+        Held replaced = reservations.asMap().put(reservation, new Held(List.copyOf(charges)));
+        if (replaced != null) {
+            release(replaced.charges()); // the same id reserved again: the new amounts replace the old
+        }
         return CompletableFuture.completedFuture(new BudgetResult(true, -1, spent, starts, ends, opened));
     }
 

@@ -14,7 +14,7 @@ import java.util.concurrent.TimeUnit;
  * A private redis-server on a free port, a child of the test JVM, for tests that kill and restart Redis. The
  * binary must be on the PATH: without it the test fails, it does not skip.
  */
-final class RedisServerProcess implements AutoCloseable {
+public final class RedisServerProcess implements AutoCloseable {
 
     final int port;
     private Process process;
@@ -23,11 +23,11 @@ final class RedisServerProcess implements AutoCloseable {
         this.port = port;
     }
 
-    static RedisServerProcess start() throws Exception {
+    public static RedisServerProcess start() throws Exception {
         return startOn(freePort());
     }
 
-    static RedisServerProcess startOn(int port) throws Exception {
+    public static RedisServerProcess startOn(int port) throws Exception {
         RedisServerProcess redis = new RedisServerProcess(port);
         redis.restart();
         return redis;
@@ -40,12 +40,12 @@ final class RedisServerProcess implements AutoCloseable {
         }
     }
 
-    String url() {
+    public String url() {
         return "redis://127.0.0.1:" + port + "/0";
     }
 
     /** Starts the server (again) on the same port and waits until it answers PING. */
-    void restart() throws Exception {
+    public void restart() throws Exception {
         process = new ProcessBuilder("redis-server", "--port", Integer.toString(port), "--bind", "127.0.0.1",
                 "--save", "", "--appendonly", "no", "--daemonize", "no")
                 .redirectErrorStream(true).redirectOutput(ProcessBuilder.Redirect.DISCARD).start();
@@ -62,7 +62,7 @@ final class RedisServerProcess implements AutoCloseable {
     }
 
     /** Kills the server at once (SIGKILL), as a crash would. */
-    void kill() throws InterruptedException {
+    public void kill() throws InterruptedException {
         process.destroyForcibly();
         process.waitFor(10, TimeUnit.SECONDS);
     }
