@@ -10,6 +10,9 @@ import dev.caravan.policy.PolicyChains;
 import dev.caravan.policy.PolicyRegistry;
 import dev.caravan.policy.budget.BudgetMeters;
 import dev.caravan.policy.budget.BudgetPolicy;
+import dev.caravan.policy.budget.BudgetRebuild;
+import dev.caravan.policy.ledger.Ledger;
+import dev.caravan.policy.ledger.LedgerSettings;
 import dev.caravan.policy.counters.Counters;
 import dev.caravan.policy.counters.DegradingCounters;
 import dev.caravan.policy.counters.RedisCounters;
@@ -96,7 +99,7 @@ public final class Caravan {
     private static final PolicyRegistry POLICIES = PolicyRegistry.shared();
 
     /** Cost control is built in: every chain holds these first, unless {@code policies:} places them itself. */
-    private static final java.util.List<String> BUILT_IN = java.util.List.of("limits", "budget");
+    private static final java.util.List<String> BUILT_IN = java.util.List.of("ledger", "limits", "budget");
 
     /** Refuses a {@code policies:} name no policy is registered under, at start and on reload alike. */
     private static ConfigLoader configLoader() {
@@ -119,6 +122,7 @@ public final class Caravan {
     private DeploymentRegistry deployments;
     private DeploymentRoutes deploymentRoutes;
     private Counters counters;
+    private Ledger ledger;
 
     public Caravan(Options options) throws Exception {
         this.options = options;
@@ -219,6 +223,9 @@ public final class Caravan {
                 if (cpu != null) {
                     cpu.close();
                 }
+                if (ledger != null) {
+                    ledger.close(); // every row queued so far is written before the process may exit
+                }
                 if (counters != null) {
                     counters.close();
                 }
@@ -268,10 +275,17 @@ public final class Caravan {
         r.bind("upstreamCall", new UpstreamCall(providers, cpu));
         r.bind("responder", new Responder(streams, keepAlive));
         counters = counters(context);
+        ledger = ledger(context);
         BudgetMeters budgetMeters = new BudgetMeters(metrics.registry());
+        policies.register("ledger", (settings, gateway) -> ledger.policy());
         policies.register("limits", (settings, gateway) -> new RateLimitPolicy(gateway, counters, metrics.registry()));
         policies.register("budget", (settings, gateway) -> new BudgetPolicy(gateway, counters, budgetMeters,
-                (kind, id, period, start) -> { }));
+                ledger::windowOpened));
+        // a restart loses no spend: each budget's open window comes back from the ledger (a reload may add budgets)
+        BudgetRebuild.SpendHistory history = (kind, id, period, now) -> ledger.currentWindow(kind, id, period, now)
+                .map(w -> new long[] {w.startMillis(), w.spentNanos()});
+        BudgetRebuild.seed(config.get(), counters, history, budgetMeters);
+        config.onChange(next -> BudgetRebuild.seed(next, counters, history, budgetMeters));
         PolicyChains chains = new PolicyChains(policies, config.get());
         config.onChange(chains::rebuild); // a block its policy refuses refuses the reload
         r.bind("policyChain", chains);
@@ -307,6 +321,20 @@ public final class Caravan {
         LOG.info("Limits and budgets are counted in Redis ({})", redactedUrl(redis));
         return new DegradingCounters(RedisCounters.connect(redis.trim(), property(context, "caravan.redisPrefix", null)),
                 new LocalCounters(), metrics.registry(), () -> config.get().cost().failClosed());
+    }
+
+    /**
+     * The spend ledger: H2 under {@code CARAVAN_DATA_DIR} ({@code data/}) by default, PostgreSQL with
+     * {@code CARAVAN_DB_URL}; a database that cannot be opened stops the start (budgets could not be rebuilt).
+     */
+    private Ledger ledger(CamelContext context) {
+        try {
+            Ledger opened = Ledger.open(LedgerSettings.fromEnvironment(System::getenv, k -> property(context, k, null)),
+                    metrics.registry());
+            return opened;
+        } catch (IllegalStateException | IllegalArgumentException e) {
+            throw new StartFailure.ServiceUnavailable("the spend ledger cannot be opened: " + e.getMessage());
+        }
     }
 
     /** A Redis URL as a log line may show it: without its password. */

@@ -48,6 +48,7 @@ class ShippedFlagsIT {
         pb.environment().remove("JAVA_OPTS"); // the script's own flags
         pb.environment().put("CARAVAN_PORT", Integer.toString(port));
         pb.environment().put("CARAVAN_CONFIG", config.toString());
+        pb.environment().put("CARAVAN_DATA_DIR", dir.resolve("data").toString());
         process = pb.start();
         long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
         while (true) {

@@ -78,6 +78,7 @@ public final class TestGateway implements AutoCloseable {
         overrides.setProperty("caravan.port", Integer.toString(port));
         overrides.setProperty("caravan.shutdownGrace", "5s");
         overrides.setProperty("camel.main.shutdownTimeout", "5");
+        overrides.setProperty("caravan.dataDir", dir.resolve("data").toString()); // the ledger's H2 file, per gateway
         overrides.putAll(properties);
         caravan = new Caravan(new Caravan.Options(configFile, Path.of("config/application.properties"), routesDir,
                 MASTER_KEY, overrides));

@@ -50,9 +50,21 @@ public final class StartFailure {
         return oneLine(root(failure));
     }
 
-    /** Whether the one line says enough (a port in use) or a stack trace is worth printing (a bug). */
+    /** Whether the one line says enough (a port in use, a database down) or a stack trace is worth printing (a bug). */
     public static boolean isEnvironmental(Throwable failure) {
+        for (Throwable t = failure; t != null; t = t.getCause() == t ? null : t.getCause()) {
+            if (t instanceof ServiceUnavailable) {
+                return true;
+            }
+        }
         return root(failure) instanceof BindException;
+    }
+
+    /** A service the gateway needs at start (the ledger's database) cannot be used: its message says which and why. */
+    public static final class ServiceUnavailable extends RuntimeException {
+        public ServiceUnavailable(String message) {
+            super(message, null, false, false);
+        }
     }
 
     private static Throwable root(Throwable failure) {
