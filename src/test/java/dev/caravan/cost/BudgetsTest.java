@@ -39,7 +39,7 @@ class BudgetsTest {
                   - name: priced
                     deployments: [ { provider: mock, model: priced, price: { input: 1000, output: 1000 } } ]
                 teams:
-                  lean: { budget: { usd: 0.1, period: 1d } }
+                  lean: { budget: { usd: 0.1, period: 1d, alertAt: 0.05 } }
                 keys:
                   - { id: probe, sha256: "%s" }
                   - { id: crowd, sha256: "%s", budget: { usd: 0.2, period: 1d } }
@@ -126,5 +126,6 @@ class BudgetsTest {
         assertThat(Json.parseObjectOrNull(last.body()).path("error").path("message").asText()).contains("team 'lean'");
         assertThat(gateway.metric("caravan_budget_spend_usd{team=\"lean\"}")).isGreaterThanOrEqualTo(0.1);
         assertThat(gateway.metric("caravan_budget_refused_total{scope=\"team\"}")).isGreaterThanOrEqualTo(1);
+        assertThat(gateway.metric("caravan_budget_alerts_total{scope=\"team\"}")).as("alertAt fires once per window").isEqualTo(1);
     }
 }

@@ -54,8 +54,9 @@ class RateLimitsTest {
                   - { id: anthropic-caller, sha256: "%s", limits: { rpm: 1 } }
                   - { id: streamer, sha256: "%s", limits: { rpm: 50, tpm: 100000 } }
                   - { id: sdk-user, sha256: "%s", limits: { rpm: 1 } }
+                  - { id: long-streamer, sha256: "%s", limits: { tpm: 20 } }
                 """.formatted(sha("k-rpm"), sha("k-team"), sha("k-key-tighter"), sha("k-tpm"), sha("k-model-a"),
-                sha("k-model-b"), sha("k-side"), sha("k-anthropic"), sha("k-stream"), sha("k-sdk")));
+                sha("k-model-b"), sha("k-side"), sha("k-anthropic"), sha("k-stream"), sha("k-sdk"), sha("k-long-stream")));
     }
 
     @AfterAll
@@ -93,6 +94,7 @@ class RateLimitsTest {
         assertThat(retryAfter).isBetween(1L, 60L);
         assertThat(refused.headers().firstValue("x-ratelimit-remaining-requests")).hasValue("0");
         assertThat(refused.body()).doesNotContain("Exception").doesNotContain("at dev.");
+        assertThat(gateway.metric("caravan_rate_limited_total{scope=\"key\"}")).isGreaterThanOrEqualTo(1);
     }
 
     @Test
@@ -197,5 +199,33 @@ class RateLimitsTest {
         assertThat(r.body()).contains("[DONE]");
         assertThat(r.headers().firstValue("x-ratelimit-limit-requests")).hasValue("50");
         assertThat(r.headers().firstValue("x-ratelimit-limit-tokens")).hasValue("100000");
+    }
+
+    @Test
+    void aStreamThatPassesItsTokensPerMinuteMidwayIsFinishedAndCharged() throws Exception {
+        // admitted with room left; its 24-token answer takes the window past 20 while it streams
+        HttpResponse<String> r = gateway.post("/v1/chat/completions",
+                "{\"model\":\"mock-gpt\",\"stream\":true,\"stream_options\":{\"include_usage\":true},\"messages\":[{\"role\":\"user\",\"content\":\"tell me a long story\"}]}",
+                "Authorization", "Bearer k-long-stream", "Content-Type", "application/json");
+        assertThat(r.statusCode()).isEqualTo(200);
+        assertThat(r.body()).contains("\"finish_reason\":\"stop\"").contains("[DONE]");
+        long total = 0;
+        for (String line : r.body().split("\n")) {
+            if (line.startsWith("data: {") && line.contains("\"usage\":{")) {
+                total = Json.parseObjectOrNull(line.substring(6)).path("usage").path("total_tokens").asLong();
+            }
+        }
+        assertThat(total).as("the whole stream's tokens").isGreaterThan(20);
+        // the stream's real usage was settled into the window: the next request finds it full
+        HttpResponse<String> next = null;
+        for (int i = 0; i < 50; i++) {
+            next = CostFixtures.chat(gateway, "k-long-stream", "mock-gpt");
+            if (next.statusCode() == 429) {
+                break;
+            }
+            Thread.sleep(20); // the settle runs just after the stream's last byte
+        }
+        assertThat(next.statusCode()).isEqualTo(429);
+        assertThat(Json.parseObjectOrNull(next.body()).path("error").path("type").asText()).isEqualTo("tokens");
     }
 }
