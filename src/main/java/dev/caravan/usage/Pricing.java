@@ -57,7 +57,9 @@ public final class Pricing {
         if (usdPerMillion >= MAX_USD_PER_MILLION) {
             return Long.MAX_VALUE;
         }
-        return DeploymentConfig.Price.picoPerToken(usdPerMillion);
+        // a price with up to six decimals times 1e6 is within 1e-4 of a whole number: rounding gives it exactly, with
+        // none of BigDecimal's allocation (this runs for every request a budget checks, and again for its cost)
+        return Math.round(usdPerMillion * 1_000_000d);
     }
 
     private static long times(long a, long b) {
