@@ -50,6 +50,16 @@ public final class BeforeCall extends AsyncProcessorSupport {
         return run(exchange, call, 0, callback, true);
     }
 
+    /**
+     * Where a policy's late decision resumes the route: the event loop the request is on, so the rest of its steps
+     * run there, as every other step does, and not on the thread that completed the stage (Lettuce's, for Redis,
+     * which would then read no other reply until the route let go of it). Off a loop, in place.
+     */
+    private static java.util.concurrent.Executor resumeOn() {
+        io.netty.util.concurrent.EventExecutor loop = io.netty.util.internal.ThreadExecutorMap.currentExecutor();
+        return loop != null ? loop : Runnable::run;
+    }
+
     /** From policy {@code from} on; {@code sync}: still on the caller's stack (Camel's async contract). */
     private boolean run(Exchange exchange, PolicyCall call, int from, AsyncCallback callback, boolean sync) {
         PolicyChain chain = call.chain();
@@ -74,13 +84,13 @@ public final class BeforeCall extends AsyncProcessorSupport {
                 continue;
             }
             int index = i;
-            stage.whenComplete((decision, error) -> {
+            stage.whenCompleteAsync((decision, error) -> {
                 if (apply(exchange, call, index, stage)) {
                     run(exchange, call, index + 1, callback, false);
                 } else {
                     callback.done(false);
                 }
-            });
+            }, resumeOn());
             return false;
         }
         callback.done(sync);
