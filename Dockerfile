@@ -14,6 +14,11 @@ WORKDIR /app
 COPY --from=build /src/target/caravan.jar /app/caravan.jar
 COPY config /app/config
 COPY routes /app/routes
+# the spend ledger's H2 file (CARAVAN_DATA_DIR): writable by the gateway's user; mount a volume to keep it, or set
+# CARAVAN_DB_URL to use PostgreSQL instead
+RUN mkdir -p /app/data && chown 10001 /app/data
+VOLUME /app/data
+ENV CARAVAN_DATA_DIR=/app/data
 USER 10001
 EXPOSE 4000
 # as bin/caravan, measured in bench/README.md ("Tuning"): the parallel collector, a heap touched at start that may

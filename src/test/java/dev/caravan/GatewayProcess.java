@@ -42,6 +42,7 @@ public final class GatewayProcess implements AutoCloseable {
         pb.environment().put("CARAVAN_PORT", Integer.toString(port));
         pb.environment().put("CARAVAN_CONFIG", config.toString());
         pb.environment().put("CARAVAN_MASTER_KEY", TestGateway.MASTER_KEY);
+        pb.environment().put("CARAVAN_DATA_DIR", dir.resolve(name + "-data").toString());
         pb.environment().putAll(env);
         GatewayProcess gateway = new GatewayProcess(pb.start(), port, log);
         gateway.awaitReady();
@@ -66,6 +67,20 @@ public final class GatewayProcess implements AutoCloseable {
             }
             Thread.sleep(200);
         }
+    }
+
+    public int port() {
+        return port;
+    }
+
+    public boolean isAlive() {
+        return process.isAlive();
+    }
+
+    /** Resident memory of the process, as {@code ps} reports it (kB). */
+    public String rssKb() throws IOException {
+        Process ps = new ProcessBuilder("ps", "-o", "rss=", "-p", Long.toString(process.pid())).start();
+        return new String(ps.getInputStream().readAllBytes(), java.nio.charset.StandardCharsets.UTF_8).trim();
     }
 
     public String baseUrl() {

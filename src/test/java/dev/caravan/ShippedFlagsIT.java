@@ -31,54 +31,23 @@ import static org.assertj.core.api.Assertions.assertThat;
 class ShippedFlagsIT {
 
     private static final String KEY = TestGateway.DEMO_KEY;
-    private static Process process;
-    private static Path dir;
+    private static GatewayProcess gateway;
     private static int port;
     private static final HttpClient HTTP = HttpClient.newBuilder().version(HttpClient.Version.HTTP_1_1).build();
 
     @BeforeAll
     static void start() throws Exception {
         assertThat(Path.of("target/caravan.jar")).exists();
-        dir = Files.createTempDirectory("caravan-it");
-        Path config = dir.resolve("gateway.yaml");
-        Files.writeString(config, TestGateway.MOCK_CONFIG);
-        port = TestGateway.freePort();
-        ProcessBuilder pb = new ProcessBuilder("sh", "bin/caravan").redirectErrorStream(true)
-                .redirectOutput(dir.resolve("caravan.log").toFile());
-        pb.environment().remove("JAVA_OPTS"); // the script's own flags
-        pb.environment().put("CARAVAN_PORT", Integer.toString(port));
-        pb.environment().put("CARAVAN_CONFIG", config.toString());
-        pb.environment().put("CARAVAN_DATA_DIR", dir.resolve("data").toString());
-        process = pb.start();
-        long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
-        while (true) {
-            try {
-                if (get("/health/live").statusCode() == 200) {
-                    break;
-                }
-            } catch (IOException e) {
-                // not listening yet
-            }
-            assertThat(process.isAlive()).as("bin/caravan exited: see " + dir.resolve("caravan.log")).isTrue();
-            assertThat(System.nanoTime()).as("bin/caravan started within 60 s").isLessThan(deadline);
-            Thread.sleep(250);
-        }
-        System.out.println("bin/caravan idle RSS: " + rssKb() + " kB");
+        gateway = GatewayProcess.start(Files.createTempDirectory("caravan-it"), "shipped", TestGateway.MOCK_CONFIG, java.util.Map.of());
+        port = gateway.port();
+        System.out.println("bin/caravan idle RSS: " + gateway.rssKb() + " kB");
     }
 
     @AfterAll
     static void stop() throws Exception {
-        if (process != null) {
-            process.destroy(); // SIGTERM: drains and exits
-            if (!process.waitFor(40, java.util.concurrent.TimeUnit.SECONDS)) {
-                process.destroyForcibly();
-            }
+        if (gateway != null) {
+            gateway.close(); // SIGTERM: drains and exits
         }
-    }
-
-    private static String rssKb() throws Exception {
-        Process ps = new ProcessBuilder("ps", "-o", "rss=", "-p", Long.toString(process.pid())).start();
-        return new String(ps.getInputStream().readAllBytes(), StandardCharsets.UTF_8).trim();
     }
 
     private static HttpResponse<String> get(String path) throws Exception {
@@ -115,7 +84,7 @@ class ShippedFlagsIT {
             assertThat(response.statusCode()).as(response.body()).isEqualTo(200);
             assertThat(response.body()).contains("chat.completion");
         }
-        System.out.println("bin/caravan RSS after two 32 MiB requests: " + rssKb() + " kB");
+        System.out.println("bin/caravan RSS after two 32 MiB requests: " + gateway.rssKb() + " kB");
     }
 
     @Test
@@ -149,7 +118,7 @@ class ShippedFlagsIT {
         } finally {
             pool.shutdownNow();
         }
-        assertThat(process.isAlive()).isTrue();
+        assertThat(gateway.isAlive()).isTrue();
         assertThat(get("/health/live").statusCode()).isEqualTo(200);
         String small = "{\"model\":\"mock-gpt\",\"messages\":[{\"role\":\"user\",\"content\":\"still there?\"}]}";
         assertThat(chat(small.getBytes(StandardCharsets.UTF_8)).statusCode()).isEqualTo(200);

@@ -82,7 +82,7 @@ class CostControlProcessesIT {
                 assertThat(spent).as("one budget for both replicas").isLessThanOrEqualTo(new BigDecimal("0.3").add(each))
                         .isGreaterThanOrEqualTo(new BigDecimal("0.3").subtract(each));
             }
-            assertThat(ledgerSpend(jdbc, "replicated-budget")).isEqualByComparingTo(spent);
+            assertThat(CostFixtures.ledgerSpend(jdbc, "replicated-budget")).isEqualByComparingTo(spent);
 
             // Redis loses everything (a restart without persistence); the ledger still knows what was spent
             redisCli("-n", "12", "FLUSHDB");
@@ -167,14 +167,6 @@ class CostControlProcessesIT {
         slots.release(concurrency);
     }
 
-    static BigDecimal ledgerSpend(String jdbcUrl, String keyId) throws Exception {
-        try (Connection c = DriverManager.getConnection(jdbcUrl);
-             ResultSet rs = c.createStatement().executeQuery(
-                     "SELECT COALESCE(SUM(cost_nanos), 0) FROM spend_ledger WHERE key_id = '" + keyId + "'")) {
-            rs.next();
-            return BigDecimal.valueOf(rs.getLong(1)).movePointLeft(9);
-        }
-    }
 
     static void sql(String url, String statement) throws Exception {
         try (Connection c = DriverManager.getConnection(url); Statement s = c.createStatement()) {

@@ -75,8 +75,8 @@ class RestartKeepsSpendTest {
             assertThat(answered).isBetween(1, 29);
         }
         // the first gateway has stopped: every row it queued is in the database
-        assertThat(ledgerSpend(jdbcUrl, "spender")).isEqualByComparingTo(spent);
-        assertThat(ledgerRows(jdbcUrl, "spender")).isEqualTo(answered + 1L); // the refusal is a row too
+        assertThat(CostFixtures.ledgerSpend(jdbcUrl, "spender")).isEqualByComparingTo(spent);
+        assertThat(CostFixtures.ledgerRows(jdbcUrl, "spender")).isEqualTo(answered + 1L); // the refusal is a row too
 
         try (TestGateway second = TestGateway.start(CONFIG, storage)) {
             HttpResponse<String> r = CostFixtures.chat(second, "k-spender", "priced");
@@ -87,21 +87,5 @@ class RestartKeepsSpendTest {
         }
     }
 
-    static BigDecimal ledgerSpend(String jdbcUrl, String keyId) throws Exception {
-        try (Connection c = DriverManager.getConnection(jdbcUrl);
-             ResultSet rs = c.createStatement().executeQuery(
-                     "SELECT COALESCE(SUM(cost_nanos), 0) FROM spend_ledger WHERE key_id = '" + keyId + "'")) {
-            rs.next();
-            return BigDecimal.valueOf(rs.getLong(1)).movePointLeft(9);
-        }
-    }
 
-    static long ledgerRows(String jdbcUrl, String keyId) throws Exception {
-        try (Connection c = DriverManager.getConnection(jdbcUrl);
-             ResultSet rs = c.createStatement().executeQuery(
-                     "SELECT COUNT(*) FROM spend_ledger WHERE key_id = '" + keyId + "'")) {
-            rs.next();
-            return rs.getLong(1);
-        }
-    }
 }
