@@ -29,12 +29,6 @@ public record DeploymentConfig(String id, ProviderConfig provider, String model,
         public double blended() {
             return input + output;
         }
-
-        /** Pico-dollars (1e-12 USD) per token: a price per million with up to six decimals is a whole number. */
-        public static long picoPerToken(double usdPerMillion) {
-            return java.math.BigDecimal.valueOf(usdPerMillion).movePointRight(6)
-                    .setScale(0, java.math.RoundingMode.HALF_UP).longValueExact();
-        }
     }
 
     /** Same upstream, same settings: two models may list it and share it. */

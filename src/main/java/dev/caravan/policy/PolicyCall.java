@@ -27,7 +27,6 @@ public final class PolicyCall {
     private final String team;
     private final ModelConfig modelConfig;
     private final List<DeploymentConfig> deployments;
-    private final long startMillis = System.currentTimeMillis();
     private volatile ObjectNode request;
     private volatile Map<String, String> responseHeaders; // bounded: a handful of names, set by the policies
     private volatile long ran; // written on the request's loop, read when the stream or the request ends
@@ -85,11 +84,6 @@ public final class PolicyCall {
      */
     public List<DeploymentConfig> deployments() {
         return deployments;
-    }
-
-    /** Wall-clock time the policies first saw the request. */
-    public long startMillis() {
-        return startMillis;
     }
 
     /** Adds a header to the answer the client gets, whatever it is (a success, a refusal, an upstream error). */

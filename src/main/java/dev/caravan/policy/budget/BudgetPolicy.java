@@ -176,16 +176,16 @@ public final class BudgetPolicy implements Policy {
     private static GatewayException exceeded(BudgetCharge budget, long spent, long windowEnd, long now) {
         String kind = Scopes.kind(budget.scope());
         String who = Scopes.KEY.equals(kind) ? "API key '" + Scopes.id(budget.scope()) + "'" : "team '" + Scopes.id(budget.scope()) + "'";
-        long seconds = Math.max(1, (windowEnd - now + 999) / 1000);
+        long seconds = Counters.secondsUntil(windowEnd, now);
         return new GatewayException(429, "insufficient_quota", "budget_exceeded", null,
                 "Budget exceeded for " + who + ": $" + usd(spent) + " of its $" + usd(budget.limit()) + " "
                         + budget.period().text() + " budget is spent (or reserved by requests in flight); it resets at "
                         + Instant.ofEpochMilli(windowEnd) + ".", Map.of("Retry-After", Long.toString(seconds)));
     }
 
+    /** Nano-dollars as a price reads: at least two decimals ({@code 0.20}), more only when they are not zero. */
     private static String usd(long nanos) {
-        return new java.math.BigDecimal(nanos).movePointLeft(9).stripTrailingZeros().setScale(
-                Math.max(2, new java.math.BigDecimal(nanos).movePointLeft(9).stripTrailingZeros().scale()),
-                java.math.RoundingMode.UNNECESSARY).toPlainString();
+        java.math.BigDecimal usd = java.math.BigDecimal.valueOf(nanos, 9).stripTrailingZeros();
+        return usd.setScale(Math.max(2, usd.scale())).toPlainString();
     }
 }

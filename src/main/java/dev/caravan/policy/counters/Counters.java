@@ -20,6 +20,11 @@ public interface Counters extends AutoCloseable {
     /** Rate windows are fixed, one minute long, aligned to the epoch minute. */
     long WINDOW_MILLIS = 60_000;
 
+    /** Whole seconds from {@code nowMillis} until {@code atMillis}, rounded up, at least 1: what Retry-After says. */
+    static long secondsUntil(long atMillis, long nowMillis) {
+        return Math.max(1, (atMillis - nowMillis + 999) / 1000);
+    }
+
     /**
      * One window to take from.
      *

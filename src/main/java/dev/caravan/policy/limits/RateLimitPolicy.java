@@ -139,7 +139,7 @@ public final class RateLimitPolicy implements Policy {
      * refusal the counts are those found (nothing was taken).
      */
     private static void headers(PolicyCall call, List<RateCharge> charges, Counters.RateResult result, long now) {
-        String reset = Math.max(1, (result.resetAt() - now + 999) / 1000) + "s";
+        String reset = Counters.secondsUntil(result.resetAt(), now) + "s";
         int requests = tightest(charges, result, "rpm:");
         if (requests >= 0) {
             call.responseHeader("x-ratelimit-limit-requests", Long.toString(charges.get(requests).limit()));
@@ -170,7 +170,7 @@ public final class RateLimitPolicy implements Policy {
     }
 
     private static GatewayException limited(RateCharge full, String kind, Counters.RateResult result, long now) {
-        long seconds = Math.max(1, (result.resetAt() - now + 999) / 1000);
+        long seconds = Counters.secondsUntil(result.resetAt(), now);
         String what = full.scope().startsWith("rpm:") ? "requests" : "tokens";
         String who = switch (kind) {
             case Scopes.KEY -> "API key '" + Scopes.id(full.scope()) + "'";
