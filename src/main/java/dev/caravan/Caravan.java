@@ -18,6 +18,12 @@ import dev.caravan.policy.counters.DegradingCounters;
 import dev.caravan.policy.counters.RedisCounters;
 import dev.caravan.policy.counters.LocalCounters;
 import dev.caravan.policy.limits.RateLimitPolicy;
+import dev.caravan.policy.cache.CachePolicy;
+import dev.caravan.policy.cache.LocalResponseStore;
+import dev.caravan.policy.cache.ResponseCache;
+import dev.caravan.policy.cache.ResponseStore;
+import dev.caravan.policy.cache.SemanticSide;
+import dev.caravan.admin.CacheAdmin;
 import dev.caravan.config.ReloadWatcher;
 import dev.caravan.config.StartFailure;
 import dev.caravan.transport.http.Cors;
@@ -98,8 +104,11 @@ public final class Caravan {
      */
     private static final PolicyRegistry POLICIES = PolicyRegistry.shared();
 
-    /** Cost control is built in: every chain holds these first, unless {@code policies:} places them itself. */
-    private static final java.util.List<String> BUILT_IN = java.util.List.of("ledger", "limits", "budget");
+    /**
+     * Cost control and the cache are built in: every chain holds these first, unless {@code policies:} places them
+     * itself. The cache comes last: a hit still counts against limits, and is charged nothing.
+     */
+    private static final java.util.List<String> BUILT_IN = java.util.List.of("ledger", "limits", "budget", "cache");
 
     /** Refuses a {@code policies:} name no policy is registered under, at start and on reload alike. */
     private static ConfigLoader configLoader() {
@@ -123,6 +132,7 @@ public final class Caravan {
     private DeploymentRoutes deploymentRoutes;
     private Counters counters;
     private Ledger ledger;
+    private ResponseCache responseCache;
 
     public Caravan(Options options) throws Exception {
         this.options = options;
@@ -229,6 +239,9 @@ public final class Caravan {
                 if (counters != null) {
                     counters.close();
                 }
+                if (responseCache != null) {
+                    responseCache.close();
+                }
             }
         };
     }
@@ -286,6 +299,9 @@ public final class Caravan {
                 .map(w -> new long[] {w.startMillis(), w.spentNanos()});
         BudgetRebuild.seed(config.get(), counters, history, budgetMeters);
         config.onChange(next -> BudgetRebuild.seed(next, counters, history, budgetMeters));
+        responseCache = responseCache(context);
+        policies.register("cache", (settings, gateway) -> new CachePolicy(gateway.cache(), responseCache));
+        r.bind("cacheAdmin", new CacheAdmin(responseCache));
         PolicyChains chains = new PolicyChains(policies, config.get());
         config.onChange(chains::rebuild); // a block its policy refuses refuses the reload
         r.bind("policyChain", chains);
@@ -336,6 +352,38 @@ public final class Caravan {
             throw new StartFailure.ServiceUnavailable("the spend ledger cannot be opened: " + e.getMessage());
         }
     }
+
+    /**
+     * The response cache: answers in this process (Caffeine, bounded by {@code cache.exact.maxEntries} and
+     * {@code maxBytes} as configured at start), or in Redis with {@code CARAVAN_REDIS_URL}, shared by every replica.
+     */
+    private ResponseCache responseCache(CamelContext context) {
+        dev.caravan.config.CacheConfig.Exact exact = config.get().cache().exact();
+        ResponseStore store = new LocalResponseStore(exact.maxEntries(), exact.maxBytes());
+        return new ResponseCache(store, () -> NO_SEMANTIC, metrics.registry());
+    }
+
+    private static final SemanticSide NO_SEMANTIC = new SemanticSide() {
+        @Override
+        public java.util.concurrent.CompletionStage<Found> find(String partition, String prompt, double threshold) {
+            return java.util.concurrent.CompletableFuture.completedFuture(null);
+        }
+
+        @Override
+        public void remember(String partition, float[] vector, String prompt, String storeKey, String namespace,
+                             String model, Duration ttl) {
+        }
+
+        @Override
+        public long clear(String namespace, String model) {
+            return 0;
+        }
+
+        @Override
+        public int entries() {
+            return 0;
+        }
+    };
 
     /** A Redis URL as a log line may show it: without its password. */
     private static String redactedUrl(String url) {

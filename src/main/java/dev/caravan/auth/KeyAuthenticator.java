@@ -48,6 +48,15 @@ public final class KeyAuthenticator {
         exchange.setProperty(ExchangeKeys.PRINCIPAL, principal);
     }
 
+    /** The admin API ({@code /admin/...}): the master key or a key with role admin. */
+    public void requireAdmin(Exchange exchange) {
+        Principal principal = principalFor(ClientRequest.of(exchange));
+        if (!"admin".equals(principal.role())) {
+            throw GatewayException.forbidden("insufficient_role", "This API key may not use the admin API; use a key with role admin.");
+        }
+        exchange.setProperty(ExchangeKeys.PRINCIPAL, principal);
+    }
+
     public Principal principalFor(ClientRequest request) {
         String key = presentedKey(request);
         if (key == null) {

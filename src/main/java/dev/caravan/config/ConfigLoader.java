@@ -61,6 +61,11 @@ public final class ConfigLoader {
     static final double MAX_BUDGET_USD = 1_000_000_000;            // in nano-dollars: 1e18, within a long
     static final long MAX_SECRET_FILE_BYTES = 65_536;
     static final long MAX_FILE_BYTES = 16L << 20;                  // the config file itself; read whole, in memory
+    static final Duration MAX_CACHE_TTL = Duration.ofDays(30);
+    static final int MAX_CACHE_ENTRIES = 100_000_000;
+    static final int MAX_SEMANTIC_ENTRIES = 10_000_000;
+    static final long MAX_CACHE_BYTES = 64L << 30;
+    private static final Pattern BYTES = Pattern.compile("^([0-9]{1,12})\\s*(B|KB|MB|GB)$", Pattern.CASE_INSENSITIVE);
 
     private final ObjectMapper yaml = new ObjectMapper(new YAMLFactory());
     private final JsonSchema schema;
@@ -263,7 +268,103 @@ public final class ConfigLoader {
         CostSettings cost = new CostSettings(limits.path("failClosed").asBoolean(false),
                 read.integer(limits, "limits", "defaultMaxTokens", (int) CostSettings.DEFAULT_MAX_TOKENS, 1, 10_000_000),
                 root.path("metrics").path("keyLabels").asBoolean(false));
-        return new GatewayConfig(providers, models, keys, policies(root, models, keys, problems), teams, cost);
+        return new GatewayConfig(providers, models, keys, policies(root, models, keys, problems), teams, cost,
+                cache(root, read));
+    }
+
+    /** {@code cache:} at the top, and the models', teams' and keys' own {@code cache:} switches. */
+    private static CacheConfig cache(JsonNode root, FieldReader read) {
+        JsonNode c = root.path("cache");
+        JsonNode e = c.path("exact");
+        CacheConfig.Exact ed = CacheConfig.Exact.DEFAULT;
+        // a cache: block turns the exact cache on; without one it is off (CacheConfig.DEFAULT)
+        CacheConfig.Exact exact = new CacheConfig.Exact(e.path("enabled").asBoolean(c.isObject()),
+                read.duration(e, "cache.exact", "ttl", ed.ttl(), Duration.ofSeconds(1), MAX_CACHE_TTL),
+                read.integer(e, "cache.exact", "maxEntries", (int) ed.maxEntries(), 1, MAX_CACHE_ENTRIES),
+                bytes(e, "cache.exact.maxBytes", ed.maxBytes(), read));
+        JsonNode s = c.path("semantic");
+        CacheConfig.Semantic sd = CacheConfig.Semantic.DEFAULT;
+        CacheConfig.Semantic semantic = new CacheConfig.Semantic(s.path("enabled").asBoolean(sd.enabled()),
+                read.number(s, "cache.semantic", "threshold", sd.threshold(), 0.5, 1.0),
+                read.duration(s, "cache.semantic", "ttl", sd.ttl(), Duration.ofSeconds(1), MAX_CACHE_TTL),
+                read.integer(s, "cache.semantic", "maxEntries", sd.maxEntries(), 1, MAX_SEMANTIC_ENTRIES),
+                read.integer(s, "cache.semantic", "maxMessages", sd.maxMessages(), 1, 64),
+                read.number(s, "cache.semantic", "maxTemperature", sd.maxTemperature(), 0, 2));
+        JsonNode k = c.path("coalesce");
+        CacheConfig.Coalesce kd = CacheConfig.Coalesce.DEFAULT;
+        CacheConfig.Coalesce coalesce = new CacheConfig.Coalesce(k.path("enabled").asBoolean(kd.enabled()),
+                read.duration(k, "cache.coalesce", "timeout", kd.timeout(), Duration.ofMillis(1), MAX_TIMEOUT),
+                read.integer(k, "cache.coalesce", "maxFollowers", kd.maxFollowers(), 1, 100_000),
+                read.integer(k, "cache.coalesce", "maxKeys", kd.maxKeys(), 1, 1_000_000));
+        Map<String, CacheConfig.Switch> byModel = new HashMap<>();
+        int i = 0;
+        for (JsonNode m : root.get("models")) {
+            cacheSwitch(m, "models[" + i++ + "]", read).ifPresent(sw -> byModel.put(m.get("name").asText(), sw));
+        }
+        Map<String, CacheConfig.Switch> byTeam = new HashMap<>();
+        Set<String> shared = new HashSet<>();
+        root.path("teams").fields().forEachRemaining(t -> {
+            cacheSwitch(t.getValue(), "teams." + t.getKey(), read).ifPresent(sw -> byTeam.put(t.getKey(), sw));
+            if (t.getValue().path("cache").path("shared").asBoolean(false)) {
+                shared.add(t.getKey());
+            }
+        });
+        Map<String, CacheConfig.Switch> byKey = new HashMap<>();
+        i = 0;
+        for (JsonNode key : root.path("keys")) {
+            cacheSwitch(key, "keys[" + i++ + "]", read).ifPresent(sw -> byKey.put(key.get("id").asText(), sw));
+        }
+        return new CacheConfig(exact, semantic, c.path("cacheToolCalls").asBoolean(false), coalesce, byModel, byTeam,
+                byKey, shared);
+    }
+
+    /** An owner's {@code cache: { exact: true | false | { enabled, ttl }, semantic: true | false | { enabled } }}. */
+    private static java.util.Optional<CacheConfig.Switch> cacheSwitch(JsonNode owner, String path, FieldReader read) {
+        JsonNode c = owner.get("cache");
+        if (c == null || !c.isObject()) {
+            return java.util.Optional.empty();
+        }
+        JsonNode e = c.get("exact");
+        JsonNode s = c.get("semantic");
+        Boolean exact = e == null ? null : e.isBoolean() ? e.asBoolean() : e.has("enabled") ? e.get("enabled").asBoolean() : null;
+        Duration ttl = e != null && e.isObject() && e.has("ttl")
+                ? read.duration(e, path + ".cache.exact", "ttl", null, Duration.ofSeconds(1), MAX_CACHE_TTL) : null;
+        Boolean semantic = s == null ? null : s.isBoolean() ? s.asBoolean() : s.has("enabled") ? s.get("enabled").asBoolean() : null;
+        CacheConfig.Switch sw = new CacheConfig.Switch(exact, semantic, ttl);
+        return sw.equals(CacheConfig.Switch.NONE) ? java.util.Optional.empty() : java.util.Optional.of(sw);
+    }
+
+    /** {@code 256MB}, {@code 64KB}, {@code 1GB} or a plain number of bytes. */
+    private static long bytes(JsonNode parent, String at, long fallback, FieldReader read) {
+        String field = at.substring(at.lastIndexOf('.') + 1);
+        JsonNode n = parent.get(field);
+        if (n == null || n.isNull()) {
+            return fallback;
+        }
+        if (n.isIntegralNumber()) {
+            long v = n.asLong();
+            if (v < 1 || v > MAX_CACHE_BYTES) {
+                read.problem(at, "must be between 1 and " + MAX_CACHE_BYTES + " bytes");
+            }
+            return v;
+        }
+        Matcher m = BYTES.matcher(n.asText().trim());
+        if (!m.matches()) {
+            read.problem(at, FieldReader.quote(n.asText()) + " is not a size (e.g. 256MB, 64KB, 1GB)");
+            return fallback;
+        }
+        long unit = switch (m.group(2).toUpperCase(Locale.ROOT)) {
+            case "KB" -> 1L << 10;
+            case "MB" -> 1L << 20;
+            case "GB" -> 1L << 30;
+            default -> 1;
+        };
+        long number = Long.parseLong(m.group(1));
+        if (number < 1 || number > MAX_CACHE_BYTES / unit) {
+            read.problem(at, "must be between 1 byte and 64GB");
+            return fallback;
+        }
+        return number * unit;
     }
 
     /** {@code limits: { rpm, tpm }} of a key, team or model; absent: none. */

@@ -20,7 +20,8 @@ public record GatewayConfig(Map<String, ProviderConfig> providers,
                             Map<String, KeyConfig> keysBySha256,
                             Policies policies,
                             Map<String, TeamConfig> teams,
-                            CostSettings cost) {
+                            CostSettings cost,
+                            CacheConfig cache) {
 
     /**
      * @param chain       each {@code policies:} entry: its name and its block (an empty object for a bare name)
@@ -43,18 +44,19 @@ public record GatewayConfig(Map<String, ProviderConfig> providers,
 
     public GatewayConfig(Map<String, ProviderConfig> providers, Map<String, ModelConfig> models,
                          Map<String, KeyConfig> keysBySha256) {
-        this(providers, models, keysBySha256, Policies.NONE, Map.of(), CostSettings.DEFAULT);
+        this(providers, models, keysBySha256, Policies.NONE, Map.of(), CostSettings.DEFAULT, CacheConfig.DEFAULT);
     }
 
     public GatewayConfig(Map<String, ProviderConfig> providers, Map<String, ModelConfig> models,
                          Map<String, KeyConfig> keysBySha256, Policies policies) {
-        this(providers, models, keysBySha256, policies, Map.of(), CostSettings.DEFAULT);
+        this(providers, models, keysBySha256, policies, Map.of(), CostSettings.DEFAULT, CacheConfig.DEFAULT);
     }
 
     public GatewayConfig {
         policies = policies == null ? Policies.NONE : policies;
         teams = teams == null ? Map.of() : Map.copyOf(teams);
         cost = cost == null ? CostSettings.DEFAULT : cost;
+        cache = cache == null ? CacheConfig.DEFAULT : cache;
         providers = Map.copyOf(providers);
         models = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(models));
         keysBySha256 = Map.copyOf(keysBySha256);

@@ -66,8 +66,9 @@ public final class AfterCall extends AsyncProcessorSupport {
     private static void settle(Exchange exchange, PolicyCall call, ChatResult answer) {
         if (call.streaming()) {
             exchange.removeProperty(ExchangeKeys.RESULT);
+            // nothing was called: the usage the answer shows is not charged again
             exchange.setProperty(ExchangeKeys.RELAY, new MeteredStream(new ResultStream(answer), text -> answer.usage(),
-                    exchange.getProperty(ExchangeKeys.START_NANOS, System.nanoTime(), Long.class)));
+                    exchange.getProperty(ExchangeKeys.START_NANOS, System.nanoTime(), Long.class), true));
         } else {
             exchange.setProperty(ExchangeKeys.RESULT, answer);
         }

@@ -28,6 +28,8 @@ public final class PolicyCall {
     private final ModelConfig modelConfig;
     private final List<DeploymentConfig> deployments;
     private volatile ObjectNode request;
+    private final dev.caravan.core.ClientRequest client;
+    private final com.fasterxml.jackson.databind.JsonNode controls;
     private volatile Map<String, String> responseHeaders; // bounded: a handful of names, set by the policies
     private volatile long ran; // written on the request's loop, read when the stream or the request ends
     private final AtomicBoolean ended = new AtomicBoolean();
@@ -35,7 +37,8 @@ public final class PolicyCall {
 
     PolicyCall(PolicyChain chain, long enabled, String requestId, String operation, boolean anthropic,
                boolean streaming, ModelConfig modelConfig, List<DeploymentConfig> deployments, String keyId,
-               String team, ObjectNode request) {
+               String team, ObjectNode request, dev.caravan.core.ClientRequest client,
+               com.fasterxml.jackson.databind.JsonNode controls) {
         this.chain = chain;
         this.enabled = enabled;
         this.requestId = requestId;
@@ -48,6 +51,24 @@ public final class PolicyCall {
         this.keyId = keyId;
         this.team = team;
         this.request = request;
+        this.client = client;
+        this.controls = controls;
+    }
+
+    /**
+     * A per-request control of Caravan's ({@code cache}, {@code fallbacks}): the header {@code x-caravan-<name>},
+     * else the body's {@code caravan.<name>} (text as it is, an object or list as JSON), else null.
+     */
+    public String control(String name) {
+        String header = client == null ? null : client.header("x-caravan-" + name);
+        if (header != null) {
+            return header;
+        }
+        com.fasterxml.jackson.databind.JsonNode body = controls == null ? null : controls.get(name);
+        if (body == null || body.isNull()) {
+            return null;
+        }
+        return body.isValueNode() ? body.asText() : body.toString();
     }
 
     public String requestId() {

@@ -37,6 +37,7 @@ public final class MeteredStream implements ChatStream {
     private final ChatStream upstream;
     private final Function<CharSequence, Usage> estimate;
     private final long requestStartNanos;
+    private final boolean free; // an answer the gateway already had (a cache hit): its usage is shown, never charged
     private final List<Consumer<End>> endListeners = new CopyOnWriteArrayList<>();
     private volatile List<StreamHook> hooks = List.of(); // set on the request's thread, read on the writer's loop
 
@@ -61,9 +62,16 @@ public final class MeteredStream implements ChatStream {
 
     /** @param estimate usage from the completion text, for an upstream that reports none */
     public MeteredStream(ChatStream upstream, Function<CharSequence, Usage> estimate, long requestStartNanos) {
+        this(upstream, estimate, requestStartNanos, false);
+    }
+
+    /** @param free the answer costs nothing (a cache hit): the end reports no usage, whatever the chunks show */
+    public MeteredStream(ChatStream upstream, Function<CharSequence, Usage> estimate, long requestStartNanos,
+                         boolean free) {
         this.upstream = upstream;
         this.estimate = estimate;
         this.requestStartNanos = requestStartNanos;
+        this.free = free;
     }
 
     /** The hooks each chunk passes through, in order; set before the stream starts (the after-call step). */
@@ -137,9 +145,68 @@ public final class MeteredStream implements ChatStream {
 
     /** The writer ended the stream for its own reason (client gone, idle upstream); nothing more is delivered. */
     public void stop(Outcome outcome, GatewayException error) {
-        if (!ended) {
-            upstream.cancel();
-            end(outcome, error);
+        if (ended) {
+            return;
+        }
+        if (outcome == Outcome.CLIENT_CLOSED && started && !upstreamDone && hooksKeepUpstream()) {
+            readOnWithoutClient();
+            return;
+        }
+        upstream.cancel();
+        end(outcome, error);
+    }
+
+    // the client left but a hook needs the rest (requests waiting on this one): read on, write nothing
+    private static final long HEADLESS_SILENCE_NANOS = java.util.concurrent.TimeUnit.SECONDS.toNanos(60);
+    private boolean headless;
+
+    private boolean hooksKeepUpstream() {
+        for (StreamHook hook : hooks) {
+            try {
+                if (hook.keepsUpstream()) {
+                    return true;
+                }
+            } catch (RuntimeException e) {
+                return false;
+            }
+        }
+        return false;
+    }
+
+    private void readOnWithoutClient() {
+        headless = true;
+        sink = new StreamSink() {
+            @Override
+            public void onChunk(ObjectNode chunk) {
+            }
+
+            @Override
+            public void onComplete() {
+            }
+
+            @Override
+            public void onError(GatewayException error) {
+            }
+        };
+        wanted = Long.MAX_VALUE / 2;
+        watchHeadless();
+        drain();
+    }
+
+    /** Nobody's idle timer guards a stream without its client: this one gives up after a minute of silence. */
+    private void watchHeadless() {
+        if (loop instanceof java.util.concurrent.ScheduledExecutorService timer) {
+            timer.schedule(() -> {
+                if (ended) {
+                    return;
+                }
+                if (System.nanoTime() - lastUpstreamNanos > HEADLESS_SILENCE_NANOS || !hooksKeepUpstream()) {
+                    upstream.cancel();
+                    end(Outcome.CLIENT_CLOSED, null);
+                } else {
+                    watchHeadless();
+                }
+            }, 1, java.util.concurrent.TimeUnit.SECONDS);
         }
     }
 
@@ -153,6 +220,11 @@ public final class MeteredStream implements ChatStream {
 
     private void upstreamChunk(ObjectNode chunk) {
         if (ended || upstreamDone) {
+            return;
+        }
+        if (headless && !hooksKeepUpstream()) { // nobody waits any more: stop reading
+            upstream.cancel();
+            end(Outcome.CLIENT_CLOSED, null);
             return;
         }
         asked = false;
@@ -263,7 +335,8 @@ public final class MeteredStream implements ChatStream {
         } else {
             sink.onError(terminalError);
         }
-        end(terminalOutcome, terminalError);
+        // read on without its client: the client saw a cut stream, whatever the upstream did after
+        end(headless ? Outcome.CLIENT_CLOSED : terminalOutcome, terminalError);
     }
 
     private void meter(ObjectNode chunk) {
@@ -327,7 +400,7 @@ public final class MeteredStream implements ChatStream {
         if (outcome != Outcome.ABANDONED) {
             countUsage();
         }
-        End end = new End(outcome, usage, ttftNanos, error);
+        End end = new End(outcome, free ? Usage.NONE : usage, ttftNanos, error);
         RuntimeException failed = null;
         for (Consumer<End> listener : endListeners) {
             try {

@@ -24,4 +24,13 @@ public interface StreamHook {
     /** The upstream finished: release what is held, before the stream's end is written. */
     default void onComplete(Out out) {
     }
+
+    /**
+     * Asked when the client leaves mid-stream: true when this hook still needs the rest of the upstream's answer
+     * (the cache, for requests waiting on this one), so the upstream is read to its end with nobody writing it. Asked
+     * again on each later chunk; the first false (and any silence over a minute) cancels the upstream.
+     */
+    default boolean keepsUpstream() {
+        return false;
+    }
 }

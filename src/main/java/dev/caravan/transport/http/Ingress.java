@@ -106,6 +106,10 @@ public final class Ingress {
         requireMethod(exchange, "POST");
     }
 
+    public void requireDelete(Exchange exchange) {
+        requireMethod(exchange, "DELETE");
+    }
+
     /** GET, and HEAD wherever GET is (the same answer without its body). */
     public void requireGet(Exchange exchange) {
         requireMethod(exchange, "GET");
@@ -128,6 +132,7 @@ public final class Ingress {
         return switch (path) {
             case "/v1/chat/completions", "/v1/embeddings", "/v1/messages", "/v1/messages/count_tokens" -> "POST, OPTIONS";
             case "/v1/models", "/health/live", "/health/ready", "/health/deployments", "/metrics" -> "GET, HEAD, OPTIONS";
+            case "/admin/cache" -> "DELETE, OPTIONS";
             default -> path.startsWith("/v1/models/") && path.length() > "/v1/models/".length() ? "GET, HEAD, OPTIONS" : null;
         };
     }

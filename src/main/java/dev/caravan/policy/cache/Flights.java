@@ -1,0 +1,92 @@
+package dev.caravan.policy.cache;
+
+import java.time.Duration;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.ConcurrentHashMap;
+import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicInteger;
+
+/**
+ * Requests in flight by exact key, so that concurrent identical requests make one upstream call: the first is the
+ * leader, the others follow it and get its answer. Bounded by keys in flight ({@code maxKeys}) and followers per key
+ * ({@code maxFollowers}); past either a request simply calls on its own. A map of futures rather than Camel's
+ * Idempotent Consumer: that EIP drops or marks duplicates, it does not hand them the first one's answer.
+ */
+final class Flights {
+
+    /** One upstream call that others wait for; completed with the answer, or with null when it produced none. */
+    static final class Flight {
+        private final CompletableFuture<StoredAnswer> answer = new CompletableFuture<>();
+        private final AtomicInteger waiting = new AtomicInteger();
+        private final AtomicInteger served = new AtomicInteger();
+
+        /** Whether any follower still waits (the leader's stream is read to its end for them). */
+        boolean othersWait() {
+            return waiting.get() > 0;
+        }
+
+        /** Followers that got the leader's answer (read after {@link #land}). */
+        int served() {
+            return served.get();
+        }
+    }
+
+    private final ConcurrentHashMap<String, Flight> inFlight = new ConcurrentHashMap<>();
+    private final AtomicInteger size = new AtomicInteger();
+
+    /**
+     * The flight this request leads (it must {@link #land} it), or the one it may follow ({@link #follow}); null when
+     * the map is full (call on your own).
+     */
+    Flight join(String key, int maxKeys, boolean[] leads) {
+        Flight existing = inFlight.get(key);
+        if (existing != null) {
+            leads[0] = false;
+            return existing;
+        }
+        if (size.incrementAndGet() > maxKeys) {
+            size.decrementAndGet();
+            return null;
+        }
+        Flight mine = new Flight();
+        existing = inFlight.putIfAbsent(key, mine);
+        if (existing != null) {
+            size.decrementAndGet();
+            leads[0] = false;
+            return existing;
+        }
+        leads[0] = true;
+        return mine;
+    }
+
+    /**
+     * The leader's answer for a follower, or null when the leader produced none, or when {@code timeout} passed first
+     * (then the follower calls on its own). Null when the flight has its followers already.
+     */
+    static CompletableFuture<StoredAnswer> follow(Flight flight, int maxFollowers, Duration timeout) {
+        if (flight.waiting.incrementAndGet() > maxFollowers) {
+            flight.waiting.decrementAndGet();
+            return null;
+        }
+        return flight.answer.copy()
+                .completeOnTimeout(null, timeout.toMillis(), TimeUnit.MILLISECONDS)
+                .whenComplete((a, e) -> {
+                    flight.waiting.decrementAndGet();
+                    if (a != null) {
+                        flight.served.incrementAndGet();
+                    }
+                });
+    }
+
+    /** The leader's end: its followers get {@code answer} (null: they call on their own); the key is free again. */
+    void land(String key, Flight flight, StoredAnswer answer) {
+        if (inFlight.remove(key, flight)) {
+            size.decrementAndGet();
+        }
+        flight.answer.complete(answer);
+    }
+
+    int inFlight() {
+        return size.get();
+    }
+}

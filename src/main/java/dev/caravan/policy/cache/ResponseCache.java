@@ -1,0 +1,83 @@
+package dev.caravan.policy.cache;
+
+import io.micrometer.core.instrument.MeterRegistry;
+
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionStage;
+import java.util.function.Supplier;
+
+/**
+ * One gateway's cache state, which outlives config reloads (each reload makes a new {@link CachePolicy} over it):
+ * the store of answers, the requests in flight, the semantic index (made on first use: its model loads in about a
+ * second and takes ~90 MB, so a gateway that never turns the semantic cache on never loads it), and the metrics.
+ */
+public final class ResponseCache implements AutoCloseable {
+
+    private final ResponseStore store;
+    private final Flights flights = new Flights();
+    private final Supplier<SemanticSide> semanticFactory;
+    private volatile SemanticSide semantic;
+    private final CacheMeters meters;
+
+    public ResponseCache(ResponseStore store, Supplier<SemanticSide> semanticFactory, MeterRegistry registry) {
+        this.store = store;
+        this.semanticFactory = semanticFactory;
+        this.meters = new CacheMeters(registry, this);
+    }
+
+    ResponseStore store() {
+        return store;
+    }
+
+    Flights flights() {
+        return flights;
+    }
+
+    CacheMeters meters() {
+        return meters;
+    }
+
+    /** The semantic side, made the first time a request needs it. */
+    SemanticSide semantic() {
+        SemanticSide s = semantic;
+        if (s == null) {
+            synchronized (this) {
+                if (semantic == null) {
+                    semantic = semanticFactory.get();
+                }
+                s = semantic;
+            }
+        }
+        return s;
+    }
+
+    /** Makes the semantic side now, off the request path (a config that turns it on, at start or on reload). */
+    public void prepareSemantic() {
+        Thread warm = new Thread(this::semantic, "caravan-semantic-warm-up");
+        warm.setDaemon(true);
+        warm.start();
+    }
+
+    double semanticEntries() {
+        SemanticSide s = semantic;
+        return s == null ? 0 : s.entries();
+    }
+
+    /** {@code DELETE /admin/cache}: every entry whose namespace and model match (null matches any); how many went. */
+    public CompletionStage<Long> clear(String namespace, String model) {
+        SemanticSide s = semantic;
+        if (s != null) {
+            s.clear(namespace, model);
+        }
+        return store.clear(namespace, model).exceptionally(e -> 0L); // the answers removed; their vectors went with them
+    }
+
+    @Override
+    public void close() {
+        store.close();
+    }
+
+    static <T> CompletableFuture<T> done(T value) {
+        return CompletableFuture.completedFuture(value);
+    }
+}
