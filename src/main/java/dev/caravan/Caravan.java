@@ -20,6 +20,8 @@ import dev.caravan.policy.counters.LocalCounters;
 import dev.caravan.policy.limits.RateLimitPolicy;
 import dev.caravan.policy.cache.CachePolicy;
 import dev.caravan.policy.cache.LocalResponseStore;
+import dev.caravan.policy.cache.DegradingResponseStore;
+import dev.caravan.policy.cache.RedisResponseStore;
 import dev.caravan.policy.cache.ResponseCache;
 import dev.caravan.policy.cache.ResponseStore;
 import dev.caravan.policy.cache.SemanticSide;
@@ -373,7 +375,16 @@ public final class Caravan {
      */
     private ResponseCache responseCache(CamelContext context) {
         dev.caravan.config.CacheConfig.Exact exact = config.get().cache().exact();
-        ResponseStore store = new LocalResponseStore(exact.maxEntries(), exact.maxBytes());
+        String redis = property(context, "caravan.redisUrl", System.getenv("CARAVAN_REDIS_URL"));
+        ResponseStore store;
+        if (redis == null || redis.isBlank()) {
+            store = new LocalResponseStore(exact.maxEntries(), exact.maxBytes());
+        } else {
+            // Redis down: every lookup is a miss and every store a no-op (counted); requests still succeed
+            LOG.info("The response cache is shared in Redis ({})", redactedUrl(redis));
+            store = new DegradingResponseStore(RedisResponseStore.connect(redis.trim(),
+                    property(context, "caravan.redisPrefix", null)), metrics.registry());
+        }
         return new ResponseCache(store, () -> NO_SEMANTIC, metrics.registry());
     }
 
