@@ -21,13 +21,16 @@ final class Lexicon {
     private Lexicon() {
     }
 
-    /** Function words: they carry no question of their own. Directional words (to/from, up/down, in/out) are not here. */
+    /**
+     * Function words, which carry no question of their own. Not here: directional ones (from, up/down, out), and
+     * "or", since "stocks or bonds" is a choice and "stocks and bonds" is not.
+     */
     static final Set<String> STOP = words("""
             a an the this that these those there here i me my mine myself you your yours yourself we us our ours
             he him his she her hers it its itself they them their theirs someone somebody anyone anybody
             is am are was were be been being do does did done doing have has had having
             can could would should will shall may might must ought
-            of in on at for with about as via using and or but so if whether then just very really actually
+            of in on at for with about as via using and but so if whether then just very really actually
             basically simply even still what which whatever some any anything something etc e.g i.e
             please pls plz kindly thanks thank hi hello hey dear ok okay
             possible possibly able let lets also too exactly
@@ -344,10 +347,7 @@ final class Lexicon {
             up down
             upstream downstream
             upgrade downgrade
-            in out
             inside outside
-            into out
-            on off
             enter exit
             entrance exit
             login logout
@@ -370,6 +370,7 @@ final class Lexicon {
             more less
             more fewer
             most least
+            good bad
             better worse
             best worst
             big small

@@ -136,24 +136,30 @@ public final class MiniLmEmbedder implements Embedder {
         // JVM-wide, but only filling in what the operator left unset: a gateway must not phone home from a library
         setIfUnset("ai.djl.offline", "DJL_OFFLINE", "true");
         setIfUnset("OPT_OUT_TRACKING", "OPT_OUT_TRACKING", "true");
-        OrtEnvironment environment = OrtEnvironment.getEnvironment();
         try (OrtSession.SessionOptions options = new OrtSession.SessionOptions()) {
+            OrtEnvironment environment = OrtEnvironment.getEnvironment();
             options.setIntraOpNumThreads(1); // the CpuPool is the parallelism: one embed per pool thread
             options.setInterOpNumThreads(1);
             options.addConfigEntry("session.intra_op.allow_spinning", "0"); // no busy-wait after a run
             OrtSession session = environment.createSession(resource(MODEL_RESOURCE), options);
-            try (InputStream tokenizer = MiniLmEmbedder.class.getClassLoader().getResourceAsStream(TOKENIZER_RESOURCE)) {
+            try (InputStream tokenizer = MiniLmEmbedder.class.getClassLoader()
+                    .getResourceAsStream(TOKENIZER_RESOURCE)) {
                 if (tokenizer == null) {
-                    session.close();
                     throw new IllegalStateException(TOKENIZER_RESOURCE + " is not on the class path");
                 }
                 return new Loaded(session, new Encoder(new OnnxBertBiEncoder(environment, session, tokenizer,
                         PoolingMode.MEAN)));
+            } catch (IOException | RuntimeException | LinkageError e) {
+                session.close(); // the tokenizer failed: do not keep the model's native memory for nothing
+                throw e;
             }
         } catch (OrtException e) {
             throw new IllegalStateException("cannot open the MiniLM model", e);
         } catch (IOException e) {
             throw new UncheckedIOException(e);
+        } catch (LinkageError e) { // what a native library that cannot be copied or loaded throws
+            throw new IllegalStateException("cannot load ONNX Runtime or the tokenizer: their native libraries are "
+                    + "copied to java.io.tmpdir and DJL_CACHE_DIR, which must be writable", e);
         }
     }
 

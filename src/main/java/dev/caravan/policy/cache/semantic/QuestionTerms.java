@@ -4,20 +4,30 @@ import java.math.BigInteger;
 import java.text.Normalizer;
 import java.util.ArrayList;
 import java.util.HashMap;
+import java.util.HashSet;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
+import java.util.Set;
 import java.util.regex.Matcher;
 import java.util.regex.Pattern;
 
 /**
  * A prompt as {@link SameQuestion} compares it: its terms in order, each typed (number, unit, identifier, entity,
- * operator, relation word, content word) with the key it matches on, and its count of negations. Politeness,
+ * operator, relation word, content word) with the key it matches on, its count of negations, and the tense and
+ * modality its auxiliary verbs mark ("was" is past, "will" future, "can" permission, "should" obligation). Politeness,
  * request framing ("can you", "how do I") and function words are gone; contractions are expanded, words are
  * lower-cased, lightly stemmed and mapped to their synonym set's first word, so "How can I remove duplicates?"
  * and "how do i delete duplicates" give the same terms.
  */
-record QuestionTerms(List<Term> terms, int negations) {
+record QuestionTerms(List<Term> terms, int negations, Set<String> markers) {
+
+    /** Markers: some auxiliary verb at all, past, future, permission or possibility, obligation or advice. */
+    static final String AUX = "aux";
+    static final String PAST = "past";
+    static final String FUTURE = "future";
+    static final String PERMISSION = "permission";
+    static final String OBLIGATION = "obligation";
 
     enum Kind { NUMBER, UNIT, IDENTIFIER, ENTITY, OPERATOR, RELATION, WORD }
 
@@ -283,6 +293,7 @@ record QuestionTerms(List<Term> terms, int negations) {
 
     private static QuestionTerms classify(List<Token> tokens) {
         List<Term> terms = new ArrayList<>();
+        Set<String> markers = new HashSet<>();
         int negations = 0;
         int numberEnd = -2; // the index of the last token of the last number read
         for (int i = 0; i < tokens.size(); i++) {
@@ -320,6 +331,7 @@ record QuestionTerms(List<Term> terms, int negations) {
                     } else if (Lexicon.NEGATIONS.contains(w) && !t.codeLike && (t.sentenceStart || !t.capital)) {
                         negations++; // "None" mid-sentence is a name (Python's), not a negation
                     } else {
+                        mark(tokens, i, markers);
                         Term term = word(t, true);
                         if (term != null) {
                             terms.add(term);
@@ -328,8 +340,31 @@ record QuestionTerms(List<Term> terms, int negations) {
                 }
             }
         }
-        return new QuestionTerms(List.copyOf(terms), negations);
+        return new QuestionTerms(List.copyOf(terms), negations, Set.copyOf(markers));
     }
+
+    /** The tense and modality an auxiliary at {@code i} marks; "a will" is a document, not a future. */
+    private static void mark(List<Token> tokens, int i, Set<String> markers) {
+        Token t = tokens.get(i);
+        if (t.type != Type.WORD || (t.capital && !t.sentenceStart)) {
+            return;
+        }
+        String marker = switch (t.text) {
+            case "is", "am", "are", "do", "does", "has", "have" -> AUX;
+            case "was", "were", "did", "had" -> PAST;
+            case "will", "shall" -> i > 0 && DETERMINERS.contains(tokens.get(i - 1).text) ? null : FUTURE;
+            case "can", "could", "may", "might" -> PERMISSION;
+            case "should", "must", "ought" -> OBLIGATION;
+            default -> null;
+        };
+        if (marker != null) {
+            markers.add(marker);
+            markers.add(AUX);
+        }
+    }
+
+    private static final Set<String> DETERMINERS = Set.of("a", "an", "the", "my", "your", "his", "her", "their",
+            "our", "this", "that");
 
     private static Term unit(String spelling) {
         String name = Lexicon.UNITS.getOrDefault(spelling, spelling);

@@ -79,6 +79,19 @@ class SameQuestionTest {
     }
 
     @Test
+    void anotherTenseIsNotTheSameQuestion() {
+        assertNotSame("Who was the president of France?", "Who is the president of France?", "tense");
+        assertNotSame("Did the package ship?", "Will the package ship?", "tense");
+        assertSame("Do I need a lawyer to write a will?", "Do I need an attorney to write a will?");
+    }
+
+    @Test
+    void askingWhetherOneMayIsNotAskingWhetherOneShould() {
+        assertNotSame("Can I take ibuprofen with coffee?", "Should I take ibuprofen with coffee?", "modality");
+        assertSame("Can I freeze cooked rice?", "Quick question, can I freeze cooked rice?");
+    }
+
+    @Test
     void anAntonymIsNotTheSameQuestion() {
         assertNotSame("How do I enable 2FA?", "How do I disable 2FA?", "antonym");
         assertNotSame("How do I turn on 2FA?", "How do I turn off 2FA?", "antonym");
@@ -137,6 +150,11 @@ class SameQuestionTest {
     }
 
     @Test
+    void aChoiceIsNotAConjunction() {
+        assertNotSame("Should I invest in stocks or bonds?", "Should I invest in stocks and bonds?", "content word");
+    }
+
+    @Test
     void anotherQuestionWordIsNotTheSameQuestion() {
         assertNotSame("Why do cats purr?", "How do cats purr?", "content word");
         assertNotSame("Where can I download my invoice?", "When can I download my invoice?", "content word");
@@ -155,7 +173,8 @@ class SameQuestionTest {
 
     @Test
     void aModifierMovedAcrossARelationWordKeepsTheRoles() {
-        assertSame("How do I remove duplicates from a list in Python?", "How do I remove duplicates from a Python list?");
+        assertSame("How do I remove duplicates from a list in Python?",
+                "How do I remove duplicates from a Python list?");
         assertSame("How long is the train from Paris to Lyon?", "How long is the train to Lyon from Paris?");
     }
 
