@@ -300,6 +300,20 @@ public final class Caravan {
         BudgetRebuild.seed(config.get(), counters, history, budgetMeters);
         config.onChange(next -> BudgetRebuild.seed(next, counters, history, budgetMeters));
         responseCache = responseCache(context);
+        dev.caravan.config.CacheConfig.Exact bounds = config.get().cache().exact();
+        if (semanticAnywhere(config.get())) {
+            responseCache.prepareSemantic(); // the model loads off the request path, before the first lookup
+        }
+        config.onChange(next -> {
+            if (semanticAnywhere(next)) {
+                responseCache.prepareSemantic();
+            }
+            dev.caravan.config.CacheConfig.Exact now = next.cache().exact();
+            if (now.maxEntries() != bounds.maxEntries() || now.maxBytes() != bounds.maxBytes()) {
+                LOG.info("cache.exact.maxEntries and maxBytes apply at the next start: the cache keeps {} entries and {} bytes at most",
+                        bounds.maxEntries(), bounds.maxBytes());
+            }
+        });
         policies.register("cache", (settings, gateway) -> new CachePolicy(gateway.cache(), responseCache));
         r.bind("cacheAdmin", new CacheAdmin(responseCache));
         PolicyChains chains = new PolicyChains(policies, config.get());
@@ -361,6 +375,14 @@ public final class Caravan {
         dev.caravan.config.CacheConfig.Exact exact = config.get().cache().exact();
         ResponseStore store = new LocalResponseStore(exact.maxEntries(), exact.maxBytes());
         return new ResponseCache(store, () -> NO_SEMANTIC, metrics.registry());
+    }
+
+    /** Whether any request may use the semantic cache under {@code config}: the top-level switch or any override. */
+    private static boolean semanticAnywhere(dev.caravan.config.GatewayConfig config) {
+        dev.caravan.config.CacheConfig cache = config.cache();
+        return cache.semantic().enabled()
+                || java.util.stream.Stream.of(cache.byModel(), cache.byTeam(), cache.byKey())
+                        .flatMap(m -> m.values().stream()).anyMatch(s -> Boolean.TRUE.equals(s.semantic()));
     }
 
     private static final SemanticSide NO_SEMANTIC = new SemanticSide() {

@@ -98,6 +98,11 @@ public final class GatewayProcess implements AutoCloseable {
                 .POST(HttpRequest.BodyPublishers.ofString(body)).build(), HttpResponse.BodyHandlers.ofString());
     }
 
+    public HttpResponse<String> delete(String path, String key) throws IOException, InterruptedException {
+        return HTTP.send(HttpRequest.newBuilder(URI.create(baseUrl() + path)).timeout(Duration.ofSeconds(10))
+                .header("Authorization", "Bearer " + key).DELETE().build(), HttpResponse.BodyHandlers.ofString());
+    }
+
     public Path log() {
         return log;
     }

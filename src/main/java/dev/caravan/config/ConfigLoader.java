@@ -326,12 +326,23 @@ public final class ConfigLoader {
         }
         JsonNode e = c.get("exact");
         JsonNode s = c.get("semantic");
-        Boolean exact = e == null ? null : e.isBoolean() ? e.asBoolean() : e.has("enabled") ? e.get("enabled").asBoolean() : null;
+        Boolean exact = switchValue(e);
         Duration ttl = e != null && e.isObject() && e.has("ttl")
                 ? read.duration(e, path + ".cache.exact", "ttl", null, Duration.ofSeconds(1), MAX_CACHE_TTL) : null;
-        Boolean semantic = s == null ? null : s.isBoolean() ? s.asBoolean() : s.has("enabled") ? s.get("enabled").asBoolean() : null;
+        Boolean semantic = switchValue(s);
         CacheConfig.Switch sw = new CacheConfig.Switch(exact, semantic, ttl);
         return sw.equals(CacheConfig.Switch.NONE) ? java.util.Optional.empty() : java.util.Optional.of(sw);
+    }
+
+    /** {@code true}, {@code false}, or {@code { enabled: ... }}; null when it says nothing. */
+    private static Boolean switchValue(JsonNode value) {
+        if (value == null) {
+            return null;
+        }
+        if (value.isBoolean()) {
+            return value.asBoolean();
+        }
+        return value.has("enabled") ? Boolean.valueOf(value.get("enabled").asBoolean()) : null;
     }
 
     /** {@code 256MB}, {@code 64KB}, {@code 1GB} or a plain number of bytes. */

@@ -47,6 +47,9 @@ public final class AccessLog {
             if (f.refusedBy() != null) {
                 line.writeStringField("refused_by", f.refusedBy());
             }
+            if (f.cache() != null) {
+                line.writeStringField("cache", f.cache());
+            }
             line.writeBooleanField("stream", f.stream());
             if (f.outcome() != null) {
                 line.writeStringField("outcome", f.outcome());

@@ -17,7 +17,8 @@ import org.apache.camel.Exchange;
  */
 public record RequestFacts(String requestId, String operation, String method, String path, String keyId, String team, String model,
                            String deployment, int status, String errorCode, boolean stream, String outcome,
-                           long durationNanos, long upstreamNanos, long ttftNanos, Usage usage, long costNanos) {
+                           long durationNanos, long upstreamNanos, long ttftNanos, Usage usage, long costNanos,
+                           String cache) {
 
     /** Read once per request: metrics and the access log see the same facts (and the same duration). */
     public static RequestFacts of(Exchange exchange) {
@@ -55,7 +56,16 @@ public record RequestFacts(String requestId, String operation, String method, St
                 exchange.getProperty(ExchangeKeys.UPSTREAM_NANOS, 0L, Long.class),
                 exchange.getProperty(ExchangeKeys.TTFT_NANOS, -1L, Long.class),
                 usage,
-                exchange.getProperty(ExchangeKeys.COST_NANOS, 0L, Long.class));
+                exchange.getProperty(ExchangeKeys.COST_NANOS, 0L, Long.class),
+                cacheResult(exchange));
+    }
+
+    /** What the cache did ({@code hit}, {@code semantic}, {@code miss}, {@code bypass}), or null when it was off. */
+    private static String cacheResult(Exchange exchange) {
+        @SuppressWarnings("unchecked")
+        java.util.Map<String, String> headers = exchange.getProperty(ExchangeKeys.RESPONSE_HEADERS, java.util.Map.class);
+        String value = headers == null ? null : headers.get("x-caravan-cache");
+        return value == null ? null : value.toLowerCase(java.util.Locale.ROOT);
     }
 
     /**

@@ -53,6 +53,9 @@ public final class ResponseCache implements AutoCloseable {
 
     /** Makes the semantic side now, off the request path (a config that turns it on, at start or on reload). */
     public void prepareSemantic() {
+        if (semantic != null) {
+            return;
+        }
         Thread warm = new Thread(this::semantic, "caravan-semantic-warm-up");
         warm.setDaemon(true);
         warm.start();
