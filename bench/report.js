@@ -75,7 +75,9 @@ const cacheAnswers = (row) => {
   const by = {};
   for (const r of Object.keys(RESULTS)) by[r] = Number(c[`after_${r}`] || 0) - Number(c[`before_${r}`] || 0);
   const total = Object.values(by).reduce((a, b) => a + b, 0);
-  return { by, total, want: by[row.want], other: total - by[row.want] };
+  // embeds the CPU pool refused (its queue full): such a request skips the semantic lookup, an ordinary miss
+  const rejected = c.after_cpu_rejected !== undefined ? Number(c.after_cpu_rejected) - Number(c.before_cpu_rejected || 0) : 0;
+  return { by, total, want: by[row.want], other: total - by[row.want], rejected };
 };
 // why a cache row's numbers are not those of its kind of answer, or null when they are: at most 1% of the answers
 // during its runs were of another kind (x-caravan-cache as counted by the gateway), and none was refused
@@ -89,6 +91,9 @@ const cacheWhy = (row) => {
   if (a.total === 0) return 'the cache counted no lookups during the runs';
   if (a.other > a.total * 0.01) {
     return `${fmt(a.other)} of ${fmt(a.total)} answers during the runs were not ${row.label} (${answerMix(a)})`;
+  }
+  if (row.id.includes('semantic') && a.rejected > a.total * 0.01) {
+    return `the CPU pool refused ${fmt(a.rejected)} of ${fmt(a.total)} embeds (queue full): those requests skipped the semantic lookup`;
   }
   const non2xx = d.thru.non2xx + d.lat.non2xx;
   if (non2xx > 0) return `${non2xx} non-2xx answers in the wrk runs`;
@@ -147,9 +152,11 @@ const cacheFacts = () => {
       : { p50: miss.lat.p50 - base.lat.p50, p99: miss.lat.p99 - base.lat.p99, pct: (1 - miss.thru.rps / base.thru.rps) * 100 };
   }
   if (!data['cache-semantic-miss'].na) {
+    const c = data['cache-semantic-miss'].cache || {};
     f.semanticMiss = smiss.why || base.why ? { why: smiss.why ? `row 4c: ${smiss.why}` : base.why }
       : { p50: smiss.lat.p50 - base.lat.p50, p99: smiss.lat.p99 - base.lat.p99, pct: (1 - smiss.thru.rps / base.thru.rps) * 100,
-          overExact: miss.why ? null : smiss.lat.p50 - miss.lat.p50 };
+          overExact: miss.why ? null : smiss.lat.p50 - miss.lat.p50,
+          index: c.after_semantic_entries !== undefined ? Number(c.after_semantic_entries) : null };
     if (!f.semanticMiss.why) f.semanticMiss.ok = f.semanticMiss.p50 <= SEMANTIC_MISS_TARGET_US;
   }
   return f;
@@ -173,7 +180,8 @@ const cacheVerdicts = () => {
   }
   if (f.semanticMiss) {
     lines.push(f.semanticMiss.why ? `Semantic lookup added on a miss: not measured (${why(f.semanticMiss.why)}).`
-      : `Semantic lookup added on a miss (row 4c − row 3, target ≤ ${fmt(SEMANTIC_MISS_TARGET_US / 1000)} ms at p50 on ${meta.nproc} cores): ` +
+      : `Semantic lookup added on a miss (row 4c − row 3, target ≤ ${fmt(SEMANTIC_MISS_TARGET_US / 1000)} ms at p50 on ${meta.nproc} cores` +
+        (f.semanticMiss.index !== null ? `; each miss searched a partition of ${fmt(f.semanticMiss.index)} near neighbours and verified the nearest` : '') + '): ' +
         `${signed(f.semanticMiss.p50)} µs at p50, ${pass(f.semanticMiss.ok)}; ${signed(f.semanticMiss.p99)} µs at p99; ` +
         `${signed(f.semanticMiss.pct, 1)} % of row 3's throughput` +
         (f.semanticMiss.overExact !== null ? `. Of the p50, ${signed(f.semanticMiss.overExact)} µs over the exact cache's miss (row 4c − row 4b): the embedding, search and verification.` : '.'));
@@ -320,7 +328,9 @@ if (meta.mode !== 'soak') {
         : `${answerMix(a)}${a.other > a.total * 0.01 ? ' (**not all ' + row.label + '**)' : ''}`;
       const plural = (n, one) => `${fmt(n)} ${one}${n === 1 ? '' : 's'}`;
       const held = c.after_entries !== undefined ? `${plural(Number(c.after_entries), 'answer')}, ${mb(Number(c.after_bytes || 0) / 1024)} MB` +
-        (row.id.includes('semantic') && c.after_semantic_entries !== undefined ? `; ${plural(Number(c.after_semantic_entries), 'prompt')} in the semantic index` : '') : '–';
+        (row.id.includes('semantic') && c.after_semantic_entries !== undefined ? `; ${plural(Number(c.after_semantic_entries), 'prompt')} in the semantic index` +
+          (c.fill_entries !== undefined ? ` (filled to ${fmt(Number(c.fill_entries))} in ${fmt(Number(c.fill_seconds))} s before the warm-up)` : '') : '') +
+        (a && a.rejected > 0 ? `; ${plural(a.rejected, 'embed')} refused by the CPU pool` : '') : '–';
       const non2xx = (d.thru ? d.thru.non2xx : 0) + (d.lat ? d.lat.non2xx : 0);
       p(`| ${row.n} | ${row.name} | ${row.sends} | ${fmt(d.thru && d.thru.rps)} | ${ratio === null ? '–' : fmt(ratio, 2) + '×'} | ` +
         `${fmt(d.lat && d.lat.p50)} | ${fmt(d.lat && d.lat.p99)} | ${vs(d.lat && d.lat.p50, !direct.fail && direct.lat && direct.lat.p50)} | ` +
