@@ -20,9 +20,15 @@ import dev.caravan.policy.counters.LocalCounters;
 import dev.caravan.policy.limits.RateLimitPolicy;
 import dev.caravan.policy.cache.CachePolicy;
 import dev.caravan.policy.cache.LocalResponseStore;
+import dev.caravan.policy.cache.DegradingResponseStore;
+import dev.caravan.policy.cache.RedisResponseStore;
 import dev.caravan.policy.cache.ResponseCache;
 import dev.caravan.policy.cache.ResponseStore;
 import dev.caravan.policy.cache.SemanticSide;
+import dev.caravan.policy.cache.semantic.MiniLmEmbedder;
+import dev.caravan.policy.cache.semantic.SemanticCache;
+import dev.caravan.policy.cache.semantic.SemanticIndex;
+import dev.caravan.policy.cache.semantic.SemanticShare;
 import dev.caravan.admin.CacheAdmin;
 import dev.caravan.config.ReloadWatcher;
 import dev.caravan.config.StartFailure;
@@ -373,8 +379,19 @@ public final class Caravan {
      */
     private ResponseCache responseCache(CamelContext context) {
         dev.caravan.config.CacheConfig.Exact exact = config.get().cache().exact();
-        ResponseStore store = new LocalResponseStore(exact.maxEntries(), exact.maxBytes());
-        return new ResponseCache(store, () -> NO_SEMANTIC, metrics.registry());
+        String redis = property(context, "caravan.redisUrl", System.getenv("CARAVAN_REDIS_URL"));
+        ResponseStore store;
+        if (redis == null || redis.isBlank()) {
+            store = new LocalResponseStore(exact.maxEntries(), exact.maxBytes());
+        } else {
+            // Redis down: every lookup is a miss and every store a no-op (counted); requests still succeed
+            LOG.info("The response cache is shared in Redis ({})", redactedUrl(redis));
+            store = new DegradingResponseStore(RedisResponseStore.connect(redis.trim(),
+                    property(context, "caravan.redisPrefix", null)), metrics.registry());
+        }
+        boolean shared = redis != null && !redis.isBlank();
+        return new ResponseCache(store, () -> semanticCache(shared ? redis.trim() : null,
+                property(context, "caravan.redisPrefix", null)), metrics.registry());
     }
 
     /** Whether any request may use the semantic cache under {@code config}: the top-level switch or any override. */
@@ -385,27 +402,23 @@ public final class Caravan {
                         .flatMap(m -> m.values().stream()).anyMatch(s -> Boolean.TRUE.equals(s.semantic()));
     }
 
-    private static final SemanticSide NO_SEMANTIC = new SemanticSide() {
-        @Override
-        public java.util.concurrent.CompletionStage<Found> find(String partition, String prompt, double threshold) {
-            return java.util.concurrent.CompletableFuture.completedFuture(null);
+    /**
+     * The semantic cache, made the first time a config turns it on (its model loads here, on the warm-up thread):
+     * all-MiniLM-L6-v2 on the CPU pool and an index of {@code cache.semantic.maxEntries} as configured then; with
+     * Redis, replicas hear each other's additions and clears.
+     */
+    private SemanticSide semanticCache(String redis, String prefix) {
+        int maxEntries = config.get().cache().semantic().maxEntries();
+        MiniLmEmbedder embedder = new MiniLmEmbedder(cpu);
+        embedder.warm();
+        SemanticCache semantic = new SemanticCache(embedder, new SemanticIndex(maxEntries, java.time.Clock.systemUTC()));
+        if (redis != null) {
+            semantic.share(SemanticShare.connect(redis, prefix, maxEntries, semantic::heard, semantic::heardClear,
+                    metrics.registry()));
         }
-
-        @Override
-        public void remember(String partition, float[] vector, String prompt, String storeKey, String namespace,
-                             String model, Duration ttl) {
-        }
-
-        @Override
-        public long clear(String namespace, String model) {
-            return 0;
-        }
-
-        @Override
-        public int entries() {
-            return 0;
-        }
-    };
+        LOG.info("The semantic cache is ready ({} prompts at most{})", maxEntries, redis == null ? "" : ", shared in Redis");
+        return semantic;
+    }
 
     /** A Redis URL as a log line may show it: without its password. */
     private static String redactedUrl(String url) {

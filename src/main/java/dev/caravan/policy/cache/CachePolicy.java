@@ -96,10 +96,11 @@ public final class CachePolicy implements Policy {
             if (answer.isPresent()) {
                 return ResponseCache.done(hit(call, answer.get(), "HIT", "hit", -1));
             }
-            if (state.partition == null) {
+            SemanticSide side = state.partition == null ? null : cache.semantic();
+            if (side == null) {
                 return coalesce(call, state);
             }
-            return cache.semantic().find(state.partition, state.prompt, config.semantic().threshold())
+            return side.find(state.partition, state.prompt, config.semantic().threshold())
                     .exceptionally(e -> null) // the embedder busy or broken: an ordinary miss
                     .thenCompose(f -> {
                         if (f == null) {
@@ -220,11 +221,12 @@ public final class CachePolicy implements Policy {
         }
         if (answer != null && !state.controls.noStore()) {
             put(state.exactKey, answer, state.ttl);
-            if (state.vector != null) {
+            SemanticSide semantic = state.vector == null ? null : cache.semantic();
+            if (semantic != null) {
                 Duration ttl = state.controls.ttl() != null ? state.controls.ttl() : config.semantic().ttl();
                 String key = "s:" + state.exactKey; // its own entry: the semantic TTL is not the exact one
                 put(key, answer, ttl);
-                cache.semantic().remember(state.partition, state.vector, state.prompt, key,
+                semantic.remember(state.partition, state.vector, state.prompt, key,
                         state.controls.namespace(), call.model(), ttl);
             }
         }

@@ -37,26 +37,41 @@ public final class ResponseCache implements AutoCloseable {
         return meters;
     }
 
-    /** The semantic side, made the first time a request needs it. */
+    /**
+     * The semantic side, or null while it is being made (its model loads off the request path, in about a second; a
+     * request meanwhile is served by the exact cache alone, and the first one asks for it to be made).
+     */
     SemanticSide semantic() {
         SemanticSide s = semantic;
         if (s == null) {
-            synchronized (this) {
-                if (semantic == null) {
-                    semantic = semanticFactory.get();
-                }
-                s = semantic;
-            }
+            prepareSemantic();
         }
         return s;
     }
 
+    private synchronized void makeSemantic() {
+        if (semantic == null) {
+            try {
+                semantic = semanticFactory.get();
+            } catch (RuntimeException | LinkageError e) {
+                org.slf4j.LoggerFactory.getLogger(ResponseCache.class)
+                        .warn("The semantic cache cannot start ({}); the exact cache serves alone", e.toString());
+                failed = true;
+            } finally {
+                preparing.set(false);
+            }
+        }
+    }
+
+    private final java.util.concurrent.atomic.AtomicBoolean preparing = new java.util.concurrent.atomic.AtomicBoolean();
+    private volatile boolean failed; // a model that cannot load is said once, not tried on every request
+
     /** Makes the semantic side now, off the request path (a config that turns it on, at start or on reload). */
     public void prepareSemantic() {
-        if (semantic != null) {
+        if (semantic != null || failed || !preparing.compareAndSet(false, true)) {
             return;
         }
-        Thread warm = new Thread(this::semantic, "caravan-semantic-warm-up");
+        Thread warm = new Thread(this::makeSemantic, "caravan-semantic-warm-up");
         warm.setDaemon(true);
         warm.start();
     }

@@ -1,0 +1,87 @@
+package dev.caravan.policy.cache.semantic;
+
+import dev.caravan.policy.cache.SemanticSide;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.time.Duration;
+import java.util.concurrent.CompletionStage;
+
+/**
+ * The semantic cache as the policy sees it: the prompt embedded off the event loop, its nearest neighbours in its
+ * partition above the threshold, and the first that {@link SameQuestion} agrees asks the same thing. A neighbour the
+ * verifier rejects is a miss (logged at DEBUG with the reason, never the prompts). With a {@link SemanticShare}
+ * (Redis), what this replica remembers or forgets is told to the others, and what they tell is added here.
+ */
+public final class SemanticCache implements SemanticSide {
+
+    private static final Logger LOG = LoggerFactory.getLogger(SemanticCache.class);
+    private static final int CANDIDATES = 3; // neighbours verified at most per lookup
+
+    private final Embedder embedder;
+    private final SemanticIndex index;
+    private volatile SemanticShare share;
+
+    public SemanticCache(Embedder embedder, SemanticIndex index) {
+        this.embedder = embedder;
+        this.index = index;
+    }
+
+    /** Shares this cache with other replicas: loads what they added recently (blocks: call at start, off a loop). */
+    public void share(SemanticShare share) {
+        for (SemanticShare.Addition a : share.recent()) {
+            heard(a);
+        }
+        this.share = share;
+    }
+
+    /** Another replica's addition. */
+    public void heard(SemanticShare.Addition a) {
+        index.add(a.partition(), a.vector(), a.prompt(), a.exactKey(), a.namespace(), a.model(),
+                Duration.ofMillis(Math.max(1, a.ttlMillis())));
+    }
+
+    /** Another replica's clear. */
+    public void heardClear(String namespace, String model) {
+        index.clear(namespace, model);
+    }
+
+    @Override
+    public CompletionStage<Found> find(String partition, String prompt, double threshold) {
+        return embedder.embed(prompt).thenApply(vector -> {
+            for (SemanticIndex.Match match : index.nearest(partition, vector, threshold, CANDIDATES)) {
+                SameQuestion.Verdict verdict = SameQuestion.check(prompt, match.prompt());
+                if (verdict.same()) {
+                    return new Found(vector, match.exactKey(), match.similarity());
+                }
+                LOG.debug("A semantic neighbour at {} was refused: {}", match.similarity(), verdict.reason());
+            }
+            return new Found(vector, null, 0);
+        });
+    }
+
+    @Override
+    public void remember(String partition, float[] vector, String prompt, String storeKey, String namespace,
+                         String model, Duration ttl) {
+        index.add(partition, vector, prompt, storeKey, namespace, model, ttl);
+        SemanticShare s = share;
+        if (s != null) {
+            s.publish(new SemanticShare.Addition(partition, vector, prompt, storeKey, namespace, model, ttl.toMillis()));
+        }
+    }
+
+    @Override
+    public long clear(String namespace, String model) {
+        long removed = index.clear(namespace, model);
+        SemanticShare s = share;
+        if (s != null) {
+            s.publishClear(namespace, model);
+        }
+        return removed;
+    }
+
+    @Override
+    public int entries() {
+        return index.size();
+    }
+}
