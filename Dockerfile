@@ -19,6 +19,8 @@ COPY routes /app/routes
 RUN mkdir -p /app/data && chown 10001 /app/data
 VOLUME /app/data
 ENV CARAVAN_DATA_DIR=/app/data
+# the semantic cache's tokenizer library is unpacked once into DJL_CACHE_DIR (ONNX Runtime's into /tmp at each start)
+ENV DJL_CACHE_DIR=/app/data/djl
 USER 10001
 EXPOSE 4000
 # as bin/caravan, measured in bench/README.md ("Tuning"): the parallel collector, a heap touched at start that may

@@ -382,7 +382,14 @@ public final class Caravan {
         String redis = property(context, "caravan.redisUrl", System.getenv("CARAVAN_REDIS_URL"));
         ResponseStore store;
         if (redis == null || redis.isBlank()) {
-            store = new LocalResponseStore(exact.maxEntries(), exact.maxBytes());
+            // a cache that filled the heap would fail the requests it serves: at most a quarter of the maximum heap
+            long heapShare = Runtime.getRuntime().maxMemory() / 4;
+            long maxBytes = Math.min(exact.maxBytes(), heapShare);
+            if (maxBytes < exact.maxBytes() && config.get().cache().exact().enabled()) {
+                LOG.warn("cache.exact.maxBytes ({} MB) is more than a quarter of the heap: the cache holds {} MB at most; raise -Xmx to hold more",
+                        exact.maxBytes() >> 20, maxBytes >> 20);
+            }
+            store = new LocalResponseStore(exact.maxEntries(), maxBytes);
         } else {
             // Redis down: every lookup is a miss and every store a no-op (counted); requests still succeed
             LOG.info("The response cache is shared in Redis ({})", redactedUrl(redis));
@@ -408,7 +415,13 @@ public final class Caravan {
      * Redis, replicas hear each other's additions and clears.
      */
     private SemanticSide semanticCache(String redis, String prefix) {
-        int maxEntries = config.get().cache().semantic().maxEntries();
+        int configured = config.get().cache().semantic().maxEntries();
+        // about 2 KB a prompt (a 384-float vector and the text): at most an eighth of the maximum heap
+        int maxEntries = (int) Math.min(configured, Runtime.getRuntime().maxMemory() / 8 / 2048);
+        if (maxEntries < configured) {
+            LOG.warn("cache.semantic.maxEntries ({}) needs more than an eighth of the heap: the index holds {} prompts at most; raise -Xmx to hold more",
+                    configured, maxEntries);
+        }
         MiniLmEmbedder embedder = new MiniLmEmbedder(cpu);
         embedder.warm();
         SemanticCache semantic = new SemanticCache(embedder, new SemanticIndex(maxEntries, java.time.Clock.systemUTC()));

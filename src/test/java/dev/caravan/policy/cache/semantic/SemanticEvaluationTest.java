@@ -186,7 +186,7 @@ class SemanticEvaluationTest {
                 Runtime.getRuntime().availableProcessors(), ms(shortSentence, 0.50), ms(shortSentence, 0.99),
                 index.size(), verified, SemanticIndex.DEFAULT_THRESHOLD, miss.length, ms(miss, 0.50), ms(miss, 0.99),
                 ms(embedOnly, 0.50)));
-        assertThat(ms(miss, 0.50)).isLessThanOrEqualTo(5.0);
+        // reported, not asserted: speed is measured by bench/run (the semantic-miss row), never by a timed test
     }
 
     // ---------------------------------------------------------------------------------------------- tables
