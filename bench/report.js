@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // Turns the raw measurements bench/run leaves in one folder into the Markdown report it prints and keeps in
-// bench/results/: the main table with ratios, what governance (limits and budgets) costs, the many-open-streams table,
-// the soak, where Caravan stands against the targets, and the machine.
+// bench/results/: the main table with ratios, what governance (limits and budgets) costs, what the response cache
+// gains on a hit and costs on a miss, the many-open-streams table, the soak, where Caravan stands against the targets,
+// and the machine.
 //
 // usage: node report.js <folder>
 'use strict';
@@ -41,19 +42,64 @@ const TARGETS = [
   // the same pipeline with a key that has limits and budgets (3 has the master key: nothing to check); no streams
   { id: 'caravan-limits', n: '3a', name: 'Caravan, limits + budgets, in process', governed: 'in process' },
   { id: 'caravan-redis', n: '3b', name: 'Caravan, limits + budgets, Redis', governed: 'Redis' },
-  { id: 'cache', n: 4, name: 'Caravan, exact cache', na: 'n/a (no cache yet)' },
+  // row 4 of the Cache table below: the same request every time, answered from the exact cache; no streams
+  { id: 'cache-hit', n: 4, name: 'Caravan, exact cache', cache: true },
   { id: 'portkey', n: 5, name: 'Portkey gateway' },
 ];
+// the Cache table's rows, each its own Caravan with a cache block (bench/README.md): want = the x-caravan-cache answer
+// every measured request must get, as counted by caravan_cache_total{result} over the throughput and latency runs
+const CACHE_ROWS = [
+  { id: 'cache-hit', n: 4, name: 'exact-cache hit', sends: 'the stored request, every time', want: 'hit', label: 'HIT' },
+  { id: 'cache-semantic', n: '4a', name: 'semantic-cache hit', sends: 'the stored prompt, respaced (1,295 variants)', want: 'semantic', label: 'SEMANTIC' },
+  { id: 'cache-miss', n: '4b', name: 'exact-cache miss', sends: 'a prompt never seen (a new number)', want: 'miss', label: 'MISS' },
+  { id: 'cache-semantic-miss', n: '4c', name: 'semantic-cache miss', sends: 'a prompt never seen (a new number)', want: 'miss', label: 'MISS' },
+];
+const RESULTS = { hit: 'HIT', semantic: 'SEMANTIC', miss: 'MISS', bypass: 'BYPASS', coalesced: 'coalesced' };
 const data = {};
 const governedIds = (meta.governed_targets || '').split(/\s+/).filter(Boolean);
-for (const t of TARGETS) {
-  // a results folder from before the governed targets existed: their rows say so instead of a row of dashes
-  const na = t.na || (t.governed && !governedIds.includes(t.id) ? 'not measured in this run' : null);
+const cacheIds = (meta.cache_targets || '').split(/\s+/).filter(Boolean);
+for (const t of [...TARGETS, ...CACHE_ROWS.filter((r) => !TARGETS.some((x) => x.id === r.id))]) {
+  // a results folder from before the governed or cache targets existed: their rows say so instead of a row of dashes
+  const na = t.na || (t.governed && !governedIds.includes(t.id) ? 'not measured in this run' : null) ||
+    (CACHE_ROWS.some((r) => r.id === t.id) && !cacheIds.includes(t.id) ? 'n/a (no cache rows in this run)' : null);
   data[t.id] = {
     fail: na || read(`${t.id}.fail`), na: Boolean(na), thru: wrk(`${t.id}.thru`), lat: wrk(`${t.id}.lat`),
     stream: json(`${t.id}.stream.json`), res: res(t.id), gov: t.governed ? kv(read(`${t.id}.gov`), '\n') || {} : null,
+    cache: kv(read(`${t.id}.cache`), '\n'),
   };
 }
+// what the cache answered during a cache row's throughput and latency runs (caravan_cache_total{result} after − before)
+const cacheAnswers = (row) => {
+  const c = data[row.id].cache;
+  if (!c || c.before_scraped !== '1' || c.after_scraped !== '1') return null;
+  const by = {};
+  for (const r of Object.keys(RESULTS)) by[r] = Number(c[`after_${r}`] || 0) - Number(c[`before_${r}`] || 0);
+  const total = Object.values(by).reduce((a, b) => a + b, 0);
+  // embeds the CPU pool refused (its queue full): such a request skips the semantic lookup, an ordinary miss
+  const rejected = c.after_cpu_rejected !== undefined ? Number(c.after_cpu_rejected) - Number(c.before_cpu_rejected || 0) : 0;
+  return { by, total, want: by[row.want], other: total - by[row.want], rejected };
+};
+// why a cache row's numbers are not those of its kind of answer, or null when they are: at most 1% of the answers
+// during its runs were of another kind (x-caravan-cache as counted by the gateway), and none was refused
+const cacheWhy = (row) => {
+  const d = data[row.id];
+  if (!d || d.na) return d && d.fail;
+  if (d.fail) return `failed: ${d.fail}`;
+  if (!d.thru || !d.lat) return 'not measured';
+  const a = cacheAnswers(row);
+  if (!a) return 'no caravan_cache_total counters in /metrics: what the cache answered is not known';
+  if (a.total === 0) return 'the cache counted no lookups during the runs';
+  if (a.other > a.total * 0.01) {
+    return `${fmt(a.other)} of ${fmt(a.total)} answers during the runs were not ${row.label} (${answerMix(a)})`;
+  }
+  if (row.id.includes('semantic') && a.rejected > a.total * 0.01) {
+    return `the CPU pool refused ${fmt(a.rejected)} of ${fmt(a.total)} embeds (queue full): those requests skipped the semantic lookup`;
+  }
+  const non2xx = d.thru.non2xx + d.lat.non2xx;
+  if (non2xx > 0) return `${non2xx} non-2xx answers in the wrk runs`;
+  return null;
+};
+const answerMix = (a) => Object.entries(a.by).filter(([, v]) => v > 0).map(([r, v]) => `${fmt(v)} ${RESULTS[r]}`).join(', ') || 'none';
 // why a governed row does not show what governance costs, or null when it does: the limits were checked (the answer
 // carried x-ratelimit-limit-requests before and after the runs) and, for Redis, the counters really were in Redis
 const redisEmpty = (t) => t.id === 'caravan-redis' && data[t.id].gov && data[t.id].gov.redis_keys !== undefined &&
@@ -83,6 +129,71 @@ const govCost = (id) => {
 const direct = data.direct;
 const nginx = data.nginx;
 
+// the Cache table's derived lines, each with PASS / FAIL where the issue sets a target; the targets table reuses them
+const SEMANTIC_MISS_TARGET_US = 5000;
+const cacheRow = (id) => CACHE_ROWS.find((r) => r.id === id);
+const cacheFacts = () => {
+  const row = (id) => { const why = cacheWhy(cacheRow(id)); return why ? { why } : { lat: data[id].lat, thru: data[id].thru }; };
+  const base = data.caravan.fail || !data.caravan.lat ? { why: 'row 3 failed' } : { lat: data.caravan.lat, thru: data.caravan.thru };
+  const dir = direct.fail || !direct.lat ? { why: 'row 1 failed' } : { lat: direct.lat, thru: direct.thru };
+  const hit = row('cache-hit'); const sem = row('cache-semantic'); const miss = row('cache-miss'); const smiss = row('cache-semantic-miss');
+  const f = {};
+  if (!data['cache-hit'].na) {
+    f.hit = hit.why || dir.why ? { why: hit.why ? `row 4: ${hit.why}` : dir.why }
+      : { p50: hit.lat.p50, direct: dir.lat.p50, ok: hit.lat.p50 < dir.lat.p50, rps: hit.thru.rps / dir.thru.rps,
+          row3: base.why ? null : base.lat.p50 };
+  }
+  if (!data['cache-semantic'].na) {
+    f.semantic = sem.why ? { why: `row 4a: ${sem.why}` } : { p50: sem.lat.p50, p99: sem.lat.p99, direct: dir.why ? null : dir.lat.p50,
+      row3: base.why ? null : base.lat.p50, rps: sem.thru.rps };
+  }
+  if (!data['cache-miss'].na) {
+    f.miss = miss.why || base.why ? { why: miss.why ? `row 4b: ${miss.why}` : base.why }
+      : { p50: miss.lat.p50 - base.lat.p50, p99: miss.lat.p99 - base.lat.p99, pct: (1 - miss.thru.rps / base.thru.rps) * 100 };
+  }
+  if (!data['cache-semantic-miss'].na) {
+    const c = data['cache-semantic-miss'].cache || {};
+    f.semanticMiss = smiss.why || base.why ? { why: smiss.why ? `row 4c: ${smiss.why}` : base.why }
+      : { p50: smiss.lat.p50 - base.lat.p50, p99: smiss.lat.p99 - base.lat.p99, pct: (1 - smiss.thru.rps / base.thru.rps) * 100,
+          overExact: miss.why ? null : smiss.lat.p50 - miss.lat.p50,
+          index: c.after_semantic_entries !== undefined ? Number(c.after_semantic_entries) : null };
+    if (!f.semanticMiss.why) f.semanticMiss.ok = f.semanticMiss.p50 <= SEMANTIC_MISS_TARGET_US;
+  }
+  return f;
+};
+const pass = (ok) => (ok ? '**PASS**' : '**FAIL**');
+const cacheVerdicts = () => {
+  const f = cacheFacts(); const lines = [];
+  const why = (s) => s.replace(/\|/g, '/');
+  if (f.hit) {
+    lines.push(f.hit.why ? `Exact hit vs the direct call: not measured (${why(f.hit.why)}).`
+      : `Exact hit vs the direct call (must be faster: a lower p50 at one connection): ${fmt(f.hit.p50)} µs against ` +
+        `${fmt(f.hit.direct)} µs, ${pass(f.hit.ok)} (the direct call is nginx returning a fixed body from memory); ` +
+        `${fmt(f.hit.rps, 2)}× the direct call's req/s` +
+        (f.hit.row3 !== null ? `. Against row 3 (the same gateway calling the upstream): ${signed(f.hit.p50 - f.hit.row3)} µs at p50.` : '.'));
+  }
+  if (f.semantic) {
+    lines.push(f.semantic.why ? `Semantic hit: not measured (${why(f.semantic.why)}).`
+      : `Semantic hit (embed the prompt, find and verify the neighbour, answer from the store): ${fmt(f.semantic.p50)} µs at p50, ` +
+        `${fmt(f.semantic.p99)} µs at p99` + (f.semantic.direct !== null ? `; ${signed(f.semantic.p50 - f.semantic.direct)} µs against the direct call` : '') +
+        (f.semantic.row3 !== null ? `, ${signed(f.semantic.p50 - f.semantic.row3)} µs against row 3` : '') + `; ${fmt(f.semantic.rps)} req/s.`);
+  }
+  if (f.semanticMiss) {
+    lines.push(f.semanticMiss.why ? `Semantic lookup added on a miss: not measured (${why(f.semanticMiss.why)}).`
+      : `Semantic lookup added on a miss (row 4c − row 3, target ≤ ${fmt(SEMANTIC_MISS_TARGET_US / 1000)} ms at p50 on ${meta.nproc} cores` +
+        (f.semanticMiss.index !== null ? `; each miss searched a partition of ${fmt(f.semanticMiss.index)} near neighbours and verified the nearest` : '') + '): ' +
+        `${signed(f.semanticMiss.p50)} µs at p50, ${pass(f.semanticMiss.ok)}; ${signed(f.semanticMiss.p99)} µs at p99; ` +
+        `${signed(f.semanticMiss.pct, 1)} % of row 3's throughput` +
+        (f.semanticMiss.overExact !== null ? `. Of the p50, ${signed(f.semanticMiss.overExact)} µs over the exact cache's miss (row 4c − row 4b): the embedding, search and verification.` : '.'));
+  }
+  if (f.miss) {
+    lines.push(f.miss.why ? `Exact-cache miss added: not measured (${why(f.miss.why)}).`
+      : `Exact-cache miss added (row 4b − row 3: the key, the lookup, storing the answer): ${signed(f.miss.p50)} µs at p50, ` +
+        `${signed(f.miss.p99)} µs at p99, ${signed(f.miss.pct, 1)} % of row 3's throughput.`);
+  }
+  return lines;
+};
+
 const out = [];
 const p = (s = '') => out.push(s);
 const title = { quick: 'quick run', full: 'full run', soak: 'soak' }[meta.mode] || meta.mode;
@@ -105,7 +216,8 @@ if (meta.mode !== 'soak') {
     `first content chunk and to the end of a stream of ${meta.stream_chunks} chunks 50 ms apart, median of sequential runs (ms). ` +
     'Added latency is the gateway minus the direct call. RSS and CPU are the gateway process(es) during its own runs ' +
     '(row 1: the upstream nginx); CPU 100% = one core. Rows 3a and 3b are row 3 with a key that has limits and budgets, ' +
-    'each its own Caravan started for its runs only; they are measured without streams.');
+    'each its own Caravan started for its runs only; they are measured without streams. Row 4 is row 3 answered from ' +
+    'its exact cache (the Cache table below), likewise.');
   p();
   p(`| # | target | req/s @${meta.conns} | × nginx | p50 µs | p99 µs | p99.9 µs | added p50 µs | added p99 µs | TTFB ms | added TTFB ms | stream total ms | chunk lag p99 ms | RSS peak MB | CPU % @${meta.conns} | errors |`);
   p('|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
@@ -122,13 +234,14 @@ if (meta.mode !== 'soak') {
     const streamErr = st && st.failed ? st.failed : 0;
     const errors = (th ? th.errors : 0) + (la ? la.errors : 0) + streamErr;
     const chunksNote = st && st.ok && st.chunks.min < Number(meta.stream_chunks) ? ` (${st.chunks.min}/${meta.stream_chunks} chunks)` : '';
-    p(`| ${t.n} | ${t.name}${ng ? ` (**${govLabel(t)}**, see below)` : ''} | ${fmt(th && th.rps)} | ${ratio === null ? '–' : fmt(ratio, 2) + '×'} | ${fmt(la && la.p50)} | ${fmt(la && la.p99)} | ${fmt(la && la.p999)} | ` +
+    const cw = t.cache && d.thru && d.lat ? cacheWhy(cacheRow(t.id)) : null;
+    p(`| ${t.n} | ${t.name}${ng ? ` (**${govLabel(t)}**, see below)` : ''}${cw ? ' (**not all HIT**, see Cache)' : ''} | ${fmt(th && th.rps)} | ${ratio === null ? '–' : fmt(ratio, 2) + '×'} | ${fmt(la && la.p50)} | ${fmt(la && la.p99)} | ${fmt(la && la.p999)} | ` +
       `${signed(addP50)} | ${signed(addP99)} | ${fmt(ttfb, 2)} | ${signed(addTtfb, 2)} | ${fmt(st && st.ok ? st.totalMs.p50 : null, 0)}${chunksNote} | ` +
       `${fmt(st && st.ok ? st.lagMs.p99 : null, 2)} | ${mb(r.rss_peak_kib && Number(r.rss_peak_kib))} | ${fmt(r.cpu_thru_pct && Number(r.cpu_thru_pct))} | ${errors}${streamErr ? ` (${streamErr} streams)` : ''} |`);
   }
   p();
   p('Errors count connection errors, timeouts and non-2xx answers in the wrk runs, plus failed streams.');
-  const warm = TARGETS.filter((t) => read(`${t.id}.warm`)).map((t) => {
+  const warm = TARGETS.filter((t) => !t.cache && read(`${t.id}.warm`)).map((t) => {
     const rounds = read(`${t.id}.warm`).split('\n');
     return `${t.name} ${rounds.length * Number(meta.warm_round)} s (${rounds.map((r) => fmt(Number(r))).join(' → ')} req/s)`;
   });
@@ -181,6 +294,57 @@ if (meta.mode !== 'soak') {
     const missing = govTargets.filter((t) => govCost(t.id) && govCost(t.id).why).map((t) => `row ${t.n}: ${govCost(t.id).why.replace(/\|/g, '/')}`);
     if (words.length) p(`In this run ${words.join('; ')}.`);
     if (missing.length) p(`${words.length ? 'Not quoted' : 'No governance cost in this run'}: ${missing.join('; ')}.`);
+    p();
+  }
+
+  // ---- cache ----------------------------------------------------------------------------------------------------
+  const cacheRows = CACHE_ROWS.filter((r) => !data[r.id].na);
+  if (cacheRows.length) {
+    const base = data.caravan;
+    p('## Cache');
+    p();
+    p('Each row is row 3 (the master key, the same providers and models) in a Caravan of its own with a `cache:` block: ' +
+      'the exact cache in rows 4 and 4b, the semantic cache (and the exact one) in rows 4a and 4c. Row 4 sends the request ' +
+      'it stored first, every time; row 4a the stored prompt with other spacing between its words (an exact miss, the same ' +
+      'question); rows 4b and 4c a prompt no request before carried (its number differs from its neighbours\', so the ' +
+      'semantic cache must reject them): every one a miss that goes upstream, after the lookups. "Answers" is what the ' +
+      'gateway counted (`caravan_cache_total`) during the throughput and latency runs. Same runs as the governance rows: ' +
+      'warm-up, throughput at ' + meta.conns + ' connections, latency at one connection (µs).');
+    if (meta.mode === 'quick') {
+      p();
+      p('> Quick run: the warm-up stops before the JIT is done and the runs are short, so these numbers are a smoke ' +
+        'test; quote a full run\'s.');
+    }
+    p();
+    p(`| # | row | each request | req/s @${meta.conns} | × direct | p50 µs | p99 µs | p50 vs direct | p50 vs row 3 | p99 vs row 3 | answers (x-caravan-cache) | held after the runs | RSS peak MB | non-2xx |`);
+    p('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---|---|---:|---:|');
+    for (const row of cacheRows) {
+      const d = data[row.id];
+      if (d.fail) { p(`| ${row.n} | ${row.name} | ${row.sends} | failed: ${d.fail.replace(/\|/g, '/')} |||||||||||`); continue; }
+      const a = cacheAnswers(row); const c = d.cache || {}; const r = d.res || {};
+      const ratio = d.thru && direct.thru && !direct.fail ? d.thru.rps / direct.thru.rps : null;
+      const vs = (x, y) => (x && y ? signed(x - y) + ' µs' : '–');
+      const answers = !a ? '– (no counters)' : a.other === 0 ? `${fmt(a.want)} ${row.label}, all`
+        : `${answerMix(a)}${a.other > a.total * 0.01 ? ' (**not all ' + row.label + '**)' : ''}`;
+      const plural = (n, one) => `${fmt(n)} ${one}${n === 1 ? '' : 's'}`;
+      const held = c.after_entries !== undefined ? `${plural(Number(c.after_entries), 'answer')}, ${mb(Number(c.after_bytes || 0) / 1024)} MB` +
+        (row.id.includes('semantic') && c.after_semantic_entries !== undefined ? `; ${plural(Number(c.after_semantic_entries), 'prompt')} in the semantic index` +
+          (c.fill_entries !== undefined ? ` (filled to ${fmt(Number(c.fill_entries))} in ${fmt(Number(c.fill_seconds))} s before the warm-up)` : '') : '') +
+        (a && a.rejected > 0 ? `; ${plural(a.rejected, 'embed')} refused by the CPU pool` : '') : '–';
+      const non2xx = (d.thru ? d.thru.non2xx : 0) + (d.lat ? d.lat.non2xx : 0);
+      p(`| ${row.n} | ${row.name} | ${row.sends} | ${fmt(d.thru && d.thru.rps)} | ${ratio === null ? '–' : fmt(ratio, 2) + '×'} | ` +
+        `${fmt(d.lat && d.lat.p50)} | ${fmt(d.lat && d.lat.p99)} | ${vs(d.lat && d.lat.p50, !direct.fail && direct.lat && direct.lat.p50)} | ` +
+        `${vs(d.lat && d.lat.p50, !base.fail && base.lat && base.lat.p50)} | ${vs(d.lat && d.lat.p99, !base.fail && base.lat && base.lat.p99)} | ` +
+        `${answers} | ${held} | ${mb(r.rss_peak_kib && Number(r.rss_peak_kib))} | ${non2xx} |`);
+    }
+    p();
+    for (const line of cacheVerdicts()) p(`- ${line}`);
+    p();
+    const cwarm = cacheRows.filter((r) => read(`${r.id}.warm`)).map((r) => {
+      const rounds = read(`${r.id}.warm`).split('\n');
+      return `row ${r.n} ${rounds.length * Number(meta.warm_round)} s (${rounds.map((x) => fmt(Number(x))).join(' → ')} req/s)`;
+    });
+    if (cwarm.length) p(`Warm-up at ${meta.conns} connections, as above: ${cwarm.join('; ')}.`);
     p();
   }
 
@@ -255,7 +419,14 @@ if (meta.mode !== 'soak') {
     const addT = st && st.ok && ds && ds.ok ? st.firstChunkMs.p50 - ds.firstChunkMs.p50 : null;
     const allChunks = st && st.ok ? st.chunks.min >= Number(meta.stream_chunks) : null;
     p(`| streaming TTFB overhead ≤ 1 ms, every chunk forwarded on arrival | ${signed(addT, 2)} ms; chunks ${st ? st.chunks.min : '–'}/${meta.stream_chunks}, lag p99 ${fmt(st && st.lagMs.p99, 2)} ms (direct ${fmt(ds && ds.lagMs.p99, 2)}) | ${mark(addT === null ? null : addT <= 1 && allChunks)} |`);
-    p('| exact-cache hit faster than the direct call | n/a (no cache yet) | – |');
+    const cf = cacheFacts();
+    if (!cf.hit) p('| exact-cache hit faster than the direct call | not measured in this run | – |');
+    else if (cf.hit.why) p(`| exact-cache hit faster than the direct call | ${cf.hit.why.replace(/\|/g, '/')} | – |`);
+    else p(`| exact-cache hit faster than the direct call | p50 ${fmt(cf.hit.p50)} µs, direct ${fmt(cf.hit.direct)} µs | ${mark(cf.hit.ok)} |`);
+    if (cf.semanticMiss) {
+      if (cf.semanticMiss.why) p(`| semantic lookup added on a miss ≤ 5 ms at p50 | ${cf.semanticMiss.why.replace(/\|/g, '/')} | – |`);
+      else p(`| semantic lookup added on a miss ≤ 5 ms at p50 | ${signed(cf.semanticMiss.p50)} µs | ${mark(cf.semanticMiss.ok)} |`);
+    }
     const m = json('caravan.many.json');
     const l = wrk('caravan.many.lat');
     if (m && l && c.lat) {
@@ -292,8 +463,8 @@ for (const [k, label] of [['cpu', 'CPU'], ['nproc', 'cores'], ['memory', 'memory
   ['busy_start', 'CPU busy with other work before the run, %'], ['java', 'java -version'],
   ['java_opts', 'Caravan JVM flags'], ['jar', 'jar'], ['commit', 'commit'], ['node', 'node'], ['nginx', 'nginx'], ['wrk', 'wrk'],
   ['portkey', 'Portkey'], ['durations', 'runs'], ['many', 'many streams'], ['governance', 'governed rows (3a, 3b)'],
-  ['redis_version', 'Redis']]) {
-  if (meta[k] && !(meta.mode === 'soak' && ['portkey', 'durations', 'many', 'governance', 'redis_version'].includes(k))) p(`- ${label}: ${meta[k]}`);
+  ['redis_version', 'Redis'], ['cache', 'cache rows (4, 4a, 4b, 4c)']]) {
+  if (meta[k] && !(meta.mode === 'soak' && ['portkey', 'durations', 'many', 'governance', 'redis_version', 'cache'].includes(k))) p(`- ${label}: ${meta[k]}`);
 }
 p();
 process.stdout.write(out.join('\n'));
