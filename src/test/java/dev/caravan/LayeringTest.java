@@ -56,6 +56,11 @@ class LayeringTest {
     }
 
     @Test
+    void theRedisLinkImportsNoOtherCaravanPackage() {
+        assertThat(USES.get("redis")).isEmpty();
+    }
+
+    @Test
     void nothingImportsTheCompositionRoot() {
         USES.forEach((pkg, uses) -> assertThat(uses).as("%s refers to dev.caravan", pkg).doesNotContain(""));
     }

@@ -1,5 +1,6 @@
 package dev.caravan.policy.cache;
 
+import dev.caravan.redis.RedisLink;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -9,9 +10,7 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
@@ -101,7 +100,7 @@ public final class DegradingResponseStore implements ResponseStore {
             } else {
                 clearErrors.increment();
                 degrade(failure);
-                answer.completeExceptionally(cause(failure));
+                answer.completeExceptionally(RedisLink.cause(failure));
             }
         });
         return answer;
@@ -164,9 +163,9 @@ public final class DegradingResponseStore implements ResponseStore {
         if (degraded.compareAndSet(false, true)) {
             nextProbe.set(nanoTime.getAsLong() + probeIntervalNanos);
             LOG.warn("Cache store failed ({}); skipping the cache until it answers again (tried every {} ms)",
-                    cause(failure).getMessage(), Duration.ofNanos(probeIntervalNanos).toMillis());
+                    RedisLink.cause(failure).getMessage(), Duration.ofNanos(probeIntervalNanos).toMillis());
         } else {
-            LOG.debug("Cache store still failing: {}", cause(failure).getMessage());
+            LOG.debug("Cache store still failing: {}", RedisLink.cause(failure).getMessage());
         }
     }
 
@@ -174,13 +173,5 @@ public final class DegradingResponseStore implements ResponseStore {
         if (degraded.compareAndSet(true, false)) {
             LOG.info("Cache store answers again; the cache is used");
         }
-    }
-
-    private static Throwable cause(Throwable failure) {
-        Throwable t = failure;
-        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
-            t = t.getCause();
-        }
-        return t;
     }
 }

@@ -1,21 +1,15 @@
 package dev.caravan.policy.cache;
 
-import io.lettuce.core.ClientOptions;
+import dev.caravan.redis.LuaScript;
+import dev.caravan.redis.RedisLink;
 import io.lettuce.core.Range;
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.SocketOptions;
-import io.lettuce.core.TimeoutOptions;
-import io.lettuce.core.api.StatefulRedisConnection;
 import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.codec.ByteArrayCodec;
 import io.lettuce.core.codec.RedisCodec;
 import io.lettuce.core.codec.StringCodec;
-import io.lettuce.core.resource.ClientResources;
-import io.lettuce.core.resource.DefaultClientResources;
-import io.lettuce.core.resource.Delay;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -25,11 +19,9 @@ import java.util.List;
 import java.util.Objects;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 import java.util.concurrent.atomic.AtomicBoolean;
+import java.util.function.Function;
 
 /**
  * Stored answers in Redis, so every replica shares them. An entry is one string set with {@code PX} (its TTL); a put
@@ -93,36 +85,18 @@ public final class RedisResponseStore implements ResponseStore {
     private record Sample(long entries, long bytes, long takenNanos) {
     }
 
-    private final ClientResources resources;
-    private final RedisClient client;
-    private final RedisURI uri;
+    private final RedisLink<byte[]> link;
     private final String keys; // P cache:
     private final long sampleEveryNanos;
-    // the connection, or the attempt to make it; a failed attempt is replaced by the next call that needs one
-    private volatile CompletableFuture<StatefulRedisConnection<String, byte[]>> connection;
     private volatile boolean closed;
     private volatile Sample sample;
     private final AtomicBoolean sampling = new AtomicBoolean();
 
-    private RedisResponseStore(RedisURI uri, String prefix, Duration sampleEvery) {
-        this.uri = uri;
+    private RedisResponseStore(RedisLink<byte[]> link, String prefix, Duration sampleEvery) {
+        this.link = link;
         this.keys = prefix + "cache:";
         this.sampleEveryNanos = sampleEvery.toNanos();
         this.sample = new Sample(0, 0, System.nanoTime() - sampleEveryNanos);
-        this.resources = DefaultClientResources.builder()
-                .ioThreadPoolSize(2).computationThreadPoolSize(2) // one connection: two threads are plenty
-                // Lettuce's default backs off to 30 s; a restarted Redis should be used again within a second
-                .reconnectDelay(Delay.exponential(Duration.ofMillis(50), Duration.ofSeconds(1), 2, TimeUnit.MILLISECONDS))
-                .build();
-        this.client = RedisClient.create(resources);
-        client.setOptions(ClientOptions.builder()
-                .timeoutOptions(TimeoutOptions.enabled(COMMAND_TIMEOUT))
-                .socketOptions(SocketOptions.builder().connectTimeout(COMMAND_TIMEOUT).keepAlive(true).build())
-                // while reconnecting, refuse at once rather than buffer: the request goes on without the cache
-                .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-                .requestQueueSize(REQUEST_QUEUE_SIZE)
-                .build());
-        this.connection = connectAsync();
     }
 
     /**
@@ -135,9 +109,9 @@ public final class RedisResponseStore implements ResponseStore {
     }
 
     static RedisResponseStore connect(String redisUrl, String keyPrefix, Duration sampleEvery) {
-        RedisURI uri = RedisURI.create(redisUrl);
-        uri.setTimeout(COMMAND_TIMEOUT);
-        return new RedisResponseStore(uri, keyPrefix == null ? DEFAULT_PREFIX : keyPrefix, sampleEvery);
+        // while reconnecting, the link refuses at once rather than buffer: the request goes on without the cache
+        return new RedisResponseStore(RedisLink.open(redisUrl, CODEC, COMMAND_TIMEOUT, REQUEST_QUEUE_SIZE),
+                keyPrefix == null ? DEFAULT_PREFIX : keyPrefix, sampleEvery);
     }
 
     /** A value this version cannot read (another version's, say) is a miss, not a failure. */
@@ -217,8 +191,7 @@ public final class RedisResponseStore implements ResponseStore {
     @Override
     public void close() {
         closed = true;
-        client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-        resources.shutdown(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+        link.close();
     }
 
     private CompletionStage<Long> drain(String[] keys, long removedSoFar) {
@@ -290,16 +263,16 @@ public final class RedisResponseStore implements ResponseStore {
     /** Runs a script by its SHA, by its text when the server does not know it; any failure is {@link Unavailable}. */
     private <T> CompletionStage<T> run(LuaScript script, ScriptOutputType type, String[] keys, byte[]... args) {
         return call(script.name(), redis -> redis.<T>evalsha(script.sha(), type, keys, args)
-                .exceptionallyCompose(failure -> cause(failure) instanceof RedisNoScriptException
+                .exceptionallyCompose(failure -> RedisLink.cause(failure) instanceof RedisNoScriptException
                         ? redis.<T>eval(script.text(), type, keys, args) // EVAL also caches it again
                         : CompletableFuture.failedFuture(failure)));
     }
 
     /** Runs an operation on the connection once it is up; any failure completes the stage with {@link Unavailable}. */
     private <T> CompletionStage<T> call(String operation,
-                                        java.util.function.Function<RedisAsyncCommands<String, byte[]>, CompletionStage<T>> command) {
+                                        Function<RedisAsyncCommands<String, byte[]>, CompletionStage<T>> command) {
         CompletableFuture<T> answer = new CompletableFuture<>();
-        commands().thenCompose(command).whenComplete((value, failure) -> {
+        link.commands().thenCompose(command).whenComplete((value, failure) -> {
             if (failure == null) {
                 answer.complete(value);
             } else {
@@ -307,26 +280,6 @@ public final class RedisResponseStore implements ResponseStore {
             }
         });
         return answer;
-    }
-
-    /** The commands of the connection, once it is up; a failed attempt to connect is replaced by a new one. */
-    private CompletionStage<RedisAsyncCommands<String, byte[]>> commands() {
-        CompletableFuture<StatefulRedisConnection<String, byte[]>> current = connection;
-        if (current.isCompletedExceptionally() && !closed) {
-            synchronized (this) { // one new attempt however many calls find the last one failed
-                if (connection == current) {
-                    connection = connectAsync();
-                }
-                current = connection;
-            }
-        }
-        return current.thenApply(StatefulRedisConnection::async);
-    }
-
-    private CompletableFuture<StatefulRedisConnection<String, byte[]>> connectAsync() {
-        // started on Lettuce's executor: resolving a host name may block, and the caller may be an event loop
-        return CompletableFuture.supplyAsync(() -> client.connectAsync(CODEC, uri), resources.eventExecutorGroup())
-                .thenCompose(attempt -> attempt.toCompletableFuture());
     }
 
     private String entryKey(String key) {
@@ -346,20 +299,13 @@ public final class RedisResponseStore implements ResponseStore {
     }
 
     private Unavailable unavailable(String operation, Throwable failure) {
-        Throwable cause = cause(failure);
+        Throwable cause = RedisLink.cause(failure);
         if (cause instanceof Unavailable u) {
             return u;
         }
+        RedisURI uri = link.uri();
         return new Unavailable("Redis at " + uri.getHost() + ":" + uri.getPort() + " did not answer the cache's "
                 + operation + ": " + cause.getMessage(), cause);
-    }
-
-    private static Throwable cause(Throwable failure) {
-        Throwable t = failure;
-        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
-            t = t.getCause();
-        }
-        return t;
     }
 
     /** A TTL past a hundred years is as good as forever, and stays exact in Lua's doubles and Redis's clock. */

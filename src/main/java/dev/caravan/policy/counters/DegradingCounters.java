@@ -3,6 +3,7 @@ package dev.caravan.policy.counters;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.caravan.config.BudgetPeriod;
+import dev.caravan.redis.RedisLink;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;
@@ -11,9 +12,7 @@ import org.slf4j.LoggerFactory;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutionException;
 import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
@@ -164,7 +163,7 @@ public final class DegradingCounters implements Counters {
                 if (localFailure == null) {
                     answer.complete(local);
                 } else {
-                    answer.completeExceptionally(cause(localFailure));
+                    answer.completeExceptionally(RedisLink.cause(localFailure));
                 }
             });
         });
@@ -188,11 +187,12 @@ public final class DegradingCounters implements Counters {
     private void degrade(Throwable failure) {
         if (degraded.compareAndSet(false, true)) {
             nextProbe.set(nanoTime.getAsLong() + probeIntervalNanos);
-            LOG.warn("Limits store failed ({}); {} until it answers again (tried every {} ms)", cause(failure).getMessage(),
+            LOG.warn("Limits store failed ({}); {} until it answers again (tried every {} ms)",
+                    RedisLink.cause(failure).getMessage(),
                     failClosed.getAsBoolean() ? "refusing requests (fail closed)" : "counting limits and budgets in this process",
                     Duration.ofNanos(probeIntervalNanos).toMillis());
         } else {
-            LOG.debug("Limits store still failing: {}", cause(failure).getMessage());
+            LOG.debug("Limits store still failing: {}", RedisLink.cause(failure).getMessage());
         }
     }
 
@@ -200,13 +200,5 @@ public final class DegradingCounters implements Counters {
         if (degraded.compareAndSet(true, false)) {
             LOG.info("Limits store answers again; limits and budgets are counted in it");
         }
-    }
-
-    private static Throwable cause(Throwable failure) {
-        Throwable t = failure;
-        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
-            t = t.getCause();
-        }
-        return t;
     }
 }

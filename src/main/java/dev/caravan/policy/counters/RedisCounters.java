@@ -1,34 +1,17 @@
 package dev.caravan.policy.counters;
 
 import dev.caravan.config.BudgetPeriod;
-import io.lettuce.core.ClientOptions;
-import io.lettuce.core.RedisClient;
+import dev.caravan.redis.LuaScript;
+import dev.caravan.redis.RedisLink;
 import io.lettuce.core.RedisNoScriptException;
 import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.SocketOptions;
-import io.lettuce.core.TimeoutOptions;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.codec.StringCodec;
-import io.lettuce.core.resource.ClientResources;
-import io.lettuce.core.resource.Delay;
-import io.lettuce.core.resource.DefaultClientResources;
 
-import java.io.IOException;
-import java.io.InputStream;
-import java.io.UncheckedIOException;
-import java.nio.charset.StandardCharsets;
-import java.security.MessageDigest;
-import java.security.NoSuchAlgorithmException;
 import java.time.Duration;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.ExecutionException;
-import java.util.concurrent.TimeUnit;
 
 /**
  * The counters in Redis, so every replica counts against one limit and one budget. Each operation is one Lua script
@@ -67,42 +50,19 @@ public final class RedisCounters implements Counters {
     // 2 cores), so ten thousand queued is already past the timeout; failing then is better than queueing
     private static final int REQUEST_QUEUE_SIZE = 10_000;
 
-    /** A script as loaded: its name for messages, its text for EVAL, its SHA-1 for EVALSHA. */
-    private record Script(String name, String text, String sha) {
-    }
-
     // read from caravan/redis/ once, when the class loads; budget.lua holds what reserve and settle share
-    private static final Script TAKE = load("take");
-    private static final Script ADJUST = load("adjust");
-    private static final Script RESERVE = load("budget", "reserve");
-    private static final Script SETTLE = load("budget", "settle");
-    private static final Script SEED = load("seed");
+    private static final LuaScript TAKE = LuaScript.load("take");
+    private static final LuaScript ADJUST = LuaScript.load("adjust");
+    private static final LuaScript RESERVE = LuaScript.load("budget", "reserve");
+    private static final LuaScript SETTLE = LuaScript.load("budget", "settle");
+    private static final LuaScript SEED = LuaScript.load("seed");
 
-    private final ClientResources resources;
-    private final RedisClient client;
-    private final RedisURI uri;
+    private final RedisLink<String> link;
     private final String prefix;
-    // the connection, or the attempt to make it; a failed attempt is replaced by the next call that needs one
-    private volatile CompletableFuture<StatefulRedisConnection<String, String>> connection;
-    private volatile boolean closed;
 
-    private RedisCounters(RedisURI uri, String prefix) {
-        this.uri = uri;
+    private RedisCounters(RedisLink<String> link, String prefix) {
+        this.link = link;
         this.prefix = prefix;
-        this.resources = DefaultClientResources.builder()
-                .ioThreadPoolSize(2).computationThreadPoolSize(2) // one connection: two threads are plenty
-                // Lettuce's default backs off to 30 s; a restarted Redis should be used again within a second
-                .reconnectDelay(Delay.exponential(Duration.ofMillis(50), Duration.ofSeconds(1), 2, TimeUnit.MILLISECONDS))
-                .build();
-        this.client = RedisClient.create(resources);
-        client.setOptions(ClientOptions.builder()
-                .timeoutOptions(TimeoutOptions.enabled(COMMAND_TIMEOUT))
-                .socketOptions(SocketOptions.builder().connectTimeout(COMMAND_TIMEOUT).keepAlive(true).build())
-                // while reconnecting, refuse at once rather than buffer: the caller counts locally meanwhile
-                .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-                .requestQueueSize(REQUEST_QUEUE_SIZE)
-                .build());
-        this.connection = connectAsync();
     }
 
     /**
@@ -112,9 +72,9 @@ public final class RedisCounters implements Counters {
      * cannot be reached at start is tried again by the next call after the attempt failed.
      */
     public static RedisCounters connect(String redisUrl, String keyPrefix) {
-        RedisURI uri = RedisURI.create(redisUrl);
-        uri.setTimeout(COMMAND_TIMEOUT);
-        return new RedisCounters(uri, keyPrefix == null ? DEFAULT_PREFIX : keyPrefix);
+        // while reconnecting, the link refuses at once rather than buffer: the caller counts locally meanwhile
+        return new RedisCounters(RedisLink.open(redisUrl, StringCodec.UTF8, COMMAND_TIMEOUT, REQUEST_QUEUE_SIZE),
+                keyPrefix == null ? DEFAULT_PREFIX : keyPrefix);
     }
 
     @Override
@@ -211,7 +171,7 @@ public final class RedisCounters implements Counters {
     @Override
     public CompletionStage<Long> spent(long nowMillis, String scope, BudgetPeriod period) {
         CompletableFuture<Long> answer = new CompletableFuture<>();
-        commands().thenCompose(redis -> redis.hmget(prefix + "budget:" + scope, "start", "end", "spent"))
+        link.commands().thenCompose(redis -> redis.hmget(prefix + "budget:" + scope, "start", "end", "spent"))
                 .whenComplete((fields, failure) -> {
                     if (failure != null) {
                         answer.completeExceptionally(unavailable("spent", failure));
@@ -236,9 +196,7 @@ public final class RedisCounters implements Counters {
     /** Shuts the client down: its connection and its I/O threads. */
     @Override
     public void close() {
-        closed = true;
-        client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-        resources.shutdown(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+        link.close();
     }
 
     /** The window a charge opens if none is open: its start, end and the budget hash's TTL, into args from a. */
@@ -266,10 +224,10 @@ public final class RedisCounters implements Counters {
     }
 
     /** Runs a script by its SHA, by its text when the server does not know it; any failure is {@link Unavailable}. */
-    private <T> CompletionStage<T> run(Script script, ScriptOutputType type, String[] keys, String... args) {
+    private <T> CompletionStage<T> run(LuaScript script, ScriptOutputType type, String[] keys, String... args) {
         CompletableFuture<T> answer = new CompletableFuture<>();
-        commands().thenCompose(redis -> redis.<T>evalsha(script.sha(), type, keys, args)
-                        .exceptionallyCompose(failure -> cause(failure) instanceof RedisNoScriptException
+        link.commands().thenCompose(redis -> redis.<T>evalsha(script.sha(), type, keys, args)
+                        .exceptionallyCompose(failure -> RedisLink.cause(failure) instanceof RedisNoScriptException
                                 ? redis.<T>eval(script.text(), type, keys, args) // EVAL also caches it again
                                 : CompletableFuture.failedFuture(failure)))
                 .whenComplete((value, failure) -> {
@@ -282,41 +240,14 @@ public final class RedisCounters implements Counters {
         return answer;
     }
 
-    /** The commands of the connection, once it is up; a failed attempt to connect is replaced by a new one. */
-    private CompletionStage<RedisAsyncCommands<String, String>> commands() {
-        CompletableFuture<StatefulRedisConnection<String, String>> current = connection;
-        if (current.isCompletedExceptionally() && !closed) {
-            synchronized (this) { // one new attempt however many calls find the last one failed
-                if (connection == current) {
-                    connection = connectAsync();
-                }
-                current = connection;
-            }
-        }
-        return current.thenApply(StatefulRedisConnection::async);
-    }
-
-    private CompletableFuture<StatefulRedisConnection<String, String>> connectAsync() {
-        // started on Lettuce's executor: resolving a host name may block, and the caller may be an event loop
-        return CompletableFuture.supplyAsync(() -> client.connectAsync(StringCodec.UTF8, uri), resources.eventExecutorGroup())
-                .thenCompose(attempt -> attempt.toCompletableFuture());
-    }
-
     private Unavailable unavailable(String operation, Throwable failure) {
-        Throwable cause = cause(failure);
+        Throwable cause = RedisLink.cause(failure);
         if (cause instanceof Unavailable u) {
             return u;
         }
+        RedisURI uri = link.uri();
         return new Unavailable("Redis at " + uri.getHost() + ":" + uri.getPort() + " did not answer " + operation
                 + ": " + cause.getMessage(), cause);
-    }
-
-    private static Throwable cause(Throwable failure) {
-        Throwable t = failure;
-        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
-            t = t.getCause();
-        }
-        return t;
     }
 
     /** A number in a script's answer: an integer reply, or a bulk string the script passed through untouched. */
@@ -325,28 +256,5 @@ public final class RedisCounters implements Counters {
             return l;
         }
         return Long.parseLong(String.valueOf(value));
-    }
-
-    /** Loads scripts from caravan/redis/, concatenated in order (a shared prelude first). */
-    private static Script load(String... names) {
-        StringBuilder text = new StringBuilder();
-        for (String name : names) {
-            String path = "/caravan/redis/" + name + ".lua";
-            try (InputStream in = RedisCounters.class.getResourceAsStream(path)) {
-                if (in == null) {
-                    throw new IllegalStateException("missing resource " + path);
-                }
-                text.append(new String(in.readAllBytes(), StandardCharsets.UTF_8)).append('\n');
-            } catch (IOException e) {
-                throw new UncheckedIOException(e);
-            }
-        }
-        String name = names[names.length - 1];
-        try {
-            byte[] sha = MessageDigest.getInstance("SHA-1").digest(text.toString().getBytes(StandardCharsets.UTF_8));
-            return new Script(name, text.toString(), HexFormat.of().formatHex(sha));
-        } catch (NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
     }
 }

@@ -2,25 +2,17 @@ package dev.caravan.policy.cache.semantic;
 
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.caravan.policy.cache.LuaScript;
+import dev.caravan.redis.LuaScript;
+import dev.caravan.redis.RedisLink;
 import io.lettuce.core.ClientOptions;
 import io.lettuce.core.Limit;
 import io.lettuce.core.Range;
-import io.lettuce.core.RedisClient;
 import io.lettuce.core.RedisNoScriptException;
-import io.lettuce.core.RedisURI;
 import io.lettuce.core.ScriptOutputType;
-import io.lettuce.core.SocketOptions;
 import io.lettuce.core.StreamMessage;
-import io.lettuce.core.TimeoutOptions;
-import io.lettuce.core.api.StatefulRedisConnection;
-import io.lettuce.core.api.async.RedisAsyncCommands;
 import io.lettuce.core.codec.StringCodec;
 import io.lettuce.core.pubsub.RedisPubSubAdapter;
 import io.lettuce.core.pubsub.StatefulRedisPubSubConnection;
-import io.lettuce.core.resource.ClientResources;
-import io.lettuce.core.resource.DefaultClientResources;
-import io.lettuce.core.resource.Delay;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
 import org.slf4j.Logger;
@@ -37,8 +29,6 @@ import java.util.List;
 import java.util.Map;
 import java.util.UUID;
 import java.util.concurrent.CompletableFuture;
-import java.util.concurrent.CompletionException;
-import java.util.concurrent.CompletionStage;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.TimeUnit;
 import java.util.concurrent.TimeoutException;
@@ -94,9 +84,7 @@ public final class SemanticShare implements AutoCloseable {
                    String namespace, String model, long ttlMillis) {
     }
 
-    private final ClientResources resources;
-    private final RedisClient client;
-    private final RedisURI uri;
+    private final RedisLink<String> link;
     private final String channel;
     private final String stream;
     private final int maxEntries;
@@ -115,7 +103,6 @@ public final class SemanticShare implements AutoCloseable {
     private final Counter received;
     private final Counter errors;
     private final AtomicBoolean failing = new AtomicBoolean();
-    private volatile CompletableFuture<StatefulRedisConnection<String, String>> connection;
     private volatile StatefulRedisPubSubConnection<String, String> pubSub;
     private volatile String lastId; // the newest stream id heard or loaded; null before any
     private String loadedUpTo; // the newest id recent() read; guarded by this
@@ -123,9 +110,9 @@ public final class SemanticShare implements AutoCloseable {
     private volatile boolean subscribed;
     private volatile boolean closed;
 
-    private SemanticShare(RedisURI uri, String prefix, int maxEntries, Consumer<Addition> onAddition,
+    private SemanticShare(RedisLink<String> link, String prefix, int maxEntries, Consumer<Addition> onAddition,
                           BiConsumer<String, String> onClear, MeterRegistry registry) {
-        this.uri = uri;
+        this.link = link;
         this.channel = prefix + "cache:semantic";
         this.stream = prefix + "cache:semantic:recent";
         this.maxEntries = maxEntries;
@@ -140,17 +127,6 @@ public final class SemanticShare implements AutoCloseable {
         this.errors = Counter.builder("caravan.cache.errors").tag("op", "share")
                 .description("Cache operations answered without the shared store: it failed, or was failing and not asked")
                 .register(registry);
-        this.resources = DefaultClientResources.builder()
-                .ioThreadPoolSize(2).computationThreadPoolSize(2) // two connections; 2 is Lettuce's least
-                .reconnectDelay(Delay.exponential(Duration.ofMillis(50), Duration.ofSeconds(1), 2, TimeUnit.MILLISECONDS))
-                .build();
-        this.client = RedisClient.create(resources);
-        client.setOptions(ClientOptions.builder()
-                .timeoutOptions(TimeoutOptions.enabled(COMMAND_TIMEOUT))
-                .socketOptions(SocketOptions.builder().connectTimeout(COMMAND_TIMEOUT).keepAlive(true).build())
-                .disconnectedBehavior(ClientOptions.DisconnectedBehavior.REJECT_COMMANDS)
-                .build());
-        this.connection = connectAsync();
         subscribe();
     }
 
@@ -168,9 +144,10 @@ public final class SemanticShare implements AutoCloseable {
         if (maxEntries < 1) {
             throw new IllegalArgumentException("the semantic share needs a positive maxEntries, not " + maxEntries);
         }
-        RedisURI uri = RedisURI.create(redisUrl);
-        uri.setTimeout(COMMAND_TIMEOUT);
-        return new SemanticShare(uri, keyPrefix == null ? "caravan:" : keyPrefix, maxEntries, onAddition, onClear,
+        // the request queue left at Lettuce's default (unbounded); the pub/sub connection shares the link's threads
+        RedisLink<String> link = RedisLink.open(redisUrl, StringCodec.UTF8, COMMAND_TIMEOUT,
+                ClientOptions.DEFAULT_REQUEST_QUEUE_SIZE);
+        return new SemanticShare(link, keyPrefix == null ? "caravan:" : keyPrefix, maxEntries, onAddition, onClear,
                 registry);
     }
 
@@ -199,7 +176,7 @@ public final class SemanticShare implements AutoCloseable {
         } catch (ExecutionException | TimeoutException e) {
             errors.increment();
             LOG.warn("Could not load the shared semantic index's recent entries ({}); starting without them,"
-                    + " and reading them once subscribed", cause(e).getMessage());
+                    + " and reading them once subscribed", RedisLink.cause(e).getMessage());
             return List.of();
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
@@ -241,8 +218,7 @@ public final class SemanticShare implements AutoCloseable {
     @Override
     public void close() {
         closed = true;
-        client.shutdown(Duration.ZERO, Duration.ofSeconds(2));
-        resources.shutdown(0, 2, TimeUnit.SECONDS).awaitUninterruptibly(3, TimeUnit.SECONDS);
+        link.close();
     }
 
     private void send(Message message, long ttlMillis) {
@@ -254,8 +230,8 @@ public final class SemanticShare implements AutoCloseable {
         }
         String[] keys = {stream};
         String[] args = {json, Integer.toString(maxEntries), channel, Long.toString(ttlMillis)};
-        commands().thenCompose(redis -> redis.<String>evalsha(SHARE.sha(), ScriptOutputType.VALUE, keys, args)
-                        .exceptionallyCompose(failure -> cause(failure) instanceof RedisNoScriptException
+        link.commands().thenCompose(redis -> redis.<String>evalsha(SHARE.sha(), ScriptOutputType.VALUE, keys, args)
+                        .exceptionallyCompose(failure -> RedisLink.cause(failure) instanceof RedisNoScriptException
                                 ? redis.<String>eval(SHARE.text(), ScriptOutputType.VALUE, keys, args)
                                 : CompletableFuture.failedFuture(failure)))
                 .whenComplete((id, failure) -> {
@@ -273,7 +249,7 @@ public final class SemanticShare implements AutoCloseable {
                     if (failing.compareAndSet(false, true)) {
                         LOG.warn("Could not share a semantic index {} ({}); other replicas do not hear of it until"
                                 + " this works again", message.kind().equals("add") ? "addition" : "clear",
-                                cause(failure).getMessage());
+                                RedisLink.cause(failure).getMessage());
                     }
                 });
     }
@@ -283,8 +259,7 @@ public final class SemanticShare implements AutoCloseable {
         if (closed) {
             return;
         }
-        CompletableFuture.supplyAsync(() -> client.connectPubSubAsync(StringCodec.UTF8, uri), resources.eventExecutorGroup())
-                .thenCompose(attempt -> attempt.toCompletableFuture())
+        link.connectPubSub()
                 .thenCompose(c -> {
                     pubSub = c;
                     c.addListener(new Listener());
@@ -297,8 +272,9 @@ public final class SemanticShare implements AutoCloseable {
                             half.closeAsync();
                             pubSub = null;
                         }
-                        LOG.debug("Semantic share could not subscribe ({}); trying again in {}", cause(failure).getMessage(), RETRY_EVERY);
-                        resources.eventExecutorGroup().schedule(this::subscribe, RETRY_EVERY.toMillis(), TimeUnit.MILLISECONDS);
+                        LOG.debug("Semantic share could not subscribe ({}); trying again in {}",
+                                RedisLink.cause(failure).getMessage(), RETRY_EVERY);
+                        link.resources().eventExecutorGroup().schedule(this::subscribe, RETRY_EVERY.toMillis(), TimeUnit.MILLISECONDS);
                     }
                 });
     }
@@ -315,7 +291,8 @@ public final class SemanticShare implements AutoCloseable {
             readAfter(lastId).whenComplete((entries, failure) -> {
                 if (failure != null) {
                     errors.increment();
-                    LOG.debug("Semantic share could not read on after subscribing: {}", cause(failure).getMessage());
+                    LOG.debug("Semantic share could not read on after subscribing: {}",
+                            RedisLink.cause(failure).getMessage());
                     return;
                 }
                 entries.forEach(e -> deliver(e.getId(), parse(e.getBody().get("m"))));
@@ -373,7 +350,7 @@ public final class SemanticShare implements AutoCloseable {
     private CompletableFuture<List<StreamMessage<String, String>>> readAfter(String id) {
         Range<String> range = Range.from(id == null ? Range.Boundary.unbounded() : Range.Boundary.excluding(id),
                 Range.Boundary.unbounded());
-        return commands().thenCompose(redis -> redis.xrevrange(stream, range, Limit.from(maxEntries)))
+        return link.commands().thenCompose(redis -> redis.xrevrange(stream, range, Limit.from(maxEntries)))
                 .thenApply(newestFirst -> {
                     List<StreamMessage<String, String>> oldestFirst = new ArrayList<>(newestFirst);
                     Collections.reverse(oldestFirst);
@@ -432,31 +409,5 @@ public final class SemanticShare implements AutoCloseable {
     private static long idSeq(String id) {
         int dash = id.indexOf('-');
         return dash < 0 ? 0 : Long.parseLong(id.substring(dash + 1));
-    }
-
-    private CompletionStage<RedisAsyncCommands<String, String>> commands() {
-        CompletableFuture<StatefulRedisConnection<String, String>> current = connection;
-        if (current.isCompletedExceptionally() && !closed) {
-            synchronized (this) { // one new attempt however many calls find the last one failed
-                if (connection == current) {
-                    connection = connectAsync();
-                }
-                current = connection;
-            }
-        }
-        return current.thenApply(StatefulRedisConnection::async);
-    }
-
-    private CompletableFuture<StatefulRedisConnection<String, String>> connectAsync() {
-        return CompletableFuture.supplyAsync(() -> client.connectAsync(StringCodec.UTF8, uri), resources.eventExecutorGroup())
-                .thenCompose(attempt -> attempt.toCompletableFuture());
-    }
-
-    private static Throwable cause(Throwable failure) {
-        Throwable t = failure;
-        while ((t instanceof CompletionException || t instanceof ExecutionException) && t.getCause() != null) {
-            t = t.getCause();
-        }
-        return t;
     }
 }

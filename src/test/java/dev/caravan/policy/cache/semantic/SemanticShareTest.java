@@ -1,7 +1,7 @@
 package dev.caravan.policy.cache.semantic;
 
 import com.fasterxml.jackson.databind.ObjectMapper;
-import dev.caravan.policy.cache.LuaScript;
+import dev.caravan.redis.LuaScript;
 import dev.caravan.policy.cache.semantic.SemanticShare.Addition;
 import dev.caravan.policy.counters.RedisServerProcess;
 import io.lettuce.core.KillArgs;
