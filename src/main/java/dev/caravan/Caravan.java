@@ -424,7 +424,7 @@ public final class Caravan {
         }
         MiniLmEmbedder embedder = new MiniLmEmbedder(cpu);
         embedder.warm();
-        SemanticCache semantic = new SemanticCache(embedder, new SemanticIndex(maxEntries, java.time.Clock.systemUTC()));
+        SemanticCache semantic = new SemanticCache(embedder, new SemanticIndex(maxEntries, java.time.Clock.systemUTC()), cpu);
         if (redis != null) {
             semantic.share(SemanticShare.connect(redis, prefix, maxEntries, semantic::heard, semantic::heardClear,
                     metrics.registry()));

@@ -88,6 +88,11 @@ public final class MiniLmEmbedder implements Embedder {
     }
 
     @Override
+    public <T> CompletionStage<T> embedThen(String text, java.util.function.Function<float[], T> then) {
+        return cpu.submit(() -> then.apply(embedHere(text)));
+    }
+
+    @Override
     public int dimensions() {
         return DIMENSIONS;
     }

@@ -20,11 +20,14 @@ public final class SemanticCache implements SemanticSide {
 
     private final Embedder embedder;
     private final SemanticIndex index;
+    private final dev.caravan.work.CpuPool cpu;
     private volatile SemanticShare share;
 
-    public SemanticCache(Embedder embedder, SemanticIndex index) {
+    /** @param cpu where additions are made: the index's write lock waits for searches, which an event loop must not */
+    public SemanticCache(Embedder embedder, SemanticIndex index, dev.caravan.work.CpuPool cpu) {
         this.embedder = embedder;
         this.index = index;
+        this.cpu = cpu;
     }
 
     /** Shares this cache with other replicas: loads what they added recently (blocks: call at start, off a loop). */
@@ -48,7 +51,9 @@ public final class SemanticCache implements SemanticSide {
 
     @Override
     public CompletionStage<Found> find(String partition, String prompt, double threshold) {
-        return embedder.embed(prompt).thenApply(vector -> {
+        // the search and the verification run on the embedding's CPU thread: 10,000 neighbours take about a
+        // millisecond, which an event loop must not spend
+        return embedder.embedThen(prompt, vector -> {
             for (SemanticIndex.Match match : index.nearest(partition, vector, threshold, CANDIDATES)) {
                 SameQuestion.Verdict verdict = SameQuestion.check(prompt, match.prompt());
                 if (verdict.same()) {
@@ -63,7 +68,11 @@ public final class SemanticCache implements SemanticSide {
     @Override
     public void remember(String partition, float[] vector, String prompt, String storeKey, String namespace,
                          String model, Duration ttl) {
-        index.add(partition, vector, prompt, storeKey, namespace, model, ttl);
+        // off the loop; with the pool full the prompt is not remembered (a later miss, never a wrong answer)
+        cpu.submit(() -> {
+            index.add(partition, vector, prompt, storeKey, namespace, model, ttl);
+            return null;
+        });
         SemanticShare s = share;
         if (s != null) {
             s.publish(new SemanticShare.Addition(partition, vector, prompt, storeKey, namespace, model, ttl.toMillis()));
