@@ -1,5 +1,6 @@
 package dev.caravan.policy.cache;
 
+import dev.caravan.redis.Outage;
 import dev.caravan.redis.RedisLink;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.Gauge;
@@ -11,8 +12,6 @@ import java.time.Duration;
 import java.util.Optional;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.LongSupplier;
 import java.util.function.Supplier;
 
@@ -36,10 +35,7 @@ public final class DegradingResponseStore implements ResponseStore {
 
     private final ResponseStore primary;
     private final MeterRegistry registry;
-    private final LongSupplier nanoTime;
-    private final long probeIntervalNanos;
-    private final AtomicBoolean degraded = new AtomicBoolean();
-    private final AtomicLong nextProbe = new AtomicLong();
+    private final Outage outage;
     private final Counter getErrors;
     private final Counter putErrors;
     private final Counter clearErrors;
@@ -57,12 +53,11 @@ public final class DegradingResponseStore implements ResponseStore {
     DegradingResponseStore(ResponseStore primary, MeterRegistry registry, LongSupplier nanoTime, Duration probeInterval) {
         this.primary = primary;
         this.registry = registry;
-        this.nanoTime = nanoTime;
-        this.probeIntervalNanos = probeInterval.toNanos();
+        this.outage = new Outage("Cache store", LOG, nanoTime, probeInterval);
         this.getErrors = errors(registry, "get");
         this.putErrors = errors(registry, "put");
         this.clearErrors = errors(registry, "clear");
-        this.gauge = Gauge.builder("caravan.cache.degraded", degraded, d -> d.get() ? 1 : 0)
+        this.gauge = Gauge.builder("caravan.cache.degraded", outage, o -> o.degraded() ? 1 : 0)
                 .description("1 while the shared cache store fails and the cache is skipped")
                 .strongReference(true)
                 .register(registry);
@@ -77,7 +72,7 @@ public final class DegradingResponseStore implements ResponseStore {
 
     /** True while the store fails and gets and puts are answered as misses. */
     public boolean degraded() {
-        return degraded.get();
+        return outage.degraded();
     }
 
     @Override
@@ -95,11 +90,11 @@ public final class DegradingResponseStore implements ResponseStore {
         CompletableFuture<Long> answer = new CompletableFuture<>();
         asked(() -> primary.clear(namespace, model)).whenComplete((removed, failure) -> {
             if (failure == null) {
-                recovered();
+                outage.answered("the cache is used");
                 answer.complete(removed);
             } else {
                 clearErrors.increment();
-                degrade(failure);
+                outage.failed(failure, "skipping the cache");
                 answer.completeExceptionally(RedisLink.cause(failure));
             }
         });
@@ -126,18 +121,18 @@ public final class DegradingResponseStore implements ResponseStore {
 
     /** Asks the primary unless degraded and no probe is due; a failure is answered with {@code miss}. */
     private <T> CompletionStage<T> call(Supplier<CompletionStage<T>> operation, T miss, Counter errors) {
-        if (degraded.get() && !probeDue()) {
+        if (!outage.shouldAsk()) {
             errors.increment();
             return CompletableFuture.completedFuture(miss);
         }
         CompletableFuture<T> answer = new CompletableFuture<>();
         asked(operation).whenComplete((value, failure) -> {
             if (failure == null) {
-                recovered();
+                outage.answered("the cache is used");
                 answer.complete(value);
             } else {
                 errors.increment();
-                degrade(failure);
+                outage.failed(failure, "skipping the cache");
                 answer.complete(miss);
             }
         });
@@ -149,29 +144,6 @@ public final class DegradingResponseStore implements ResponseStore {
             return operation.get();
         } catch (RuntimeException e) {
             return CompletableFuture.failedFuture(e);
-        }
-    }
-
-    /** True for one caller once the interval since the last try has passed: that caller asks the primary. */
-    private boolean probeDue() {
-        long now = nanoTime.getAsLong();
-        long due = nextProbe.get();
-        return now - due >= 0 && nextProbe.compareAndSet(due, now + probeIntervalNanos);
-    }
-
-    private void degrade(Throwable failure) {
-        if (degraded.compareAndSet(false, true)) {
-            nextProbe.set(nanoTime.getAsLong() + probeIntervalNanos);
-            LOG.warn("Cache store failed ({}); skipping the cache until it answers again (tried every {} ms)",
-                    RedisLink.cause(failure).getMessage(), Duration.ofNanos(probeIntervalNanos).toMillis());
-        } else {
-            LOG.debug("Cache store still failing: {}", RedisLink.cause(failure).getMessage());
-        }
-    }
-
-    private void recovered() {
-        if (degraded.compareAndSet(true, false)) {
-            LOG.info("Cache store answers again; the cache is used");
         }
     }
 }

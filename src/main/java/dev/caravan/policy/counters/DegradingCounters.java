@@ -3,6 +3,7 @@ package dev.caravan.policy.counters;
 import com.github.benmanes.caffeine.cache.Cache;
 import com.github.benmanes.caffeine.cache.Caffeine;
 import dev.caravan.config.BudgetPeriod;
+import dev.caravan.redis.Outage;
 import dev.caravan.redis.RedisLink;
 import io.micrometer.core.instrument.Gauge;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -13,8 +14,6 @@ import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
-import java.util.concurrent.atomic.AtomicBoolean;
-import java.util.concurrent.atomic.AtomicLong;
 import java.util.function.BooleanSupplier;
 import java.util.function.Function;
 import java.util.function.LongSupplier;
@@ -47,10 +46,7 @@ public final class DegradingCounters implements Counters {
     private final MeterRegistry registry;
     private final Gauge gauge;
     private final BooleanSupplier failClosed;
-    private final LongSupplier nanoTime;
-    private final long probeIntervalNanos;
-    private final AtomicBoolean degraded = new AtomicBoolean();
-    private final AtomicLong nextProbe = new AtomicLong();
+    private final Outage outage;
     // reservations the fallback holds, one per request reserved while degraded and not yet settled: 100,000 is far
     // beyond one replica's requests in flight; one evicted settles in the primary and lapses in the fallback
     private final Cache<String, Boolean> heldInFallback = Caffeine.newBuilder()
@@ -72,9 +68,8 @@ public final class DegradingCounters implements Counters {
         this.fallback = fallback;
         this.registry = registry;
         this.failClosed = failClosed;
-        this.nanoTime = nanoTime;
-        this.probeIntervalNanos = probeInterval.toNanos();
-        this.gauge = Gauge.builder("caravan.limits.degraded", degraded, d -> d.get() ? 1 : 0)
+        this.outage = new Outage("Limits store", LOG, nanoTime, probeInterval);
+        this.gauge = Gauge.builder("caravan.limits.degraded", outage, o -> o.degraded() ? 1 : 0)
                 .description("1 while the shared limits store fails and limits are counted in this process"
                         + " (or refused, when failing closed)")
                 .strongReference(true)
@@ -83,7 +78,7 @@ public final class DegradingCounters implements Counters {
 
     /** True while the primary fails and calls are answered by the fallback (or refused). */
     public boolean degraded() {
-        return degraded.get();
+        return outage.degraded();
     }
 
     @Override
@@ -142,7 +137,7 @@ public final class DegradingCounters implements Counters {
 
     /** Asks the primary unless degraded and no probe is due; answers from the fallback when the primary fails. */
     private <T> CompletionStage<T> call(Function<Counters, CompletionStage<T>> operation) {
-        if (degraded.get() && !probeDue()) {
+        if (!outage.shouldAsk()) {
             return inFallback(operation);
         }
         CompletableFuture<T> answer = new CompletableFuture<>();
@@ -154,11 +149,12 @@ public final class DegradingCounters implements Counters {
         }
         asked.whenComplete((value, failure) -> {
             if (failure == null) {
-                recovered();
+                outage.answered("limits and budgets are counted in it");
                 answer.complete(value);
                 return;
             }
-            degrade(failure);
+            outage.failed(failure, failClosed.getAsBoolean() ? "refusing requests (fail closed)"
+                    : "counting limits and budgets in this process");
             inFallback(operation).whenComplete((local, localFailure) -> {
                 if (localFailure == null) {
                     answer.complete(local);
@@ -175,30 +171,5 @@ public final class DegradingCounters implements Counters {
             return CompletableFuture.failedFuture(new Unavailable("the limits store is unreachable and limits fail closed", null));
         }
         return operation.apply(fallback);
-    }
-
-    /** True for one caller once the interval since the last try has passed: that caller tries the primary. */
-    private boolean probeDue() {
-        long now = nanoTime.getAsLong();
-        long due = nextProbe.get();
-        return now - due >= 0 && nextProbe.compareAndSet(due, now + probeIntervalNanos);
-    }
-
-    private void degrade(Throwable failure) {
-        if (degraded.compareAndSet(false, true)) {
-            nextProbe.set(nanoTime.getAsLong() + probeIntervalNanos);
-            LOG.warn("Limits store failed ({}); {} until it answers again (tried every {} ms)",
-                    RedisLink.cause(failure).getMessage(),
-                    failClosed.getAsBoolean() ? "refusing requests (fail closed)" : "counting limits and budgets in this process",
-                    Duration.ofNanos(probeIntervalNanos).toMillis());
-        } else {
-            LOG.debug("Limits store still failing: {}", RedisLink.cause(failure).getMessage());
-        }
-    }
-
-    private void recovered() {
-        if (degraded.compareAndSet(true, false)) {
-            LOG.info("Limits store answers again; limits and budgets are counted in it");
-        }
     }
 }
