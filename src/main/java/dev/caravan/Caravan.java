@@ -386,7 +386,7 @@ public final class Caravan {
             long heapShare = Runtime.getRuntime().maxMemory() / 4;
             long maxBytes = Math.min(exact.maxBytes(), heapShare);
             if (maxBytes < exact.maxBytes() && config.get().cache().exact().enabled()) {
-                LOG.warn("cache.exact.maxBytes ({} MB) is more than a quarter of the heap: the cache holds {} MB at most; raise -Xmx to hold more",
+                LOG.info("cache.exact.maxBytes ({} MB) is more than a quarter of the heap: the cache holds {} MB at most; raise -Xmx to hold more",
                         exact.maxBytes() >> 20, maxBytes >> 20);
             }
             store = new LocalResponseStore(exact.maxEntries(), maxBytes);
@@ -419,7 +419,7 @@ public final class Caravan {
         // about 2 KB a prompt (a 384-float vector and the text): at most an eighth of the maximum heap
         int maxEntries = (int) Math.min(configured, Runtime.getRuntime().maxMemory() / 8 / 2048);
         if (maxEntries < configured) {
-            LOG.warn("cache.semantic.maxEntries ({}) needs more than an eighth of the heap: the index holds {} prompts at most; raise -Xmx to hold more",
+            LOG.info("cache.semantic.maxEntries ({}) needs more than an eighth of the heap: the index holds {} prompts at most; raise -Xmx to hold more",
                     configured, maxEntries);
         }
         MiniLmEmbedder embedder = new MiniLmEmbedder(cpu);
