@@ -398,7 +398,7 @@ public final class Caravan {
         }
         boolean shared = redis != null && !redis.isBlank();
         return new ResponseCache(store, () -> semanticCache(shared ? redis.trim() : null,
-                property(context, "caravan.redisPrefix", null)), metrics.registry());
+                property(context, "caravan.redisPrefix", null)), metrics.registry(), cpu);
     }
 
     /** Whether any request may use the semantic cache under {@code config}: the top-level switch or any override. */

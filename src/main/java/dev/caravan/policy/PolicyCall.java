@@ -55,6 +55,11 @@ public final class PolicyCall {
         this.controls = controls;
     }
 
+    /** The size of the client's request body in bytes (0 when the door had none): what hashing it would cost. */
+    public int requestBytes() {
+        return client == null || client.body() == null ? 0 : client.body().length;
+    }
+
     /**
      * A per-request control of Caravan's ({@code cache}, {@code fallbacks}): the header {@code x-caravan-<name>},
      * else the body's {@code caravan.<name>} (text as it is, an object or list as JSON), else null.

@@ -224,6 +224,19 @@ class ExactCacheTest {
     }
 
     @Test
+    void aLargeRequestIsHashedOffTheEventLoopAndCachedAlike() {
+        String prompt = "Summarise: " + "lorem ipsum ".repeat(12_000) + UUID.randomUUID(); // ~140 KB
+        int before = upstream.calls.get();
+        HttpResponseFor<ChatCompletion> first = whole(RED, prompt);
+        HttpResponseFor<ChatCompletion> second = whole(RED, prompt);
+
+        assertThat(upstream.calls.get() - before).isEqualTo(1);
+        assertThat(header(first, "x-caravan-cache")).isEqualTo("MISS");
+        assertThat(header(second, "x-caravan-cache")).isEqualTo("HIT");
+        assertThat(text(second)).isEqualTo(text(first));
+    }
+
+    @Test
     void embeddingsAreCachedToo() {
         EmbeddingCreateParams params = EmbeddingCreateParams.builder().model("embed-test").input("embed me " + UUID.randomUUID()).build();
         int before = upstream.calls.get();

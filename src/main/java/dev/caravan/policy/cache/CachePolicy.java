@@ -30,6 +30,8 @@ public final class CachePolicy implements Policy {
     static final String HEADER = "x-caravan-cache";
     static final String SIMILARITY_HEADER = "x-caravan-cache-similarity";
     private static final String ATTRIBUTE = "cache";
+    /** Requests up to this size are hashed on the event loop (~0.1 ms); bigger ones on the CPU pool. */
+    static final int HASH_ON_LOOP_BYTES = 64 << 10;
 
     private final CacheConfig config;
     private final ResponseCache cache;
@@ -78,14 +80,28 @@ public final class CachePolicy implements Policy {
         String scope = scope(call);
         ObjectNode request = call.request();
         Duration ttl = controls.ttl() != null ? controls.ttl() : config.exactTtlFor(model, call.team(), call.keyId());
-        State state = new State(CacheKeys.exact(scope, controls.namespace(), operation, request), scope, controls, ttl);
-        call.attribute(ATTRIBUTE, state);
-        if (semantic) {
-            SemanticPrompt.of(request, config.semantic()).ifPresent(p -> {
-                state.prompt = p.text();
-                state.partition = CacheKeys.partition(scope, controls.namespace(), request, p.index());
-            });
+        java.util.function.Supplier<State> keys = () -> {
+            State state = new State(CacheKeys.exact(scope, controls.namespace(), operation, request), scope, controls, ttl);
+            if (semantic) {
+                SemanticPrompt.of(request, config.semantic()).ifPresent(p -> {
+                    state.prompt = p.text();
+                    state.partition = CacheKeys.partition(scope, controls.namespace(), request, p.index());
+                });
+            }
+            return state;
+        };
+        if (call.requestBytes() > HASH_ON_LOOP_BYTES && cache.cpu() != null) {
+            // hashing 32 MiB of images takes ~50 ms: on the CPU pool, not the loop; with the pool full, no cache
+            return cache.cpu().submit(keys::get).handle((state, busy) -> state)
+                    .thenCompose(state -> state == null ? CONTINUE : lookup(call, state, exact));
         }
+        return lookup(call, keys.get(), exact);
+    }
+
+    /** The lookups, in order, for a request whose keys are made. */
+    private CompletionStage<Decision> lookup(PolicyCall call, State state, boolean exact) {
+        call.attribute(ATTRIBUTE, state);
+        CacheControls controls = state.controls;
         if (controls.noCache()) {
             call.responseHeader(HEADER, "BYPASS");
             cache.meters().count("bypass");

@@ -19,14 +19,23 @@ public final class ResponseCache implements AutoCloseable {
     private volatile SemanticSide semantic;
     private final CacheMeters meters;
 
-    public ResponseCache(ResponseStore store, Supplier<SemanticSide> semanticFactory, MeterRegistry registry) {
+    private final dev.caravan.work.CpuPool cpu;
+
+    /** @param cpu where large requests are hashed (null: on the caller's thread) */
+    public ResponseCache(ResponseStore store, Supplier<SemanticSide> semanticFactory, MeterRegistry registry,
+                         dev.caravan.work.CpuPool cpu) {
         this.store = store;
+        this.cpu = cpu;
         this.semanticFactory = semanticFactory;
         this.meters = new CacheMeters(registry, this);
     }
 
     ResponseStore store() {
         return store;
+    }
+
+    dev.caravan.work.CpuPool cpu() {
+        return cpu;
     }
 
     Flights flights() {
