@@ -39,4 +39,9 @@ class PhoneRecognizerTest {
     void timestampsVersionsAndOrderNumbersAreNotPhones() {
         assertThat(found("2026-12-01T10:00:00Z, 2026-12-01 10:00:00, v10.15.7, ORD-212-456-7890")).isEmpty();
     }
+
+    @Test
+    void aRunOfMoreThanFifteenDigitsIsNotAPhoneBecauseE164AllowsFifteen() {
+        assertThat(found("ref 212 456 7890 4455 6677")).isEmpty();
+    }
 }
