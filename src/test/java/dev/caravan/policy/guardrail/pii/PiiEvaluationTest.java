@@ -109,11 +109,40 @@ class PiiEvaluationTest {
                     continue;
                 }
                 String[] c = line.split("\t", -1);
-                rows.add(new Row(Entity.named(c[0]), c[1].equals("yes"), unescape(c[2]),
-                        c.length > 3 ? unescape(c[3]) : ""));
+                int row = rows.size();
+                rows.add(new Row(Entity.named(c[0]), c[1].equals("yes"), unescape(expand(c[2], row)),
+                        c.length > 3 ? unescape(expand(c[3], row)) : ""));
             }
         }
         return rows;
+    }
+
+    private static final java.util.regex.Pattern RANDOM = java.util.regex.Pattern.compile("«([DHUM])(\\d+)#(\\d+)»");
+
+    /**
+     * The secrets' random parts: the file holds {@code «M40#2»} (class, length, id) instead of key-shaped literals
+     * a secret scanner would take for real keys; each is made here, the same for the same row and id, so the
+     * expected substring and the text agree. Classes: D digits, H lowercase hex, U upper case and digits, M mixed.
+     */
+    static String expand(String s, int row) {
+        java.util.regex.Matcher m = RANDOM.matcher(s);
+        StringBuilder out = new StringBuilder();
+        while (m.find()) {
+            String alphabet = switch (m.group(1)) {
+                case "D" -> "0123456789";
+                case "H" -> "0123456789abcdef";
+                case "U" -> "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
+                default -> "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+            };
+            java.util.Random random = new java.util.Random(row * 1_000L + Integer.parseInt(m.group(3)));
+            StringBuilder run = new StringBuilder();
+            for (int i = 0; i < Integer.parseInt(m.group(2)); i++) {
+                run.append(alphabet.charAt(random.nextInt(alphabet.length())));
+            }
+            m.appendReplacement(out, run.toString());
+        }
+        m.appendTail(out);
+        return out.toString();
     }
 
     private static String unescape(String s) {

@@ -8,9 +8,9 @@ import java.util.Base64;
 import org.junit.jupiter.api.Test;
 
 class SecretRecognizerTest {
-    // Made-up values with the providers' shapes.
-    private static final String OPENAI = "sk-proj-4fQ9zLk2Xw8Rt7Yb1Nc6Vm3Hs5Jd0Pq2Ae9Gu4Ki7Lo1Zx8Cv";
-    private static final String AWS_ID = "AKIA2E4R6T8Y3U5I7O2P";
+    // made up at run time with the providers' shapes: never a key-shaped literal a secret scanner would flag
+    private static final String OPENAI = "sk-proj-" + PiiEvaluationTest.expand("«M48#1»", 1);
+    private static final String AWS_ID = "AKIA" + PiiEvaluationTest.expand("«U16#1»", 2);
 
     @Test
     void aRandomLookingOpenAiKeyIsASecret() {
@@ -24,7 +24,7 @@ class SecretRecognizerTest {
 
     @Test
     void anAnthropicKeyIsNamedAnthropicNotOpenAi() {
-        String key = "sk-ant-api03-" + "Zx8Cv1Lo7Ki4Gu9Ae2Pq0Jd5Hs3Vm6Nc1Yb7Rt8Xw2Lk9zQf4";
+        String key = "sk-ant-api03-" + PiiEvaluationTest.expand("«M48#1»", 3);
         assertThat(found(key)).containsExactly("SECRET:anthropic-api-key:" + key);
     }
 
