@@ -307,11 +307,11 @@ public final class Caravan {
         config.onChange(next -> BudgetRebuild.seed(next, counters, history, budgetMeters));
         responseCache = responseCache(context);
         dev.caravan.config.CacheConfig.Exact bounds = config.get().cache().exact();
-        if (semanticAnywhere(config.get())) {
+        if (config.get().cache().semanticAnywhere()) {
             responseCache.prepareSemantic(); // the model loads off the request path, before the first lookup
         }
         config.onChange(next -> {
-            if (semanticAnywhere(next)) {
+            if (next.cache().semanticAnywhere()) {
                 responseCache.prepareSemantic();
             }
             dev.caravan.config.CacheConfig.Exact now = next.cache().exact();
@@ -349,13 +349,13 @@ public final class Caravan {
      * {@code caravan.redisUrl}) names one, so every replica counts against the same numbers.
      */
     private Counters counters(CamelContext context) {
-        String redis = property(context, "caravan.redisUrl", System.getenv("CARAVAN_REDIS_URL"));
-        if (redis == null || redis.isBlank()) {
+        String redis = redisUrl(context);
+        if (redis == null) {
             return new LocalCounters();
         }
         // fail-open by default: with Redis gone each replica counts alone (logged, caravan_limits_degraded = 1)
         LOG.info("Limits and budgets are counted in Redis ({})", redactedUrl(redis));
-        return new DegradingCounters(RedisCounters.connect(redis.trim(), property(context, "caravan.redisPrefix", null)),
+        return new DegradingCounters(RedisCounters.connect(redis, property(context, "caravan.redisPrefix", null)),
                 new LocalCounters(), metrics.registry(), () -> config.get().cost().failClosed());
     }
 
@@ -379,13 +379,14 @@ public final class Caravan {
      */
     private ResponseCache responseCache(CamelContext context) {
         dev.caravan.config.CacheConfig.Exact exact = config.get().cache().exact();
-        String redis = property(context, "caravan.redisUrl", System.getenv("CARAVAN_REDIS_URL"));
+        String redis = redisUrl(context);
+        String prefix = property(context, "caravan.redisPrefix", null);
         ResponseStore store;
-        if (redis == null || redis.isBlank()) {
+        if (redis == null) {
             // a cache that filled the heap would fail the requests it serves: at most a quarter of the maximum heap
             long heapShare = Runtime.getRuntime().maxMemory() / 4;
             long maxBytes = Math.min(exact.maxBytes(), heapShare);
-            if (maxBytes < exact.maxBytes() && config.get().cache().exact().enabled()) {
+            if (maxBytes < exact.maxBytes() && exact.enabled()) {
                 LOG.info("cache.exact.maxBytes ({} MB) is more than a quarter of the heap: the cache holds {} MB at most; raise -Xmx to hold more",
                         exact.maxBytes() >> 20, maxBytes >> 20);
             }
@@ -393,20 +394,15 @@ public final class Caravan {
         } else {
             // Redis down: every lookup is a miss and every store a no-op (counted); requests still succeed
             LOG.info("The response cache is shared in Redis ({})", redactedUrl(redis));
-            store = new DegradingResponseStore(RedisResponseStore.connect(redis.trim(),
-                    property(context, "caravan.redisPrefix", null)), metrics.registry());
+            store = new DegradingResponseStore(RedisResponseStore.connect(redis, prefix), metrics.registry());
         }
-        boolean shared = redis != null && !redis.isBlank();
-        return new ResponseCache(store, () -> semanticCache(shared ? redis.trim() : null,
-                property(context, "caravan.redisPrefix", null)), metrics.registry(), cpu);
+        return new ResponseCache(store, () -> semanticCache(redis, prefix), metrics.registry(), cpu);
     }
 
-    /** Whether any request may use the semantic cache under {@code config}: the top-level switch or any override. */
-    private static boolean semanticAnywhere(dev.caravan.config.GatewayConfig config) {
-        dev.caravan.config.CacheConfig cache = config.cache();
-        return cache.semantic().enabled()
-                || java.util.stream.Stream.of(cache.byModel(), cache.byTeam(), cache.byKey())
-                        .flatMap(m -> m.values().stream()).anyMatch(s -> Boolean.TRUE.equals(s.semantic()));
+    /** {@code CARAVAN_REDIS_URL} (or {@code caravan.redisUrl}): the Redis replicas share, or null for none. */
+    private static String redisUrl(CamelContext context) {
+        String redis = property(context, "caravan.redisUrl", System.getenv("CARAVAN_REDIS_URL"));
+        return redis == null || redis.isBlank() ? null : redis.trim();
     }
 
     /**

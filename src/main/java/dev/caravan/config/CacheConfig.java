@@ -72,34 +72,35 @@ public record CacheConfig(Exact exact, Semantic semantic, boolean cacheToolCalls
 
     /** Whether the exact cache serves a request: global, then the model's, the team's, the key's switch (last wins). */
     public boolean exactFor(String model, String team, String key) {
-        boolean on = exact.enabled();
-        on = pick(byModel.get(model), Switch::exact, on);
-        on = pick(team == null ? null : byTeam.get(team), Switch::exact, on);
-        return pick(key == null ? null : byKey.get(key), Switch::exact, on);
+        return decide(exact.enabled(), Switch::exact, model, team, key);
     }
 
     /** Whether the semantic cache serves a request, decided as {@link #exactFor}. */
     public boolean semanticFor(String model, String team, String key) {
-        boolean on = semantic.enabled();
-        on = pick(byModel.get(model), Switch::semantic, on);
-        on = pick(team == null ? null : byTeam.get(team), Switch::semantic, on);
-        return pick(key == null ? null : byKey.get(key), Switch::semantic, on);
+        return decide(semantic.enabled(), Switch::semantic, model, team, key);
     }
 
     /** The exact entries' TTL for a request, decided as {@link #exactFor}. */
     public Duration exactTtlFor(String model, String team, String key) {
-        Duration ttl = exact.ttl();
-        for (Switch s : new Switch[] {byModel.get(model), team == null ? null : byTeam.get(team),
-                key == null ? null : byKey.get(key)}) {
-            if (s != null && s.exactTtl() != null) {
-                ttl = s.exactTtl();
-            }
-        }
-        return ttl;
+        return decide(exact.ttl(), Switch::exactTtl, model, team, key);
     }
 
-    private static boolean pick(Switch s, java.util.function.Function<Switch, Boolean> field, boolean fallback) {
-        Boolean value = s == null ? null : field.apply(s);
-        return value == null ? fallback : value;
+    /** Whether any request may use the semantic cache: the top-level switch or any model's, team's or key's. */
+    public boolean semanticAnywhere() {
+        return semantic.enabled() || java.util.stream.Stream.of(byModel, byTeam, byKey)
+                .flatMap(m -> m.values().stream()).anyMatch(s -> Boolean.TRUE.equals(s.semantic()));
+    }
+
+    /** The top-level value, then each level that says something: model, team, key (the most specific wins). */
+    private <T> T decide(T global, java.util.function.Function<Switch, T> field, String model, String team, String key) {
+        T value = global;
+        for (Switch s : new Switch[] {byModel.get(model), team == null ? null : byTeam.get(team),
+                key == null ? null : byKey.get(key)}) {
+            T said = s == null ? null : field.apply(s);
+            if (said != null) {
+                value = said;
+            }
+        }
+        return value;
     }
 }

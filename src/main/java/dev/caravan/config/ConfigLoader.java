@@ -281,7 +281,7 @@ public final class ConfigLoader {
         CacheConfig.Exact exact = new CacheConfig.Exact(e.path("enabled").asBoolean(c.isObject()),
                 read.duration(e, "cache.exact", "ttl", ed.ttl(), Duration.ofSeconds(1), MAX_CACHE_TTL),
                 read.integer(e, "cache.exact", "maxEntries", (int) ed.maxEntries(), 1, MAX_CACHE_ENTRIES),
-                bytes(e, "cache.exact.maxBytes", ed.maxBytes(), read));
+                bytes(e, "cache.exact", "maxBytes", ed.maxBytes(), read));
         JsonNode s = c.path("semantic");
         CacheConfig.Semantic sd = CacheConfig.Semantic.DEFAULT;
         CacheConfig.Semantic semantic = new CacheConfig.Semantic(s.path("enabled").asBoolean(sd.enabled()),
@@ -346,8 +346,8 @@ public final class ConfigLoader {
     }
 
     /** {@code 256MB}, {@code 64KB}, {@code 1GB} or a plain number of bytes. */
-    private static long bytes(JsonNode parent, String at, long fallback, FieldReader read) {
-        String field = at.substring(at.lastIndexOf('.') + 1);
+    private static long bytes(JsonNode parent, String path, String field, long fallback, FieldReader read) {
+        String at = path + "." + field;
         JsonNode n = parent.get(field);
         if (n == null || n.isNull()) {
             return fallback;

@@ -44,7 +44,6 @@ public final class CachePolicy implements Policy {
     /** What this request's hooks share: its keys, its controls, what it leads or follows, what it assembled. */
     private static final class State {
         final String exactKey;
-        final String scope;
         final CacheControls controls;
         final Duration ttl;
         boolean answered;           // the cache answered: nothing to store
@@ -55,9 +54,8 @@ public final class CachePolicy implements Policy {
         String prompt;
         float[] vector;
 
-        State(String exactKey, String scope, CacheControls controls, Duration ttl) {
+        State(String exactKey, CacheControls controls, Duration ttl) {
             this.exactKey = exactKey;
-            this.scope = scope;
             this.controls = controls;
             this.ttl = ttl;
         }
@@ -81,7 +79,7 @@ public final class CachePolicy implements Policy {
         ObjectNode request = call.request();
         Duration ttl = controls.ttl() != null ? controls.ttl() : config.exactTtlFor(model, call.team(), call.keyId());
         java.util.function.Supplier<State> keys = () -> {
-            State state = new State(CacheKeys.exact(scope, controls.namespace(), operation, request), scope, controls, ttl);
+            State state = new State(CacheKeys.exact(scope, controls.namespace(), operation, request), controls, ttl);
             if (semantic) {
                 SemanticPrompt.of(request, config.semantic()).ifPresent(p -> {
                     state.prompt = p.text();
@@ -137,12 +135,11 @@ public final class CachePolicy implements Policy {
     private CompletionStage<Decision> coalesce(PolicyCall call, State state) {
         CacheConfig.Coalesce settings = config.coalesce();
         if (settings.enabled()) {
-            boolean[] leads = new boolean[1];
-            Flights.Flight flight = cache.flights().join(state.exactKey, settings.maxKeys(), leads);
-            if (flight != null && leads[0]) {
-                state.leads = flight;
-            } else if (flight != null) {
-                CompletableFuture<StoredAnswer> answer = Flights.follow(flight, settings.maxFollowers(), settings.timeout());
+            Flights.Seat seat = cache.flights().join(state.exactKey, settings.maxKeys());
+            if (seat != null && seat.leads()) {
+                state.leads = seat.flight();
+            } else if (seat != null) {
+                CompletableFuture<StoredAnswer> answer = Flights.follow(seat.flight(), settings.maxFollowers(), settings.timeout());
                 if (answer != null) {
                     return answer.thenApply(a -> a != null ? hit(call, a, "HIT", "coalesced", -1) : miss(call));
                 }

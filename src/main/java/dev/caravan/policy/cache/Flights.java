@@ -36,15 +36,15 @@ final class Flights {
     private final ConcurrentHashMap<String, Flight> inFlight = new ConcurrentHashMap<>();
     private final AtomicInteger size = new AtomicInteger();
 
-    /**
-     * The flight this request leads (it must {@link #land} it), or the one it may follow ({@link #follow}); null when
-     * the map is full (call on your own).
-     */
-    Flight join(String key, int maxKeys, boolean[] leads) {
+    /** A request's place in a flight: it leads it (and must {@link #land} it), or may follow it ({@link #follow}). */
+    record Seat(Flight flight, boolean leads) {
+    }
+
+    /** This request's seat in the flight for {@code key}; null when the map is full (call on your own). */
+    Seat join(String key, int maxKeys) {
         Flight existing = inFlight.get(key);
         if (existing != null) {
-            leads[0] = false;
-            return existing;
+            return new Seat(existing, false);
         }
         if (size.incrementAndGet() > maxKeys) {
             size.decrementAndGet();
@@ -54,11 +54,9 @@ final class Flights {
         existing = inFlight.putIfAbsent(key, mine);
         if (existing != null) {
             size.decrementAndGet();
-            leads[0] = false;
-            return existing;
+            return new Seat(existing, false);
         }
-        leads[0] = true;
-        return mine;
+        return new Seat(mine, true);
     }
 
     /**

@@ -7,8 +7,6 @@ import dev.caravan.core.Json;
 import dev.caravan.stream.StreamHook;
 import dev.caravan.usage.Usage;
 
-import java.util.ArrayList;
-import java.util.List;
 import java.util.TreeMap;
 import java.util.function.BooleanSupplier;
 
@@ -189,6 +187,7 @@ final class StreamAssembly implements StreamHook {
             if (c.logprobs != null) {
                 choice.set("logprobs", c.logprobs);
             }
+            // a stream that completed without naming its finish reason finished: it is "stop"
             choice.set("finish_reason", c.finish == null ? Json.MAPPER.getNodeFactory().textNode("stop") : c.finish);
         }
         if (usage != null) {
@@ -200,12 +199,5 @@ final class StreamAssembly implements StreamHook {
             body.put("system_fingerprint", systemFingerprint);
         }
         return body;
-    }
-
-    /** The finish reasons seen, one per choice (for the store's checks). */
-    List<String> finishReasons() {
-        List<String> reasons = new ArrayList<>(choices.size());
-        choices.values().forEach(c -> reasons.add(c.finish == null ? null : c.finish.asText()));
-        return reasons;
     }
 }
