@@ -1,29 +1,33 @@
 package dev.caravan.policy.cache;
 
+import dev.caravan.work.CpuPool;
 import io.micrometer.core.instrument.MeterRegistry;
+import org.slf4j.LoggerFactory;
 
 import java.util.concurrent.CompletableFuture;
 import java.util.concurrent.CompletionStage;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.function.Supplier;
 
 /**
  * One gateway's cache state, which outlives config reloads (each reload makes a new {@link CachePolicy} over it):
  * the store of answers, the requests in flight, the semantic index (made on first use: its model loads in about a
- * second and takes ~90 MB, so a gateway that never turns the semantic cache on never loads it), and the metrics.
+ * second and takes ~110 MB, so a gateway that never turns the semantic cache on never loads it), and the metrics.
  */
 public final class ResponseCache implements AutoCloseable {
 
     private final ResponseStore store;
     private final Flights flights = new Flights();
+    private final CacheMeters meters;
+    private final CpuPool cpu;
     private final Supplier<SemanticSide> semanticFactory;
     private volatile SemanticSide semantic;
-    private final CacheMeters meters;
-
-    private final dev.caravan.work.CpuPool cpu;
+    private final AtomicBoolean preparing = new AtomicBoolean();
+    private volatile boolean failed; // a model that cannot load is said once, not tried on every request
 
     /** @param cpu where large requests are hashed (null: on the caller's thread) */
     public ResponseCache(ResponseStore store, Supplier<SemanticSide> semanticFactory, MeterRegistry registry,
-                         dev.caravan.work.CpuPool cpu) {
+                         CpuPool cpu) {
         this.store = store;
         this.cpu = cpu;
         this.semanticFactory = semanticFactory;
@@ -34,7 +38,7 @@ public final class ResponseCache implements AutoCloseable {
         return store;
     }
 
-    dev.caravan.work.CpuPool cpu() {
+    CpuPool cpu() {
         return cpu;
     }
 
@@ -63,17 +67,13 @@ public final class ResponseCache implements AutoCloseable {
             try {
                 semantic = semanticFactory.get();
             } catch (RuntimeException | LinkageError e) {
-                org.slf4j.LoggerFactory.getLogger(ResponseCache.class)
-                        .warn("The semantic cache cannot start ({}); the exact cache serves alone", e.toString());
+                LoggerFactory.getLogger(ResponseCache.class).warn("The semantic cache cannot start ({}); the exact cache serves alone", e.toString());
                 failed = true;
             } finally {
                 preparing.set(false);
             }
         }
     }
-
-    private final java.util.concurrent.atomic.AtomicBoolean preparing = new java.util.concurrent.atomic.AtomicBoolean();
-    private volatile boolean failed; // a model that cannot load is said once, not tried on every request
 
     /** Makes the semantic side now, off the request path (a config that turns it on, at start or on reload). */
     public void prepareSemantic() {
@@ -102,6 +102,10 @@ public final class ResponseCache implements AutoCloseable {
     @Override
     public void close() {
         store.close();
+        SemanticSide s = semantic;
+        if (s != null) {
+            s.close();
+        }
     }
 
     static <T> CompletableFuture<T> done(T value) {

@@ -4,7 +4,7 @@ import java.time.Duration;
 import java.util.concurrent.CompletionStage;
 
 /** The semantic cache as the policy uses it: find a verified neighbour's entry, remember a new prompt, forget. */
-public interface SemanticSide {
+public interface SemanticSide extends AutoCloseable {
 
     /**
      * @param vector     the prompt's embedding (to remember it by, if its answer is stored)
@@ -23,4 +23,9 @@ public interface SemanticSide {
     long clear(String namespace, String model);
 
     int entries();
+
+    /** Releases the model and any connection to other replicas, at shutdown. */
+    @Override
+    default void close() {
+    }
 }

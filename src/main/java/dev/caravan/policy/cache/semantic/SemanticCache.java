@@ -93,4 +93,13 @@ public final class SemanticCache implements SemanticSide {
     public int entries() {
         return index.size();
     }
+
+    @Override
+    public void close() {
+        SemanticShare s = share;
+        if (s != null) {
+            s.close();
+        }
+        embedder.close();
+    }
 }
