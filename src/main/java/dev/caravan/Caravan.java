@@ -30,6 +30,11 @@ import dev.caravan.policy.cache.semantic.SemanticCache;
 import dev.caravan.policy.cache.semantic.SemanticIndex;
 import dev.caravan.policy.cache.semantic.SemanticShare;
 import dev.caravan.admin.CacheAdmin;
+import dev.caravan.policy.guardrail.GuardrailEvents;
+import dev.caravan.policy.guardrail.GuardrailOutputPolicy;
+import dev.caravan.policy.guardrail.GuardrailPolicy;
+import dev.caravan.policy.guardrail.Guardrails;
+import dev.caravan.policy.guardrail.injection.InjectionDetector;
 import dev.caravan.config.ReloadWatcher;
 import dev.caravan.config.StartFailure;
 import dev.caravan.transport.http.Cors;
@@ -111,10 +116,14 @@ public final class Caravan {
     private static final PolicyRegistry POLICIES = PolicyRegistry.shared();
 
     /**
-     * Cost control and the cache are built in: every chain holds these first, unless {@code policies:} places them
-     * itself. The cache comes last: a hit still counts against limits, and is charged nothing.
+     * Cost control, the guardrails and the cache are built in: every chain holds these first, unless
+     * {@code policies:} places them itself. The cache comes after the limits (a hit still counts against them, and is
+     * charged nothing) and between the two guardrail halves: the input guardrail runs before the lookup (a blocked
+     * prompt is never answered from the cache; a de-identified one is looked up by its de-identified form), and
+     * the output guardrail's after-hook runs before the cache keeps an answer (it keeps only what passed).
      */
-    private static final java.util.List<String> BUILT_IN = java.util.List.of("ledger", "limits", "budget", "cache");
+    private static final java.util.List<String> BUILT_IN = java.util.List.of("ledger", "limits", "budget",
+            "guardrail", "cache", "guardrail-output");
 
     /** Refuses a {@code policies:} name no policy is registered under, at start and on reload alike. */
     private static ConfigLoader configLoader() {
@@ -248,6 +257,7 @@ public final class Caravan {
                 if (responseCache != null) {
                     responseCache.close();
                 }
+                closeGuardrails();
             }
         };
     }
@@ -321,6 +331,10 @@ public final class Caravan {
             }
         });
         policies.register("cache", (settings, gateway) -> new CachePolicy(gateway.cache(), responseCache));
+        GuardrailEvents guardrailEvents = new GuardrailEvents(metrics.registry());
+        policies.register("guardrail", (settings, gateway) -> new GuardrailPolicy(guardrails(gateway, guardrailEvents)));
+        policies.register("guardrail-output", (settings, gateway) ->
+                new GuardrailOutputPolicy(guardrails(gateway, guardrailEvents)));
         r.bind("cacheAdmin", new CacheAdmin(responseCache));
         PolicyChains chains = new PolicyChains(policies, config.get());
         config.onChange(chains::rebuild); // a block its policy refuses refuses the reload
@@ -370,6 +384,58 @@ public final class Caravan {
             return opened;
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw new StartFailure.ServiceUnavailable("the spend ledger cannot be opened: " + e.getMessage());
+        }
+    }
+
+    private Guardrails guardrails;          // the last config's, so its two halves share one compile
+    private InjectionDetector injection;    // rules only until a config turns the semantic detector on
+    private MiniLmEmbedder injectionModel;  // the semantic detector's own model session, closed at shutdown
+    private java.net.http.HttpClient webhooks;
+    private java.util.concurrent.ExecutorService webhookPool;
+
+    /**
+     * The guardrail policies of {@code gateway}, compiled once for both halves. The semantic injection detector's
+     * model loads here, the first time a config turns it on: at start, or on the reload thread, never on a request.
+     */
+    private synchronized Guardrails guardrails(GatewayConfig gateway, GuardrailEvents events) {
+        if (guardrails != null && guardrails.config() == gateway.guardrails()) {
+            return guardrails;
+        }
+        boolean semantic = gateway.guardrails().policies().values().stream()
+                .anyMatch(g -> !g.injection().input().equals("off") && g.injection().semantic());
+        if (semantic && injectionModel == null) {
+            long start = System.nanoTime();
+            injectionModel = new MiniLmEmbedder(cpu);
+            injectionModel.warm();
+            injection = new InjectionDetector(injectionModel);
+            LOG.info("The semantic prompt-injection detector is ready ({} ms)", (System.nanoTime() - start) / 1_000_000);
+        } else if (injection == null) {
+            injection = new InjectionDetector(null);
+        }
+        if (webhooks == null) {
+            // two threads for the webhooks' callbacks (they parse a small JSON answer); the queue is bounded by the
+            // webhook calls in flight, which the connection cap bounds; idle threads end after 30 s
+            java.util.concurrent.ThreadPoolExecutor pool = new java.util.concurrent.ThreadPoolExecutor(2, 2, 30,
+                    java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(100_000), task -> {
+                Thread t = new Thread(task, "caravan-guardrail-webhook");
+                t.setDaemon(true);
+                return t;
+            });
+            pool.allowCoreThreadTimeOut(true);
+            webhookPool = pool;
+            webhooks = java.net.http.HttpClient.newBuilder().executor(pool)
+                    .connectTimeout(java.time.Duration.ofSeconds(2)).build();
+        }
+        guardrails = new Guardrails(gateway.guardrails(), injection, webhooks, events);
+        return guardrails;
+    }
+
+    private synchronized void closeGuardrails() {
+        if (injectionModel != null) {
+            injectionModel.close();
+        }
+        if (webhookPool != null) {
+            webhookPool.shutdownNow();
         }
     }
 

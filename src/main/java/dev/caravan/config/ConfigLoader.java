@@ -269,7 +269,132 @@ public final class ConfigLoader {
                 read.integer(limits, "limits", "defaultMaxTokens", (int) CostSettings.DEFAULT_MAX_TOKENS, 1, 10_000_000),
                 root.path("metrics").path("keyLabels").asBoolean(false));
         return new GatewayConfig(providers, models, keys, policies(root, models, keys, problems), teams, cost,
-                cache(root, read));
+                cache(root, read), guardrails(root, read));
+    }
+
+    /** {@code guardrails:} and the teams' and keys' {@code guardrails:} choices (each naming a defined policy). */
+    private GuardrailConfig guardrails(JsonNode root, FieldReader read) {
+        JsonNode g = root.path("guardrails");
+        Set<String> allowAll = new TreeSet<>(texts(g.path("allow")));
+        Map<String, GuardrailConfig.Guard> policies = new HashMap<>();
+        g.path("policies").fields().forEachRemaining(e -> policies.put(e.getKey(),
+                guard(e.getKey(), e.getValue(), allowAll, read)));
+        String defaultPolicy = guardChoice(g, "guardrails", policies, read);
+        Map<String, String> byTeam = new HashMap<>();
+        root.path("teams").fields().forEachRemaining(t -> {
+            String choice = guardChoice(t.getValue(), "teams." + t.getKey(), policies, read);
+            if (choice != null) {
+                byTeam.put(t.getKey(), choice);
+            }
+        });
+        Map<String, String> byKey = new HashMap<>();
+        int i = 0;
+        for (JsonNode k : root.path("keys")) {
+            String choice = guardChoice(k, "keys[" + i++ + "]", policies, read);
+            if (choice != null) {
+                byKey.put(k.get("id").asText(), choice);
+            }
+        }
+        return new GuardrailConfig(defaultPolicy == null || defaultPolicy.isEmpty() ? null : defaultPolicy,
+                policies, byTeam, byKey);
+    }
+
+    /** A {@code default:} or {@code guardrails:} choice: a defined policy's name, "" for none, null when absent. */
+    private static String guardChoice(JsonNode parent, String path, Map<String, GuardrailConfig.Guard> policies,
+                                      FieldReader read) {
+        String field = path.equals("guardrails") ? "default" : "guardrails";
+        JsonNode n = parent.get(field);
+        if (n == null || n.isNull()) {
+            return null;
+        }
+        String name = n.asText().trim();
+        if (n.isBoolean() && !n.asBoolean() || name.equalsIgnoreCase("off") || name.equalsIgnoreCase("none")) {
+            return "";
+        }
+        if (!policies.containsKey(name)) {
+            read.problem(FieldReader.at(path, field), "no guardrail policy is named " + FieldReader.quote(name)
+                    + (policies.isEmpty() ? " (guardrails.policies defines none)"
+                    : " (defined: " + String.join(", ", new TreeSet<>(policies.keySet())) + ")"));
+            return null;
+        }
+        return name;
+    }
+
+    private GuardrailConfig.Guard guard(String name, JsonNode g, Set<String> allowAll, FieldReader read) {
+        String at = "guardrails.policies." + name;
+        GuardrailConfig.Pii pii = GuardrailConfig.Pii.OFF;
+        if (g.has("pii")) {
+            JsonNode p = g.get("pii");
+            Set<String> entities = p.has("entities") ? new TreeSet<>(texts(p.get("entities")))
+                    : Set.of("email", "phone", "card", "iban", "ssn", "ip", "secret");
+            Set<String> allow = new TreeSet<>(allowAll);
+            allow.addAll(texts(p.path("allow")));
+            String input = action(p.get("input"), "redact");
+            String output = action(p.get("output"), "off");
+            if (output.equals("deidentify")) {
+                read.problem(at + ".pii.output", "deidentify applies to the input (the answer gets the originals back); "
+                        + "the output takes redact, mask, block, alert or off");
+            }
+            pii = new GuardrailConfig.Pii(entities, input, output, allow, p.path("phoneRegion").asText("US")
+                    .toUpperCase(Locale.ROOT));
+        }
+        GuardrailConfig.Injection injection = GuardrailConfig.Injection.OFF;
+        if (g.has("injection")) {
+            JsonNode j = g.get("injection");
+            Double threshold = j.has("threshold") ? read.number(j, at + ".injection", "threshold", 0.5, 0, 1) : null;
+            GuardrailConfig.Classifier classifier = null;
+            if (j.has("classifier")) {
+                JsonNode c = j.get("classifier");
+                String model = c.path("model").asText();
+                String tokenizer = c.path("tokenizer").asText();
+                for (String[] file : new String[][]{{"model", model}, {"tokenizer", tokenizer}}) {
+                    if (!readable(file[1])) {
+                        read.problem(at + ".injection.classifier." + file[0], "the file " + file[1] + " cannot be read");
+                    }
+                }
+                classifier = new GuardrailConfig.Classifier(model, tokenizer,
+                        read.number(c, at + ".injection.classifier", "threshold", 0.5, 0, 1),
+                        read.integer(c, at + ".injection.classifier", "label", 1, 0, 1000));
+            }
+            injection = new GuardrailConfig.Injection(action(j.get("input"), "block"), threshold,
+                    j.path("semantic").asBoolean(true), classifier);
+        }
+        List<String> deny = new ArrayList<>();
+        int i = 0;
+        for (JsonNode d : g.path("deny")) {
+            String where = at + ".deny[" + i++ + "]";
+            try {
+                java.util.regex.Pattern.compile(d.asText());
+                deny.add(d.asText());
+            } catch (java.util.regex.PatternSyntaxException e) {
+                // the pattern is the operator's own, not a secret: naming what is wrong in it helps
+                read.problem(where, "is not a valid regular expression: " + e.getDescription() + " at index " + e.getIndex());
+            }
+        }
+        GuardrailConfig.Webhook webhook = null;
+        if (g.has("webhook")) {
+            JsonNode w = g.get("webhook");
+            URI url = baseUrl(at + ".webhook.url", w.path("url").asText(), read);
+            Map<String, String> headers = new HashMap<>();
+            w.path("headers").fields().forEachRemaining(h -> {
+                String value = secret(at + ".webhook.headers." + h.getKey(), h.getValue().asText(), read);
+                if (value != null) {
+                    headers.put(h.getKey(), value);
+                }
+            });
+            webhook = new GuardrailConfig.Webhook(url,
+                    read.duration(w, at + ".webhook", "timeout", Duration.ofMillis(300), Duration.ofMillis(1), MAX_TIMEOUT),
+                    w.path("onError").asText("block"), headers);
+        }
+        return new GuardrailConfig.Guard(name, pii, injection, deny, webhook);
+    }
+
+    /** An action as written; YAML's bare {@code off} is false. */
+    private static String action(JsonNode n, String fallback) {
+        if (n == null || n.isNull()) {
+            return fallback;
+        }
+        return n.isBoolean() && !n.asBoolean() ? "off" : n.asText().trim().toLowerCase(Locale.ROOT);
     }
 
     /** {@code cache:} at the top, and the models', teams' and keys' own {@code cache:} switches. */

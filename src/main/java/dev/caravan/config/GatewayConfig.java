@@ -21,7 +21,8 @@ public record GatewayConfig(Map<String, ProviderConfig> providers,
                             Policies policies,
                             Map<String, TeamConfig> teams,
                             CostSettings cost,
-                            CacheConfig cache) {
+                            CacheConfig cache,
+                            GuardrailConfig guardrails) {
 
     /**
      * @param chain       each {@code policies:} entry: its name and its block (an empty object for a bare name)
@@ -44,12 +45,12 @@ public record GatewayConfig(Map<String, ProviderConfig> providers,
 
     public GatewayConfig(Map<String, ProviderConfig> providers, Map<String, ModelConfig> models,
                          Map<String, KeyConfig> keysBySha256) {
-        this(providers, models, keysBySha256, Policies.NONE, Map.of(), CostSettings.DEFAULT, CacheConfig.DEFAULT);
+        this(providers, models, keysBySha256, Policies.NONE, Map.of(), CostSettings.DEFAULT, CacheConfig.DEFAULT, GuardrailConfig.NONE);
     }
 
     public GatewayConfig(Map<String, ProviderConfig> providers, Map<String, ModelConfig> models,
                          Map<String, KeyConfig> keysBySha256, Policies policies) {
-        this(providers, models, keysBySha256, policies, Map.of(), CostSettings.DEFAULT, CacheConfig.DEFAULT);
+        this(providers, models, keysBySha256, policies, Map.of(), CostSettings.DEFAULT, CacheConfig.DEFAULT, GuardrailConfig.NONE);
     }
 
     public GatewayConfig {
@@ -57,6 +58,7 @@ public record GatewayConfig(Map<String, ProviderConfig> providers,
         teams = teams == null ? Map.of() : Map.copyOf(teams);
         cost = cost == null ? CostSettings.DEFAULT : cost;
         cache = cache == null ? CacheConfig.DEFAULT : cache;
+        guardrails = guardrails == null ? GuardrailConfig.NONE : guardrails;
         providers = Map.copyOf(providers);
         models = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(models));
         keysBySha256 = Map.copyOf(keysBySha256);

@@ -76,11 +76,19 @@ public record RequestFacts(String requestId, String operation, String method, St
         return operation != null;
     }
 
-    /** Which control refused the request: {@code limit} (a rate limit), {@code budget}, or null when none did. */
+    /**
+     * Which control refused the request: {@code limit} (a rate limit), {@code budget}, {@code guardrail}, or null
+     * when none did.
+     */
     public String refusedBy() {
-        if ("rate_limit_exceeded".equals(errorCode)) {
-            return "limit";
+        if (errorCode == null) {
+            return null;
         }
-        return "budget_exceeded".equals(errorCode) ? "budget" : null;
+        return switch (errorCode) {
+            case "rate_limit_exceeded" -> "limit";
+            case "budget_exceeded" -> "budget";
+            case "guardrail_blocked" -> "guardrail";
+            default -> null;
+        };
     }
 }

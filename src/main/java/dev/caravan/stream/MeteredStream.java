@@ -284,7 +284,8 @@ public final class MeteredStream implements ChatStream {
             public void fail(GatewayException error) {
                 if (!upstreamDone) {
                     upstream.cancel();
-                    pending.clear(); // nothing after the policy's stop reaches the client
+                    // what the hooks released before the stop still reaches the client (a guardrail's text before
+                    // its finding, its content_filter finish); nothing after it does: the upstream is cancelled
                     terminal(Outcome.POLICY_ENDED, error);
                 }
             }

@@ -15,7 +15,10 @@ public interface StreamHook {
     interface Out {
         void emit(ObjectNode chunk);
 
-        /** Ends the stream with an error event; nothing more reaches the client. */
+        /**
+         * Ends the stream with an error event: what was emitted before still reaches the client, then the error;
+         * nothing after it does (the upstream is cancelled).
+         */
         void fail(GatewayException error);
     }
 
