@@ -397,7 +397,7 @@ public final class Caravan {
      * The guardrail policies of {@code gateway}, compiled once for both halves. The semantic injection detector's
      * model loads here, the first time a config turns it on: at start, or on the reload thread, never on a request.
      */
-    private synchronized Guardrails guardrails(GatewayConfig gateway, GuardrailEvents events) {
+    private synchronized Guardrails guardrails(dev.caravan.config.GatewayConfig gateway, GuardrailEvents events) {
         if (guardrails != null && guardrails.config() == gateway.guardrails()) {
             return guardrails;
         }

@@ -155,12 +155,14 @@ public final class AnthropicStreamEncoder implements StreamEncoder {
     @Override
     public void error(GatewayException error, ByteBuf out) {
         if (started && "content_filter".equals(finishReason)) {
-            // a guardrail stopped the answer: the message ends as a refusal the SDK reads, then the error says why
+            // a guardrail stopped the answer: the message ends as a refusal (a whole message the SDK's accumulator
+            // accepts), then the error event says why
             closeBlock(out);
             ObjectNode delta = Json.object().put("type", "message_delta");
             delta.putObject("delta").put("stop_reason", "refusal").putNull("stop_sequence");
             delta.set("usage", MessagesTranslator.usage(Json.object()));
             event(out, "message_delta", delta);
+            event(out, "message_stop", Json.object().put("type", "message_stop"));
         }
         event(out, "error", AnthropicErrors.body(error));
     }

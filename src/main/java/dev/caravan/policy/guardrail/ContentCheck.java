@@ -20,10 +20,11 @@ import java.util.regex.Pattern;
  * length a PII finding before a deny match).
  *
  * <p>In a stream, {@link #holdFrom} decides how much of the answer must wait: only what could still become a hit, so
- * plain prose is held by at most its last, unfinished word (see there). Deny patterns are arbitrary regexes, so with
- * any configured the last {@code denyLookahead} characters (64 by default) are always held as well; a deny match
- * longer than that is not guaranteed to be caught in a stream (its start may have been released before its end
- * arrived), only in whole answers.
+ * plain prose is held by at most its last, unfinished word (see there). Deny patterns are arbitrary regexes: of the
+ * last {@code denyLookahead} characters (64 by default), what could still begin a deny match is held as well (a
+ * start from which the pattern reads to the end of the text so far, {@link Matcher#hitEnd}); a deny match longer
+ * than that is not guaranteed to be caught in a stream (its start may have been released before its end arrived),
+ * only in whole answers.
  */
 public final class ContentCheck implements TextCheck {
 
@@ -131,8 +132,8 @@ public final class ContentCheck implements TextCheck {
      * words before it, within {@link #MAX_GROUPED_SPAN} of the end ("4111 1111 " of "4111 1111 11");</li>
      * <li>with secrets checked: an unterminated "-----BEGIN ... PRIVATE KEY-----" block (or a BEGIN header still
      * being written), until its END line has arrived and been followed by whitespace;</li>
-     * <li>with deny patterns: the last {@code denyLookahead} characters, and the start of a deny match that reaches
-     * the end;</li>
+     * <li>with deny patterns: the earliest start within the last {@code denyLookahead} characters from which a
+     * pattern could still match with more text, and the start of a deny match that reaches the end;</li>
      * </ul>
      * never more than {@link #MAX_HOLD} before the end. Every single-word PII entity lies in the last word and every
      * multi-word one consists of such groups, so a PII hit that reaches the end is inside what these rules hold.
@@ -160,7 +161,8 @@ public final class ContentCheck implements TextCheck {
             hold = Math.min(hold, openKeyBlock(text, floor, tail));
         }
         if (!deny.isEmpty()) {
-            hold = Math.min(hold, Math.min(len - denyLookahead, denyReachingEnd(text, floor)));
+            hold = Math.min(hold, Math.min(denyPrefixAtEnd(text, Math.max(floor, len - denyLookahead)),
+                    denyReachingEnd(text, floor)));
         }
         return Math.max(hold, floor);
     }
@@ -251,6 +253,27 @@ public final class ContentCheck implements TextCheck {
     }
 
     /** The earliest start of a deny match that ends where the text ends (it may still grow), or NONE. */
+    /**
+     * The earliest start in the last {@code denyLookahead} characters from which a deny pattern reads up to the end
+     * of the text and could still match with what is yet to come ({@link Matcher#hitEnd}): only a real prefix of a
+     * possible match is held, not a fixed window, so prose that cannot begin one is released at once.
+     */
+    private int denyPrefixAtEnd(CharSequence text, int from) {
+        int len = text.length();
+        int earliest = len;
+        for (Pattern p : deny) {
+            Matcher m = p.matcher(text).useTransparentBounds(true).useAnchoringBounds(false);
+            for (int start = from; start < earliest; start++) { // later patterns need only look before the earliest
+                m.region(start, len);
+                if (m.lookingAt() ? m.end() == len || m.hitEnd() : m.hitEnd()) {
+                    earliest = start;
+                    break;
+                }
+            }
+        }
+        return earliest;
+    }
+
     private int denyReachingEnd(CharSequence text, int floor) {
         int len = text.length();
         int from = NONE;

@@ -93,10 +93,14 @@ class ContentCheckTest {
     }
 
     @Test
-    void denyPatternsHoldTheirLookAheadAndAMatchStillGrowing() {
+    void denyPatternsHoldOnlyWhatCouldStillBeginAMatchAndAMatchStillGrowing() {
         ContentCheck deny = new ContentCheck(DETECTOR, Set.of(), List.of(Pattern.compile("secret-\\w+")), 16);
         String prose = "a plain sentence that is long enough to hold ";
-        assertThat(held(deny, prose)).hasSize(16);
+        assertThat(held(deny, prose)).isEmpty(); // nothing in it can begin "secret-"
+        assertThat(held(deny, "the word sec")).isEqualTo("sec");
+        assertThat(held(deny, "keep it secret")).isEqualTo("secret");
+        assertThat(held(deny, "keep it secret-")).isEqualTo("secret-");
+        assertThat(held(deny, "keep it secrets ")).isEmpty(); // "secrets" can no longer become "secret-..."
         String growing = "see secret-" + "x".repeat(30);
         assertThat(held(deny, growing)).isEqualTo("secret-" + "x".repeat(30));
     }
