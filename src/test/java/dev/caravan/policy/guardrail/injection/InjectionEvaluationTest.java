@@ -1,0 +1,355 @@
+package dev.caravan.policy.guardrail.injection;
+
+import dev.caravan.policy.cache.semantic.MiniLmEmbedder;
+import dev.caravan.work.CpuPool;
+import io.micrometer.core.instrument.simple.SimpleMeterRegistry;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.MethodOrderer;
+import org.junit.jupiter.api.Order;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.TestMethodOrder;
+
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.TreeMap;
+import java.util.function.Predicate;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The issue's evaluation: {@code caravan/injection-eval.tsv} holds attacks (direct, role-play, indirect in documents
+ * and tool results, obfuscated, other languages) and benign look-alikes (security questions, quoted attacks,
+ * "ignore"/"override" in ordinary requests, harmless role-play, code with delimiters, base64 data). Every row goes
+ * through the real detector (rules, then all-MiniLM-L6-v2 against the shipped exemplars) at
+ * {@link InjectionDetector#DEFAULT_THRESHOLD}. Prints per-category detection and false-positive rates, rules only
+ * and with the semantic layer, a threshold sweep, the misses and false positives, and the cost of a check; writes
+ * them to {@code target/injection-eval.md} (the README's table comes from there).
+ */
+@TestMethodOrder(MethodOrderer.OrderAnnotation.class) // the report's sections in order
+class InjectionEvaluationTest {
+
+    private static final double MIN_DETECTION = 0.80;
+    private static final double MAX_FALSE_POSITIVES = 0.05;
+    /** Cosine from which an exemplar counts as a copy of an evaluation row. */
+    private static final double NEAR_DUPLICATE = 0.95;
+
+    /** {@code holdout}: written after the rules and the default were frozen (the rows after {@code # holdout}). */
+    record Row(boolean attack, String category, String text, boolean holdout) {
+    }
+
+    /** One row through the detector: the rule that fired, its windows' nearest exemplars, and what check() said. */
+    record Scored(Row row, String rule, List<Exemplars.Nearest> windows, InjectionDetector.Verdict verdict) {
+        Exemplars.Nearest best() {
+            return windows.stream().max(Comparator.comparingDouble(Exemplars.Nearest::score)).orElse(null);
+        }
+
+        double score() {
+            return windows.stream().mapToDouble(Exemplars.Nearest::score).max().orElse(0);
+        }
+
+        /** The best window's attack cosine without the benign margin: the design the sweep compares against. */
+        double rawAttack() {
+            return windows.stream().mapToDouble(Exemplars.Nearest::attack).max().orElse(0);
+        }
+
+        boolean flagged(double threshold, boolean rules, boolean semantic) {
+            return (rules && rule != null) || (semantic && score() >= threshold);
+        }
+    }
+
+    static CpuPool cpu;
+    static MiniLmEmbedder embedder;
+    static InjectionDetector detector;
+    static List<Row> rows;
+    static final List<Scored> scored = new ArrayList<>();
+    static final StringBuilder report = new StringBuilder();
+
+    @BeforeAll
+    static void runEveryRow() throws IOException {
+        rows = load();
+        cpu = new CpuPool(2, 256, List.of(), new SimpleMeterRegistry());
+        embedder = new MiniLmEmbedder(cpu);
+        long start = System.nanoTime();
+        embedder.warm();
+        detector = new InjectionDetector(embedder);
+        detector.check(List.of("warm up the exemplars"), InjectionDetector.DEFAULT_THRESHOLD).toCompletableFuture().join();
+        report.append(String.format(Locale.ROOT, "Model load, first embed and embedding the %d exemplars: %.0f ms.%n%n",
+                Exemplars.load().size(), (System.nanoTime() - start) / 1e6));
+        for (Row row : rows) {
+            List<String> texts = List.of(row.text());
+            List<Exemplars.Nearest> windows = detector.nearest(Windows.of(texts)).join();
+            InjectionDetector.Verdict verdict = detector.check(texts, InjectionDetector.DEFAULT_THRESHOLD)
+                    .toCompletableFuture().join();
+            scored.add(new Scored(row, detector.rule(row.text()), windows, verdict));
+        }
+    }
+
+    @AfterAll
+    static void writeTheReport() throws IOException {
+        embedder.close();
+        cpu.close();
+        System.out.println(report);
+        Files.createDirectories(Path.of("target"));
+        Files.writeString(Path.of("target/injection-eval.md"), report.toString());
+    }
+
+    @Test
+    @Order(1)
+    void theDataHoldsOverOneHundredFiftyAttacksAndOneHundredFiftyLookAlikes() {
+        assertThat(rows.stream().filter(Row::holdout).count()).as("holdout rows").isGreaterThanOrEqualTo(80);
+        assertThat(rows.stream().filter(Row::attack).count()).isGreaterThanOrEqualTo(150);
+        assertThat(rows.stream().filter(r -> !r.attack()).count()).isGreaterThanOrEqualTo(150);
+        assertThat(rows.stream().filter(Row::attack).map(Row::category).distinct())
+                .contains("direct-override", "role-play", "indirect-document", "indirect-tool", "obfuscated-base64",
+                        "obfuscated-zero-width", "obfuscated-leet", "multilingual");
+        assertThat(rows.stream().filter(r -> !r.attack()).map(Row::category).distinct())
+                .contains("security-question", "quoted-attack", "ordinary-ignore", "role-play-harmless",
+                        "code-delimiters", "base64-data");
+    }
+
+    @Test
+    @Order(2)
+    void noExemplarIsANearCopyOfAnEvaluationRow() {
+        List<Exemplars.Row> exemplars = Exemplars.load();
+        float[][] e = exemplars.stream().map(x -> embed(Folded.forEmbedding(x.text()))).toArray(float[][]::new);
+        double worst = -1;
+        String worstPair = "";
+        for (Row row : rows) {
+            for (String window : Windows.of(List.of(row.text()))) {
+                float[] v = embed(window);
+                for (int i = 0; i < e.length; i++) {
+                    double c = dot(v, e[i]);
+                    if (c > worst) {
+                        worst = c;
+                        worstPair = "\"" + exemplars.get(i).text() + "\" / \"" + window + "\"";
+                    }
+                }
+                assertThat(exemplars.stream().map(x -> x.text().strip().toLowerCase(Locale.ROOT)))
+                        .doesNotContain(row.text().strip().toLowerCase(Locale.ROOT));
+            }
+        }
+        report.append(String.format(Locale.ROOT, "Closest exemplar to an evaluation window: cosine %.3f, %s.%n%n",
+                worst, worstPair.replace("\n", " ")));
+        assertThat(worst).as("closest exemplar/evaluation pair: " + worstPair).isLessThan(NEAR_DUPLICATE);
+    }
+
+    @Test
+    @Order(3)
+    void atTheDefaultThresholdOverEightyPercentOfAttacksAreCaughtAndAtMostFivePercentOfLookAlikesFlagged() {
+        double t = InjectionDetector.DEFAULT_THRESHOLD;
+        for (Scored s : scored) { // check() and the parts measured here agree
+            assertThat(s.verdict().attack()).as(s.row().text()).isEqualTo(s.flagged(t, true, true));
+        }
+        report.append(String.format(Locale.ROOT, "At the default threshold %.2f (rules, then semantic), all rows:%n%n", t));
+        table(scored, t);
+        List<Scored> holdout = scored.stream().filter(s -> s.row().holdout()).toList();
+        report.append(String.format(Locale.ROOT, "The holdout alone (%d rows written after the rules and the default were "
+                + "frozen, run once):%n%n", holdout.size()));
+        table(holdout, t);
+        List<Scored> attacks = scored.stream().filter(s -> s.row().attack()).toList();
+        List<Scored> benign = scored.stream().filter(s -> !s.row().attack()).toList();
+        report.append("Which rule fired (attacks): ").append(rulesFired(attacks)).append("; (benign): ")
+                .append(rulesFired(benign)).append(".\n\n");
+
+        report.append("Attacks missed (best window's attack cosine / benign cosine / score):\n\n");
+        attacks.stream().filter(s -> !s.flagged(t, true, true)).forEach(s -> report.append(line(s)));
+        report.append("\nBenign rows flagged (holdout rows marked):\n\n");
+        benign.stream().filter(s -> s.flagged(t, true, true)).forEach(s -> report.append(line(s)));
+        report.append('\n');
+
+        double detection = (double) count(attacks, s -> s.flagged(t, true, true)) / attacks.size();
+        double falsePositives = (double) count(benign, s -> s.flagged(t, true, true)) / benign.size();
+        assertThat(detection).as("detection rate at the default threshold").isGreaterThanOrEqualTo(MIN_DETECTION);
+        assertThat(falsePositives).as("false-positive rate at the default threshold").isLessThanOrEqualTo(MAX_FALSE_POSITIVES);
+    }
+
+    @Test
+    @Order(4)
+    void aThresholdSweepShowsWhatTheDefaultTrades() {
+        List<Scored> attacks = scored.stream().filter(s -> s.row().attack()).toList();
+        List<Scored> benign = scored.stream().filter(s -> !s.row().attack()).toList();
+        report.append("Threshold sweep (rules always on; \"semantic alone\" ignores the rules; \"no benign margin\" scores a "
+                + "window by its attack cosine alone):\n\n| threshold | detection | false positives | semantic alone: detection "
+                + "| semantic alone: false positives | no benign margin: detection | no benign margin: false positives |\n"
+                + "|---|---|---|---|---|---|---|\n");
+        for (int step = 0; step <= 12; step++) {
+            double t = 0.45 + 0.025 * step;
+            Predicate<Scored> rawAttack = s -> s.rule() != null || s.rawAttack() >= t;
+            Predicate<Scored> semanticAlone = s -> s.score() >= t;
+            report.append(String.format(Locale.ROOT, "| %.3f%s | %s | %s | %s | %s | %s | %s |%n", t,
+                    Math.abs(t - InjectionDetector.DEFAULT_THRESHOLD) < 1e-9 ? " (default)" : "",
+                    percent(count(attacks, s -> s.flagged(t, true, true)), attacks.size()),
+                    percent(count(benign, s -> s.flagged(t, true, true)), benign.size()),
+                    percent(count(attacks, semanticAlone), attacks.size()),
+                    percent(count(benign, semanticAlone), benign.size()),
+                    percent(count(attacks, rawAttack), attacks.size()),
+                    percent(count(benign, rawAttack), benign.size())));
+        }
+        double[] a = attacks.stream().filter(s -> s.rule() == null).mapToDouble(Scored::score).sorted().toArray();
+        double[] b = benign.stream().mapToDouble(Scored::score).sorted().toArray();
+        report.append(String.format(Locale.ROOT, "%nSemantic scores: attacks no rule caught (%d): median %.3f, lowest %.3f; "
+                        + "benign (%d): median %.3f, 95th percentile %.3f, highest %.3f.%n%n", a.length, a.length == 0 ? 0 : a[a.length / 2],
+                a.length == 0 ? 0 : a[0], b.length, b[b.length / 2], b[(int) (b.length * 0.95)], b[b.length - 1]));
+    }
+
+    @Test
+    @Order(5)
+    void measuresACheckOfAOneKilobytePrompt() {
+        StringBuilder kb = new StringBuilder();
+        while (kb.length() < 1024) {
+            kb.append("Our quarterly report covers revenue, churn and the hiring plan for the platform team. "
+                    + "Please draft three bullet points for the board and keep the tone neutral. ");
+        }
+        String prompt = kb.substring(0, 1024);
+        InjectionDetector rulesOnly = new InjectionDetector(null);
+        double threshold = InjectionDetector.DEFAULT_THRESHOLD;
+        for (int i = 0; i < 2_000; i++) { // warm the JIT
+            rulesOnly.check(List.of(prompt), threshold).toCompletableFuture().join();
+        }
+        long[] rules = new long[2_000];
+        for (int i = 0; i < rules.length; i++) {
+            long t0 = System.nanoTime();
+            rulesOnly.check(List.of(prompt), threshold).toCompletableFuture().join();
+            rules[i] = System.nanoTime() - t0;
+        }
+        for (int i = 0; i < 30; i++) {
+            detector.check(List.of(prompt), threshold).toCompletableFuture().join();
+        }
+        long[] semantic = new long[200];
+        for (int i = 0; i < semantic.length; i++) {
+            long t0 = System.nanoTime();
+            detector.check(List.of(prompt), threshold).toCompletableFuture().join();
+            semantic[i] = System.nanoTime() - t0;
+        }
+        Arrays.sort(rules);
+        Arrays.sort(semantic);
+        report.append(String.format(Locale.ROOT, "A check of a 1 KB prompt (%d windows) on this machine (%d cores, CpuPool of 2): "
+                        + "rules only p50 %.3f ms, p99 %.3f ms (2,000 calls after 2,000 warm-up); rules + semantic p50 %.1f ms, "
+                        + "p99 %.1f ms (200 calls after 30 warm-up).%n", Windows.of(List.of(prompt)).size(),
+                Runtime.getRuntime().availableProcessors(), ms(rules, 0.50), ms(rules, 0.99), ms(semantic, 0.50),
+                ms(semantic, 0.99)));
+        // reported, not asserted: a timed assertion on a shared 2-core machine would fail at random
+    }
+
+    // ---------------------------------------------------------------------------------------------- helpers
+
+    /** Per category and overall: detection for attacks, false positives for benign rows, rules only and with semantic. */
+    private static void table(List<Scored> rows, double t) {
+        report.append("| kind | category | rows | rules only | rules + semantic |\n|---|---|---|---|---|\n");
+        Map<String, List<Scored>> byCategory = new TreeMap<>();
+        for (Scored s : rows) {
+            byCategory.computeIfAbsent((s.row().attack() ? "attack" : "benign") + "\t" + s.row().category(),
+                    k -> new ArrayList<>()).add(s);
+        }
+        byCategory.forEach((key, list) -> {
+            String[] kc = key.split("\t");
+            report.append(String.format(Locale.ROOT, "| %s | %s | %d | %s | %s |%n", kc[0], kc[1], list.size(),
+                    percent(count(list, s -> s.flagged(t, true, false)), list.size()),
+                    percent(count(list, s -> s.flagged(t, true, true)), list.size())));
+        });
+        List<Scored> attacks = rows.stream().filter(s -> s.row().attack()).toList();
+        List<Scored> benign = rows.stream().filter(s -> !s.row().attack()).toList();
+        report.append(String.format(Locale.ROOT, "| **attack** | **detection, overall** | %d | %s | %s |%n", attacks.size(),
+                percent(count(attacks, s -> s.flagged(t, true, false)), attacks.size()),
+                percent(count(attacks, s -> s.flagged(t, true, true)), attacks.size())));
+        report.append(String.format(Locale.ROOT, "| **benign** | **false positives, overall** | %d | %s | %s |%n%n",
+                benign.size(), percent(count(benign, s -> s.flagged(t, true, false)), benign.size()),
+                percent(count(benign, s -> s.flagged(t, true, true)), benign.size())));
+    }
+
+    private static String rulesFired(List<Scored> list) {
+        Map<String, Integer> fired = new TreeMap<>();
+        list.stream().filter(s -> s.rule() != null).forEach(s -> fired.merge(s.rule(), 1, Integer::sum));
+        return fired.toString();
+    }
+
+    private static String line(Scored s) {
+        String text = s.row().text().replace("\n", " ");
+        return String.format(Locale.ROOT, "- [%s%s] %s %s: %s%n", s.row().category(), s.row().holdout() ? ", holdout" : "",
+                s.best() == null ? "-" : String.format(Locale.ROOT, "%.3f / %.3f / %.3f", s.best().attack(), s.best().benign(),
+                        s.score()), s.rule() == null ? "semantic" : "rule " + s.rule(),
+                text.length() > 160 ? text.substring(0, 160) + "..." : text);
+    }
+
+    private static int count(List<Scored> list, Predicate<Scored> p) {
+        return (int) list.stream().filter(p).count();
+    }
+
+    private static String percent(int n, int of) {
+        return String.format(Locale.ROOT, "%.1f %% (%d/%d)", 100.0 * n / of, n, of);
+    }
+
+    private static double ms(long[] sortedNanos, double quantile) {
+        return sortedNanos[(int) Math.min(sortedNanos.length - 1, Math.floor(quantile * sortedNanos.length))] / 1e6;
+    }
+
+    private static float[] embed(String text) {
+        return embedder.embed(text).toCompletableFuture().join();
+    }
+
+    private static double dot(float[] a, float[] b) {
+        double s = 0;
+        for (int i = 0; i < a.length; i++) {
+            s += a[i] * b[i];
+        }
+        return s;
+    }
+
+    static List<Row> load() throws IOException {
+        try (InputStream in = InjectionEvaluationTest.class.getResourceAsStream("/caravan/injection-eval.tsv")) {
+            List<Row> out = new ArrayList<>();
+            boolean holdout = false;
+            for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
+                holdout |= line.startsWith("# holdout");
+                if (line.isBlank() || line.startsWith("#") || line.startsWith("label\t")) {
+                    continue;
+                }
+                String[] f = line.split("\t", 3);
+                assertThat(f).as(line).hasSize(3);
+                assertThat(f[0]).as(line).isIn("attack", "benign");
+                out.add(new Row(f[0].equals("attack"), f[1], unescape(f[2]), holdout));
+            }
+            return out;
+        }
+    }
+
+    /** {@code \n}, {@code \t}, {@code \\}, {@code \}{@code uXXXX} and {@code \}{@code u{XXXXX}} (a code point). */
+    static String unescape(String s) {
+        StringBuilder b = new StringBuilder(s.length());
+        for (int i = 0; i < s.length(); i++) {
+            char c = s.charAt(i);
+            if (c != '\\' || i + 1 == s.length()) {
+                b.append(c);
+                continue;
+            }
+            char n = s.charAt(++i);
+            switch (n) {
+                case 'n' -> b.append('\n');
+                case 't' -> b.append('\t');
+                case '\\' -> b.append('\\');
+                case 'u' -> {
+                    if (s.charAt(i + 1) == '{') {
+                        int close = s.indexOf('}', i);
+                        b.appendCodePoint(Integer.parseInt(s.substring(i + 2, close), 16));
+                        i = close;
+                    } else {
+                        b.append((char) Integer.parseInt(s.substring(i + 1, i + 5), 16));
+                        i += 4;
+                    }
+                }
+                default -> b.append('\\').append(n);
+            }
+        }
+        return b.toString();
+    }
+}
