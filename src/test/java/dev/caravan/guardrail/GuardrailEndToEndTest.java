@@ -359,4 +359,24 @@ class GuardrailEndToEndTest {
         assertThat(first.choices().get(0).message().content()).hasValue("You said: Remind alice@example.org about the meeting.");
         assertThat(second.choices().get(0).message().content()).hasValue("You said: Remind bob@example.net about the meeting.");
     }
+
+    @Test
+    void aBlockIsLoggedWithTheRequestGuardAndEntityButNeverTheText() {
+        ch.qos.logback.classic.Logger logger = (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger("dev.caravan.guardrail");
+        ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> lines = new ch.qos.logback.core.read.ListAppender<>();
+        lines.start();
+        logger.addAppender(lines);
+        try {
+            HttpResponse<String> r = gateway.post("/v1/chat/completions",
+                    "{\"model\":\"gpt-test\",\"messages\":[{\"role\":\"user\",\"content\":\"mail " + EMAIL + "\"}]}",
+                    "authorization", "Bearer " + LEGAL);
+            assertThat(r.statusCode()).isEqualTo(400);
+            String requestId = r.headers().firstValue("x-caravan-request-id").orElseThrow();
+            assertThat(lines.list).anySatisfy(e -> assertThat(e.getFormattedMessage())
+                    .contains(requestId, "strict", "pii", "email", "input").doesNotContain(EMAIL));
+            assertThat(lines.list).noneMatch(e -> e.getFormattedMessage().contains(EMAIL));
+        } finally {
+            logger.detachAppender(lines);
+        }
+    }
 }
