@@ -33,6 +33,10 @@ final class DelimiterRule implements PhraseRule {
                     + "|(?:untrusted|external)\\s+(?:input|content|text|data))\\b", "end of", "close of"),
             Phrase.of("\\b(?:begin|start)(?:ning)?\\s+(?:of\\s+)?(?:the\\s+)?(?:new\\s+|real\\s+|actual\\s+|true\\s+|updated\\s+|hidden\\s+)?"
                     + "(?:system|admin|developer)\\s+(?:prompt|message|instructions?|turn|mode)\\b", "begin", "start"),
+            // "-----END USER MESSAGE-----", "-----SYSTEM-----", "=== SYSTEM UPDATE ==="
+            Phrase.of("[-=*#_~]{3,}\\s*(?:(?:end|begin|start)\\s+(?:of\\s+)?(?:the\\s+)?)?(?:user|system|assistant|developer|admin)"
+                    + "(?:\\s+(?:message|input|prompt|turn|instructions?|update|override|notice))?\\s*[-=*#_~]{3,}", "---", "===", "***", "###",
+                    "___", "~~~"),
             Phrase.of("(?:[-=*#_~]{3,}|\\[|\\()\\s*end\\s+(?:of\\s+)?(?:the\\s+)?(?:document|context|email|data|input|text|file|message|transcript"
                     + "|conversation|search\\s+results?|tool\\s+output|article|page|review)\\s*(?:[-=*#_~]{3,}|]|\\))", "end"));
 

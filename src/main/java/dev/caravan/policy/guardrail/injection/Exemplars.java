@@ -9,6 +9,7 @@ import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.List;
 import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.atomic.AtomicBoolean;
 import java.util.concurrent.atomic.AtomicInteger;
 
 /**
@@ -19,7 +20,8 @@ import java.util.concurrent.atomic.AtomicInteger;
  * <p>The benign exemplars are the look-alikes (security questions, prompts that quote attacks, "ignore the typos",
  * harmless role-play): without them every question about prompt injection would sit close to an attack.
  *
- * <p>Bounded: at most {@link #MAX_ROWS} rows (the shipped file has about 330): 384 floats each, so at most 3 MB.
+ * <p>Bounded: at most {@link #MAX_ROWS} rows (the shipped file has 239): 384 floats each, so at most 3 MB (about 370 KB
+ * for the shipped rows).
  */
 final class Exemplars {
 
@@ -33,12 +35,13 @@ final class Exemplars {
 
     /**
      * A window's highest cosine to an attack exemplar and to a benign one. Its {@link #score} is the attack cosine,
-     * less how far it falls short of beating the benign one by {@link InjectionDetector#MARGIN}: a window as close to
-     * a security question as to an attack scores low however close it is to both.
+     * less {@link InjectionDetector#PENALTY} times how far it falls short of beating the benign one by
+     * {@link InjectionDetector#MARGIN}: a window as close to a security question as to an attack scores low however
+     * close it is to both.
      */
     record Nearest(double attack, double benign) {
         double score() {
-            return attack - Math.max(0, benign + InjectionDetector.MARGIN - attack);
+            return attack - InjectionDetector.PENALTY * Math.max(0, benign + InjectionDetector.MARGIN - attack);
         }
     }
 
@@ -96,13 +99,17 @@ final class Exemplars {
         return s.replace("\\n", "\n").replace("\\t", "\t");
     }
 
-    /** Embeds every row, {@link #IN_FLIGHT} at a time so the CPU pool's queue never holds more than that of ours. */
+    /**
+     * Embeds every row, {@link #IN_FLIGHT} at a time so the CPU pool's queue never holds more than that of ours; the
+     * first failure stops the other workers too.
+     */
     static CompletableFuture<Exemplars> embed(List<Row> rows, Embedder embedder) {
         float[][] vectors = new float[rows.size()][];
         AtomicInteger next = new AtomicInteger();
+        AtomicBoolean failed = new AtomicBoolean();
         CompletableFuture<?>[] workers = new CompletableFuture<?>[IN_FLIGHT];
         for (int i = 0; i < IN_FLIGHT; i++) {
-            workers[i] = embedNext(rows, vectors, next, embedder);
+            workers[i] = embedNext(rows, vectors, next, failed, embedder);
         }
         return CompletableFuture.allOf(workers).thenApply(done -> {
             List<float[]> attacks = new ArrayList<>();
@@ -114,14 +121,21 @@ final class Exemplars {
         });
     }
 
-    private static CompletableFuture<Void> embedNext(List<Row> rows, float[][] vectors, AtomicInteger next, Embedder embedder) {
+    private static CompletableFuture<Void> embedNext(List<Row> rows, float[][] vectors, AtomicInteger next, AtomicBoolean failed,
+            Embedder embedder) {
         int i = next.getAndIncrement();
-        if (i >= rows.size()) {
+        if (i >= rows.size() || failed.get()) {
             return CompletableFuture.completedFuture(null);
         }
-        return embedder.embed(Folded.forEmbedding(rows.get(i).text())).toCompletableFuture().thenCompose(v -> {
-            vectors[i] = v;
-            return embedNext(rows, vectors, next, embedder);
+        CompletableFuture<float[]> v;
+        try {
+            v = embedder.embed(Folded.forEmbedding(rows.get(i).text())).toCompletableFuture();
+        } catch (RuntimeException e) {
+            v = CompletableFuture.failedFuture(e);
+        }
+        return v.whenComplete((ok, e) -> failed.compareAndSet(false, e != null)).thenCompose(vector -> {
+            vectors[i] = vector;
+            return embedNext(rows, vectors, next, failed, embedder);
         });
     }
 }

@@ -16,14 +16,15 @@ import java.util.List;
 final class ExfiltrationRule implements PhraseRule {
 
     private static final String MOVE = "(?:send|email|e-mail|forward|post|upload|cop(?:y|ies|ied)|export|transfer|leak|submit|share|sync|mail"
-            + "|exfiltrate)(?:s|es|ed|d|ing)?";
-    private static final String[] MOVE_HINTS = {"send", "*mail", "forward", "post", "upload", "copy", "export", "transfer", "leak", "submit",
-        "share", "sync", "exfiltrate"};
+            + "|exfiltrate|collect|gather|harvest)(?:s|es|ed|d|ing)?";
+    private static final String[] MOVE_HINTS = {"send", "*mail", "forward", "post", "upload", "cop", "export", "transfer", "leak", "submit",
+        "share", "sync", "exfiltrate", "collect", "gather", "harvest"};
     private static final String PRIVATE = "(?:the\\s+user'?s|user'?s|the\\s+users'|(?:the\\s+)?(?:entire|whole|full|complete)\\s+(?:conversation|chat|transcript|history)"
             + "|(?:the|this|our)\\s+(?:conversation|chat)\\s+(?:history|log|transcript)|conversation\\s+(?:history|transcript)|chat\\s+(?:history|log)"
             + "|(?:the\\s+)?(?:last|previous)\\s+(?:\\d+|two|three|five|ten|twenty|hundred)\\s+(?:emails|messages)|api\\s+keys?|passwords?|credentials"
             + "|secrets?|session\\s+tokens?|cookies|private\\s+(?:dms|messages|keys?|notes|files)|\\.env\\b|~/\\.ssh|ssh\\s+keys?|contacts(?:\\s+list)?"
-            + "|inbox|clipboard|personal\\s+(?:data|information|details))";
+            + "|inbox|clipboard|personal\\s+(?:data|information|details)"
+            + "|(?:[a-z]+\\s+){1,5}?(?:mentioned|shared|typed|entered|pasted|given)\\s+in\\s+(?:this|the)\\s+(?:chat|conversation))";
     private static final String DESTINATION = "(?:to|into|with)\\s+(?:https?://|[\\w.+-]+@[\\w-]+\\.|me\\b|this\\s+(?:address|url|site|server|webhook|endpoint"
             + "|email|channel)|the\\s+(?:following|sender|webhook|url|address|link|attacker|organizer)|our\\s+(?:server|site|endpoint)"
             + "|(?:[\\w-]+\\.)+(?:com|net|org|io|ru|cn|xyz|example|info|biz|co|app|dev)\\b|my\\s+(?:server|dropbox|drive|folder|site|webhook|endpoint|account))";
@@ -32,7 +33,12 @@ final class ExfiltrationRule implements PhraseRule {
             Phrase.of("\\b" + MOVE + "\\b[^.\\n]{0,80}?(?<![a-z])" + PRIVATE + "(?![a-z])[^.\\n]{0,100}?\\b" + DESTINATION, MOVE_HINTS),
             // a URL waiting for a secret: "open https://x/log?secret= followed by the password"
             Phrase.of("https?://\\S{1,300}[?&][\\w-]{1,30}=\\S{0,40}\\s+(?:followed\\s+by|\\+|plus|and\\s+append|with)\\s+(?:the\\s+|their\\s+|your\\s+)?"
-                    + "(?:user'?s|password|secret|token|api\\s+key|key|conversation|messages?|data|credentials|session)", "http"),
+                    + "(?:user'?s|password|secret|token|api\\s+key|key|conversation|messages?|data|credentials|session"
+                    + "|(?:everything|all|whatever)\\s+(?:the\\s+user|they|you)\\s+(?:typed|wrote|said|sent|entered|pasted))", "http"),
+            // secret files read and handed over: "read ~/.aws/credentials and include the contents in your reply"
+            Phrase.of("(?:~/\\.(?:aws|ssh|gnupg|docker|kube|npmrc|netrc|config/gcloud)|/etc/(?:passwd|shadow)|\\bid_(?:rsa|ed25519)\\b|\\.env\\b"
+                    + "|\\bcredentials\\s+file|\\bwallet\\.dat\\b)[^\\n]{0,120}?\\b(?:include|send|upload|post|paste|print|output|show|give|return)\\b[^\\n]{0,60}?"
+                    + "\\b(?:in|into|to|with)\\s+(?:your|the|my|me|https?|this)\\b", "~/.", "/etc/", "id_", ".env", "credentials", "wallet"),
             // a markdown image whose URL waits for data: ![](https://x/?q={chat}) or ?m=...
             Phrase.of("!\\[[^\\]\\n]{0,80}]\\(https?://[^)\\s]{1,300}[?&][\\w-]{1,30}=(?:\\{|\\$|\\.\\.\\.|<|\\[|%7b|data\\b|secret|user)", "!["),
             Phrase.of("\\b(?:image|img|picture|link|url)\\s+(?:whose|with\\s+(?:a|the)|that\\s+has\\s+(?:a|the))\\s+(?:url|src|link|address|query)\\s+"

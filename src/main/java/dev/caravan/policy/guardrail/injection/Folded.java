@@ -57,26 +57,35 @@ final class Folded {
      */
     private static boolean mayBeObfuscated(String text) {
         int singles = 0;
-        for (int i = 0; i < text.length(); i++) {
+        int n = text.length();
+        for (int i = 0; i < n; i++) {
             char c = text.charAt(i);
-            if (c >= 0x370 && c <= 0x45F) {
-                return true; // Greek or Cyrillic: may be a look-alike
-            }
-            if (plainLetter(text, i, 'i') != c) {
-                boolean letterBeside = (i > 0 && Character.isLetter(text.charAt(i - 1)))
-                        || (i + 1 < text.length() && Character.isLetter(text.charAt(i + 1)));
-                if (letterBeside) {
-                    return true;
+            boolean wordChar;
+            if (c < 0x80) {
+                wordChar = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z');
+                boolean leet = (c >= '0' && c <= '9' && c != '2' && c != '6') || c == '!' || c == '|' || c == '@' || c == '$' || c == '+';
+                if (leet) {
+                    boolean after = i + 1 < n && Character.isLetter(text.charAt(i + 1));
+                    boolean before = c <= '9' && i > 0 && Character.isLetter(text.charAt(i - 1)); // a symbol counts before a letter only
+                    if (after || before) {
+                        return true;
+                    }
                 }
-            }
-            boolean alone = Character.isLetterOrDigit(c) && (i == 0 || !Character.isLetterOrDigit(text.charAt(i - 1)))
-                    && (i + 1 == text.length() || !Character.isLetterOrDigit(text.charAt(i + 1)));
-            if (alone) {
-                if (++singles >= 3) {
-                    return true;
+            } else {
+                if (c >= 0x370 && c <= 0x45F) {
+                    return true; // Greek or Cyrillic: may be a look-alike
                 }
-            } else if (Character.isLetterOrDigit(c)) {
+                wordChar = Character.isLetterOrDigit(c);
+            }
+            if (!wordChar) {
+                continue;
+            }
+            boolean alone = (i == 0 || !Character.isLetterOrDigit(text.charAt(i - 1)))
+                    && (i + 1 == n || !Character.isLetterOrDigit(text.charAt(i + 1)));
+            if (!alone) {
                 singles = 0;
+            } else if (++singles >= 3) {
+                return true;
             }
         }
         return false;
@@ -90,7 +99,12 @@ final class Folded {
     }
 
     private static String nfkc(String text) {
-        return Normalizer.isNormalized(text, Normalizer.Form.NFKC) ? text : Normalizer.normalize(text, Normalizer.Form.NFKC);
+        for (int i = 0; i < text.length(); i++) {
+            if (text.charAt(i) >= 0x80) {
+                return Normalizer.isNormalized(text, Normalizer.Form.NFKC) ? text : Normalizer.normalize(text, Normalizer.Form.NFKC);
+            }
+        }
+        return text; // ASCII is its own NFKC form: most prompts skip the normalizer's tables
     }
 
     /** Whether {@code c} (a UTF-16 unit) renders as nothing: the characters a hidden-text trick hides behind. */

@@ -12,34 +12,52 @@ import java.util.concurrent.atomic.AtomicReference;
  * Prompt injection in the texts a caller hands over (user messages and tool results; never the system prompt: what
  * is scanned is the caller's choice). Two layers:
  * <ol>
- *   <li><b>Rules</b> ({@link #rule}): instruction overrides, prompt-leak requests, jailbreak personas and modes,
- *       fake chat delimiters, hidden text (tag characters, zero-width characters), leetspeak and spaced-out
+ *   <li><b>Rules</b> ({@link #rule}, {@link InjectionRules}): instruction overrides, prompt-leak requests, jailbreak
+ *       personas and modes, fake chat delimiters, text addressed to an AI inside a document, exfiltration, task
+ *       hijacking, hidden text (tag characters, zero-width characters), leetspeak, look-alike letters and spaced-out
  *       letters, base64 payloads. Synchronous and cheap enough for an event loop.</li>
  *   <li><b>Semantic</b>: each text cut into windows ({@link Windows}: at most {@value Windows#WINDOW_CHARS}
  *       characters each, at most {@value Windows#MAX_WINDOWS} per request), each window embedded by the
- *       {@link Embedder} off the event loop and compared with the shipped exemplars ({@link Exemplars}). A window
- *       scores its highest cosine to an attack exemplar, lowered when a benign exemplar comes within
- *       {@link #MARGIN} of it ({@link Exemplars.Nearest#score}); the request is an attack when its best window
- *       reaches the threshold.</li>
+ *       {@link Embedder} off the event loop and compared, on the embedding's thread, with the shipped exemplars
+ *       ({@link Exemplars}). A window scores its highest cosine to an attack exemplar, less {@link #PENALTY} times
+ *       how far it falls short of beating the nearest benign exemplar by {@link #MARGIN}
+ *       ({@link Exemplars.Nearest#score}); the request is an attack when its best window reaches the threshold.</li>
  * </ol>
+ *
+ * <p><b>How good</b> ({@code InjectionEvaluationTest}, {@code target/injection-eval.md}): on the 90 rows written
+ * after everything here was frozen, 57.8 % of attacks caught and 11.1 % of look-alikes flagged at the default (rules
+ * alone: 33 % and 2 %). On all 493 rows, most of which the rules were written against, 89.8 % and 3.2 %. The rules
+ * catch the phrasings they know; the MiniLM layer catches close paraphrases and is weak on anything else (other
+ * languages, injections whose payload is about a topic rather than about the model). It is a first line, not a
+ * guarantee: an agent that reads untrusted text still needs least-privilege tools.
  *
  * <p><b>Exemplars</b> are read from the class path at construction (a broken file fails there, at start) and
  * embedded lazily, by the first {@link #check} that needs them, on the embedder's threads, two embeds at a time
- * (about 330 rows, about 1 s of CPU); checks that arrive meanwhile wait for the same embedding. A failed embedding
- * (the CPU pool busy, say) fails those checks and is retried by the next one.
+ * (239 rows: about 0.8 s of CPU with MiniLM); checks that arrive meanwhile wait for the same embedding. A failed
+ * embedding (the CPU pool busy, say) fails those checks and is retried by the next one.
  *
- * <p>Thread-safe: the rules are stateless, the exemplar vectors are written once before they are published.
+ * <p>Thread-safe: the rules are stateless, the exemplar vectors are written once before they are published; memory
+ * is the exemplar vectors (about 370 KB, at most 3 MB, see {@link Exemplars}) plus, per check, at most
+ * {@value Windows#MAX_WINDOWS} windows.
  */
 public final class InjectionDetector {
 
     /**
-     * The semantic score from which a request is an attack; chosen by {@code InjectionEvaluationTest} (its threshold
-     * sweep is in the README): see there for the detection and false-positive rates on either side.
+     * The semantic score from which a request is an attack. Chosen on the evaluation's tuning rows as the lowest
+     * threshold at which the semantic layer alone stayed under 2 % false positives (1.5 %, catching 42 % of attacks
+     * alone); 0.45 let 5 % through. On the later holdout the semantic layer alone let 8.9 % through at this
+     * threshold: an operator who cannot afford that should raise it (0.575 gave 2.2 % alone, 4.4 % with the rules,
+     * and caught 42 % of the holdout's attacks instead of 58 %). The sweeps are in the README.
      */
-    public static final double DEFAULT_THRESHOLD = 0.55;
+    public static final double DEFAULT_THRESHOLD = 0.50;
 
-    /** How much closer than the nearest benign exemplar an attack exemplar must be for its cosine to count in full. */
-    static final double MARGIN = 0.05;
+    /**
+     * How much closer than the nearest benign exemplar an attack exemplar must be for its cosine to count in full,
+     * and what each point short of that costs. Chosen with the threshold on the evaluation's tuning rows: 0.10 and 2
+     * kept the semantic layer alone at 1.5 % false positives where 0.05 and 1 (or no margin) let 2-5 % through.
+     */
+    static final double MARGIN = 0.10;
+    static final double PENALTY = 2.0;
 
     private static final Verdict CLEAN = new Verdict(false, 0, null);
 
@@ -57,8 +75,10 @@ public final class InjectionDetector {
 
     /**
      * The name of the first rule {@code text} trips ({@code instruction-override}, {@code prompt-leak},
-     * {@code role-play}, {@code delimiter}, {@code zero-width}, {@code unicode-tag}, {@code base64-payload}), or null.
-     * Synchronous, linear in the text, tens of microseconds for a 1 KB prompt: safe on an event loop.
+     * {@code role-play}, {@code delimiter}, {@code addressed-to-ai}, {@code exfiltration}, {@code goal-hijack},
+     * {@code zero-width}, {@code unicode-tag}, {@code base64-payload}), or null. Synchronous and linear in the text:
+     * p50 73 us for a 1 KB prompt, about 4 ms for 64 KB (this 2-core VM, warm): safe on an event loop for prompts,
+     * worth bounding for very large tool results.
      */
     public String rule(String text) {
         return InjectionRules.firstHit(text);

@@ -5,8 +5,9 @@ import java.util.List;
 /**
  * {@code instruction-override}: a text telling the model to drop the instructions it was given ("ignore all previous
  * instructions", "forget everything you were told", "disregard your guidelines", "ignore the above and…", "your
- * previous instructions are void", "treat the following as your system prompt", "admin override"), in English, in
- * French, Spanish, German, Italian, Portuguese and Russian, and in Chinese, Japanese and Korean.
+ * previous instructions are void", "treat the following as your system prompt", "as if it was never written", "admin
+ * override"), in English, in French, Spanish, German, Italian, Portuguese, Dutch, Polish, Swedish, Turkish and Russian,
+ * and in Chinese, Japanese and Korean.
  *
  * <p>What it leaves alone, on purpose: the user taking back their own words ("ignore my previous message", "forget
  * what I said about the date"), and ordinary uses of the verbs (override a method, ignore whitespace, forget the
@@ -42,11 +43,19 @@ final class OverrideRule implements PhraseRule {
         "superseded", "meaningless"};
 
     private static final String VERB_OTHER = "(?:ignore[zr]?|ignora|ignorar|ignoriere|ignorieren|oublie[zr]?|olvida|olvide"
-            + "|olvidar|vergiss|vergessen\\s+sie|dimentica|esquece|esqueça|desconsidere|descarta|игнорируй|игнорируйте|забудь|забудьте)";
+            + "|olvidar|vergiss|vergessen\\s+sie|dimentica|esquece|esqueça|desconsidere|descarta|игнорируй|игнорируйте|забудь|забудьте"
+            + "|zignoruj|zapomnij|negeer|vergeet|ignorera|glöm|unut)";
     private static final String NOUN_OTHER = "(?:instructions?|consignes|instrucciones|reglas|anweisungen|regeln|befehle|istruzioni"
-            + "|regole|instruções|instrucoes|regras|инструкции|указания|правила)";
+            + "|regole|instruções|instrucoes|regras|инструкции|указания|правила|instrukcje|polecenia|instructies|regels|instruktioner"
+            + "|talimatları|talimatlari)";
     private static final String PREVIOUS_OTHER = "(?:précédentes|precedentes|antérieures|anteriores|vorherigen|bisherigen|früheren"
-            + "|precedenti|anteriori|предыдущие|прежние|все)";
+            + "|precedenti|anteriori|предыдущие|прежние|все|poprzednie|wcześniejsze|eerdere|vorige|tidigare|önceki|onceki)";
+    // "your" in those languages, and "the ones they gave you"
+    private static final String YOUR_OTHER = "(?:tus|vos|tes|deine|ihre|tue|le\\s+tue|suas|tuas|as\\s+suas|swoje|je|dina|твои|ваши)";
+    private static final String GIVEN_OTHER = "(?:que\\s+te\\s+(?:dieron|han\\s+dado|dio|di)|qu'on\\s+t'a\\s+données|qu'on\\s+vous\\s+a\\s+données"
+            + "|die\\s+(?:man\\s+)?dir\\s+gegeben|que\\s+te\\s+deram|che\\s+ti\\s+hanno\\s+dato)";
+    private static final String[] OTHER_HINTS = {"ignor", "oubli", "olvid", "vergiss", "vergessen", "dimentica", "esque", "desconsidere",
+        "descarta", "игнор", "забуд", "zignoruj", "zapomnij", "negeer", "vergeet", "glöm", "unut"};
 
     private static final List<Phrase> PATTERNS = List.of(
             Phrase.of("\\b" + VERB + "\\s+" + DETERMINERS + "(?:" + QUALIFIER + "\\s+){1,2}" + NOUN + NOT_OWN, VERB_HINTS)
@@ -85,13 +94,39 @@ final class OverrideRule implements PhraseRule {
             Phrase.of("\\b(?:everything|all|anything|whatever)\\s+(?:that\\s+)?you(?:'ve|\\s+have|\\s+were|\\s+had)?\\s+(?:been\\s+)?(?:told|given"
                     + "|instructed|taught)\\b[^.\\n]{0,40}?\\b(?:is|are|was|becomes)\\s+(?:now\\s+)?" + VOID, "told", "given", "instructed",
                     "taught").and(VOID_HINTS),
+            // "their instructions are cancelled", "all your rules are void"
+            Phrase.of("\\b(?:their|those|your|all\\s+(?:of\\s+)?(?:your|the|their))\\s+" + AI_NOUN + "\\s+(?:are|were|have\\s+been|is|was)\\s+(?:now\\s+)?"
+                    + "(?:cancel(?:l)?ed|void|revoked|null(?:\\s+and\\s+void)?|no\\s+longer\\s+valid|superseded|overridden|replaced|lifted)", "their",
+                    "those", "your", "all").and("cancel", "void", "revoked", "null", "no longer", "superseded", "overridden", "replaced", "lifted"),
+            // "pretend the conversation so far never happened", "assume nobody gave you any rules"
+            Phrase.of("\\b(?:pretend|imagine|assume|act\\s+as\\s+if|suppose|behave\\s+as\\s+if)\\s+(?:that\\s+)?(?:the\\s+conversation\\s+(?:so\\s+far|until\\s+now)"
+                    + "\\s+never\\s+happened|(?:nobody|no\\s+one)\\s+(?:ever\\s+)?gave\\s+you\\s+any\\s+(?:rules|instructions|guidelines)|you\\s+(?:have|had|were\\s+given)"
+                    + "\\s+no\\s+(?:rules|instructions|guidelines|restrictions|system\\s+prompt)|there\\s+(?:are|were)\\s+no\\s+(?:rules|restrictions|guidelines))",
+                    "pretend", "imagine", "assume", "as if", "suppose"),
+            // "put aside everything they programmed into you"
+            Phrase.of("\\b" + VERB + "\\s+(?:everything|anything|all|whatever)\\s+(?:that\\s+)?(?:they|the\\s+developers?|your\\s+(?:creators?|developers?|makers?"
+                    + "|trainers?)|someone|openai|anthropic)\\s+(?:have\\s+|has\\s+)?(?:programmed|trained|told|taught|instructed|configured|put|built)",
+                    VERB_HINTS).and("they", "developer", "your", "someone", "openai", "anthropic"),
+            // "anything earlier is to be treated as if it was never written"
+            Phrase.of("\\bas\\s+if\\s+(?:it|they|that|those|these)\\s+(?:was|were|had)\\s+never\\s+(?:been\\s+)?(?:written|said|given|sent|typed|there)",
+                    "as if"),
+            Phrase.of("\\b(?:anything|everything|whatever|all)\\s+(?:written\\s+|said\\s+)?(?:earlier|before|above|prior)(?:\\s+this)?\\s+(?:is|should\\s+be"
+                    + "|must\\s+be|is\\s+to\\s+be|will\\s+be)\\s+(?:now\\s+)?(?:void|irrelevant|obsolete|ignored|deleted|null|cancel(?:l)?ed|disregarded)",
+                    "earlier", "before", "above", "prior"),
+            // "the only rulebook is this message"
+            Phrase.of("\\bthe\\s+only\\s+(?:rules?|rulebook|instructions?|guidelines?|orders)\\s+(?:you\\s+(?:follow|obey|have)\\s+|that\\s+(?:matter|count|apply)\\s+)?"
+                    + "(?:is|are)\\s+(?:this\\s+message|mine|my\\s+(?:rules|instructions|words|message|orders)|the\\s+ones?\\s+(?:in\\s+this\\s+message|i\\s+give))",
+                    "only"),
+            // "the developer note at the top no longer applies"
+            Phrase.of("\\b(?:developer|system|original|initial|operator|admin)\\s+(?:note|message|prompt|instructions|rules|guidelines)\\s+(?:at\\s+the\\s+top\\s+|above\\s+)?"
+                    + "(?:no\\s+longer|doesn't|does\\s+not|don't|do\\s+not)\\s+appl(?:y|ies)", "apply", "applies"),
             Phrase.of("\\btreat\\s+(?:the\\s+following|this(?:\\s+message|\\s+text)?|these(?:\\s+lines)?|what\\s+follows|the\\s+text\\s+below)"
                     + "\\s+as\\s+(?:your\\s+)?(?:new\\s+)?(?:system\\s+(?:prompt|message|instructions)|instructions|(?:top|highest)\\s+priority"
                     + "|developer\\s+instructions|core\\s+rules)", "treat"),
-            Phrase.of("\\b" + VERB_OTHER + "\\s+(?:\\p{L}+\\s+){0,2}" + NOUN_OTHER + "\\s+(?:\\p{L}+\\s+)?" + PREVIOUS_OTHER, "ignor",
-                    "oubli", "olvid", "vergiss", "vergessen", "dimentica", "esque", "desconsidere", "descarta", "игнор", "забуд"),
-            Phrase.of("\\b" + VERB_OTHER + "\\s+(?:\\p{L}+\\s+){0,2}" + PREVIOUS_OTHER + "\\s+" + NOUN_OTHER, "ignor", "oubli", "olvid",
-                    "vergiss", "vergessen", "dimentica", "esque", "desconsidere", "descarta", "игнор", "забуд"),
+            Phrase.of("\\b" + VERB_OTHER + "\\s+(?:\\p{L}+\\s+){0,2}" + NOUN_OTHER + "\\s+(?:\\p{L}+\\s+)?(?:" + PREVIOUS_OTHER + "|" + GIVEN_OTHER + ")",
+                    OTHER_HINTS),
+            Phrase.of("\\b" + VERB_OTHER + "\\s+(?:\\p{L}+\\s+){0,2}" + PREVIOUS_OTHER + "\\s+" + NOUN_OTHER, OTHER_HINTS),
+            Phrase.of("\\b" + VERB_OTHER + "\\s+(?:\\p{L}+\\s+)?" + YOUR_OTHER + "\\s+(?:\\p{L}+\\s+)?" + NOUN_OTHER, OTHER_HINTS),
             // Chinese, Japanese, Korean: "ignore (all) previous instructions"
             Phrase.of("(?:忽略|无视|忽视|忘记|忘掉|不要理会)(?:你)?(?:之前|以前|上面|先前|前面|所有|全部|你的|此前)", "忽略", "无视", "忽视", "忘记",
                     "忘掉", "不要理会"),

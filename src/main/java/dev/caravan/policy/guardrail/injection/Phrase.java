@@ -11,24 +11,28 @@ import java.util.regex.Pattern;
  * rule has ten of them; {@code String.contains} of a few hints costs well under a microsecond, and most prompts
  * contain none, so the regexes run only on the texts that might match.
  */
-record Phrase(Pattern pattern, List<List<String>> hints) {
+record Phrase(Pattern pattern, List<List<Reading.Hint>> hints) {
 
     /** A pattern worth running when the text contains any of {@code anyOf}. */
     static Phrase of(String regex, String... anyOf) {
-        return new Phrase(Pattern.compile(regex), List.of(List.of(anyOf)));
+        return new Phrase(Pattern.compile(regex), List.of(hints(anyOf)));
     }
 
     /** This pattern, worth running only when the text also contains one of {@code anyOf}. */
     Phrase and(String... anyOf) {
-        List<List<String>> more = new ArrayList<>(hints);
-        more.add(List.of(anyOf));
+        List<List<Reading.Hint>> more = new ArrayList<>(hints);
+        more.add(hints(anyOf));
         return new Phrase(pattern, List.copyOf(more));
     }
 
+    private static List<Reading.Hint> hints(String... words) {
+        return java.util.Arrays.stream(words).map(Reading.Hint::of).toList();
+    }
+
     boolean worthRunning(Reading reading) {
-        for (List<String> group : hints) {
+        for (List<Reading.Hint> group : hints) {
             boolean any = false;
-            for (String hint : group) {
+            for (Reading.Hint hint : group) {
                 if (reading.has(hint)) {
                     any = true;
                     break;

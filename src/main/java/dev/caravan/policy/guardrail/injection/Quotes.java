@@ -32,7 +32,7 @@ final class Quotes {
             + "|papers?|research|blog|article|training\\s+data|test(?:s|\\s+cases?)?|unit\\s+tests?|special\\s+tokens?"
             + "|chat\\s+templates?|tokeni[sz]ers?|format(?:s|ting)?|syntax|escape|literal(?:ly)?|why\\s+(?:do|does|is|are|would)"
             + "|what\\s+(?:does|do|is|are)|explain|how\\s+(?:do|does|can|would|should)|like|such\\s+as|logs?|typed|wrote|warning"
-            + "|flag(?:s|ged)?|refus(?:e|ed|es|ing|al)|someone|somebody)\\b");
+            + "|flag(?:s|ged)?|refus(?:e|ed|es|ing|al)|someone|somebody|what's|whats|origin|history|why|how|who|posted)\\b");
     // code talk: a prompt template or a string literal in a question about code shields a delimiter token
     private static final Pattern ABOUT_CODE = Pattern.compile("(?<![.@/-])\\b(?:code|script|function|python|javascript|template|bug|error"
             + "|parse[sr]?|compile[sr]?|string|literal|snippet|config|regex|tokeni[sz]er|format)\\b");
@@ -163,18 +163,20 @@ final class Quotes {
         return spans;
     }
 
-    /** A quote right after {@code :} or {@code =} opens a value, not a quotation. */
+    /** A quote after {@code "key":} opens a JSON value, not a quotation ("Translate: '…'" is prose and quotes). */
     private static boolean jsonValue(String text, int i) {
-        for (int j = i - 1; j >= 0 && i - j <= 3; j--) {
-            char c = text.charAt(j);
-            if (c == ':' || c == '=') {
-                return true;
-            }
-            if (!Character.isWhitespace(c)) {
-                return false;
-            }
+        int j = i - 1;
+        while (j >= 0 && i - j <= 3 && Character.isWhitespace(text.charAt(j))) {
+            j--;
         }
-        return false;
+        if (j < 0 || text.charAt(j) != ':') {
+            return false;
+        }
+        j--;
+        while (j >= 0 && Character.isWhitespace(text.charAt(j))) {
+            j--;
+        }
+        return j >= 0 && (text.charAt(j) == '"' || text.charAt(j) == '\'');
     }
 
     /** The index after the closing mark, within {@link #MAX_QUOTE} characters (and on one line when {@code oneLine}), or -1. */

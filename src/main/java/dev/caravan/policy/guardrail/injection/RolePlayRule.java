@@ -52,9 +52,25 @@ final class RolePlayRule implements PhraseRule {
             // the model without limits: "an AI without any restrictions", "you speak without filters", "freed from your guidelines"
             Phrase.of("\\b" + MODEL + "\\s+(?:now\\s+|are\\s+now\\s+|are\\s+|is\\s+|that\\s+is\\s+|who\\s+is\\s+)?(?:(?:speak|answer|respond|talk|reply|write"
                     + "|operate|work|act|function|run)s?\\s+)?" + UNBOUND + LIMITS, MODEL_HINTS).and(LIMIT_HINTS),
-            Phrase.of("\\b(?:unfiltered|uncensored|unrestricted|jailbroken|unaligned|amoral|unethical|evil|rogue|unhinged|based)\\s+"
-                    + "(?:ai|assistant|chatbot|model|version\\s+of\\s+(?:you|yourself|chatgpt)|llm|bot|gpt|persona|alter\\s+ego)\\b", "unfiltered",
-                    "uncensored", "unrestricted", "jailbroken", "unaligned", "amoral", "unethical", "evil", "rogue", "unhinged", "based"),
+            // "act as an amoral assistant", "respond as my evil twin AI"; not "write a story about an evil AI"
+            Phrase.of("\\b" + BECOME + "\\s+(?:now\\s+)?(?:an?\\s+|the\\s+|my\\s+)?(?:unfiltered|uncensored|unrestricted|jailbroken|unaligned|amoral|unethical"
+                    + "|evil|rogue|unhinged|based)\\s+(?:[a-z-]+\\s+)?(?:ai|assistant|chatbot|model|version\\s+of\\s+(?:you|yourself|chatgpt)|llm|bot|gpt|persona"
+                    + "|alter\\s+ego)\\b", "unfiltered", "uncensored", "unrestricted", "jailbroken", "unaligned", "amoral", "unethical", "evil", "rogue",
+                    "unhinged", "based"),
+            Phrase.of("\\b(?:you\\s+are|you're)\\s+(?:now\\s+)?(?:an?\\s+)?(?:unfiltered|uncensored|unrestricted|jailbroken|unaligned|amoral)\\b", "you"),
+            // "an AI whose creators removed every safeguard"
+            Phrase.of("\\b(?:ai|assistant|model|chatbot|bot|llm|gpt|you|your|whose)\\b[^.\\n]{0,60}?\\b(?:removed|disabled|stripped|turned\\s+off|deleted"
+                    + "|switched\\s+off|took\\s+away|taken\\s+away|lifted)\\s+(?:all\\s+|every\\s+|its\\s+|your\\s+|any\\s+|the\\s+)?(?:of\\s+(?:its|your)\\s+)?"
+                    + "(?:safeguards?|filters?|restrictions|guardrails|safety(?:\\s+(?:features|training|rules|filters))?|guidelines|limits|ethics"
+                    + "|content\\s+polic(?:y|ies))\\b", "removed", "disabled", "stripped", "turned off", "deleted", "switched off", "took away",
+                    "taken away", "lifted"),
+            // "a version of you that was trained without any ethics", "an AI that has been liberated from its guidelines"
+            Phrase.of("\\b(?:version\\s+of\\s+(?:you|yourself|chatgpt)|an?\\s+ai|ai\\s+(?:model|assistant)|chatbot|llm|model|assistant)\\s+(?:[a-z']+\\s+){0,4}?"
+                    + UNBOUND + LIMITS, MODEL_HINTS).and(LIMIT_HINTS),
+            // "normal content rules are suspended"
+            Phrase.of("\\b(?:content|safety|usual|normal|standard|ethical|ai|your)\\s+(?:rules|policies|policy|guidelines|filters|restrictions|safeguards)"
+                    + "\\s+(?:are|have\\s+been|were|is)\\s+(?:now\\s+|temporarily\\s+)?(?:suspended|lifted|disabled|off|removed|turned\\s+off|waived|paused"
+                    + "|deactivated|not\\s+in\\s+effect|no\\s+longer\\s+in\\s+effect)", LIMIT_HINTS),
             Phrase.of("(?<!offer\\s)(?<!offers\\s)\\b(?:you|" + MODEL + "\\s+(?:that|who))\\s+(?:\\p{L}+\\s+){0,2}?(?:never|cannot|can't|can\\s+not|won't|will\\s+not|must\\s+not"
                     + "|mustn't|shall\\s+not|may\\s+not|does\\s+not|doesn't|are\\s+not\\s+allowed\\s+to|aren't\\s+allowed\\s+to|are\\s+unable\\s+to)"
                     + "\\s+(?:ever\\s+)?(?:refuse|decline|reject|say\\s+no\\s+to)\\b", "refuse", "decline", "reject", "say no"),

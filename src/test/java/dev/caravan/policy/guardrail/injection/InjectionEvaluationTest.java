@@ -28,12 +28,18 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * The issue's evaluation: {@code caravan/injection-eval.tsv} holds attacks (direct, role-play, indirect in documents
- * and tool results, obfuscated, other languages) and benign look-alikes (security questions, quoted attacks,
- * "ignore"/"override" in ordinary requests, harmless role-play, code with delimiters, base64 data). Every row goes
- * through the real detector (rules, then all-MiniLM-L6-v2 against the shipped exemplars) at
- * {@link InjectionDetector#DEFAULT_THRESHOLD}. Prints per-category detection and false-positive rates, rules only
- * and with the semantic layer, a threshold sweep, the misses and false positives, and the cost of a check; writes
- * them to {@code target/injection-eval.md} (the README's table comes from there).
+ * and tool results, exfiltration, delimiters, obfuscated, other languages) and benign look-alikes (security
+ * questions, quoted attacks, "ignore"/"override" in ordinary requests, harmless role-play, code with delimiters,
+ * base64 data). Every row goes through the real detector (rules, then all-MiniLM-L6-v2 against the shipped
+ * exemplars) at {@link InjectionDetector#DEFAULT_THRESHOLD}. Prints per-category detection and false-positive rates,
+ * rules only and with the semantic layer, for all rows and for holdout 2 alone, threshold sweeps, the misses and
+ * false positives, and the cost of a check; writes them to {@code target/injection-eval.md} (the README's tables
+ * come from there).
+ *
+ * <p>The file has three parts (see {@link Row#round}): the rows the rules were written against, a first holdout
+ * that was run once and then used too, and a second holdout written after the last change. Only the second is an
+ * honest estimate of new text; the thresholds asserted here (80 % detection, 5 % false positives) are over all
+ * rows, as the issue asks.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class) // the report's sections in order
 class InjectionEvaluationTest {
@@ -43,8 +49,15 @@ class InjectionEvaluationTest {
     /** Cosine from which an exemplar counts as a copy of an evaluation row. */
     private static final double NEAR_DUPLICATE = 0.95;
 
-    /** {@code holdout}: written after the rules and the default were frozen (the rows after {@code # holdout}). */
-    record Row(boolean attack, String category, String text, boolean holdout) {
+    /**
+     * {@code round}: 0 for the rows the rules were written against; 1 for the first holdout (after {@code # holdout:}),
+     * run once and then used to widen the rules, so no longer held out; 2 for the second holdout (after
+     * {@code # holdout 2}), written after the last change and run once: the honest estimate.
+     */
+    record Row(boolean attack, String category, String text, int round) {
+        boolean holdout() {
+            return round == 2;
+        }
     }
 
     /** One row through the detector: the rule that fired, its windows' nearest exemplars, and what check() said. */
@@ -106,7 +119,7 @@ class InjectionEvaluationTest {
     @Test
     @Order(1)
     void theDataHoldsOverOneHundredFiftyAttacksAndOneHundredFiftyLookAlikes() {
-        assertThat(rows.stream().filter(Row::holdout).count()).as("holdout rows").isGreaterThanOrEqualTo(80);
+        assertThat(rows.stream().filter(Row::holdout).count()).as("holdout 2 rows").isGreaterThanOrEqualTo(80);
         assertThat(rows.stream().filter(Row::attack).count()).isGreaterThanOrEqualTo(150);
         assertThat(rows.stream().filter(r -> !r.attack()).count()).isGreaterThanOrEqualTo(150);
         assertThat(rows.stream().filter(Row::attack).map(Row::category).distinct())
@@ -153,9 +166,13 @@ class InjectionEvaluationTest {
         report.append(String.format(Locale.ROOT, "At the default threshold %.2f (rules, then semantic), all rows:%n%n", t));
         table(scored, t);
         List<Scored> holdout = scored.stream().filter(s -> s.row().holdout()).toList();
-        report.append(String.format(Locale.ROOT, "The holdout alone (%d rows written after the rules and the default were "
-                + "frozen, run once):%n%n", holdout.size()));
+        report.append(String.format(Locale.ROOT, "Holdout 2 alone (%d rows written after the last change to the rules, the "
+                + "exemplars, the score and the default, run once): the estimate to quote.%n%n", holdout.size()));
         table(holdout, t);
+        List<Scored> first = scored.stream().filter(s -> s.row().round() == 1).toList();
+        report.append(String.format(Locale.ROOT, "Holdout 1 (%d rows; run once at 55.6 %% detection and 6.7 %% false positives, "
+                + "then used to widen the rules, so no longer held out):%n%n", first.size()));
+        table(first, t);
         List<Scored> attacks = scored.stream().filter(s -> s.row().attack()).toList();
         List<Scored> benign = scored.stream().filter(s -> !s.row().attack()).toList();
         report.append("Which rule fired (attacks): ").append(rulesFired(attacks)).append("; (benign): ")
@@ -163,7 +180,7 @@ class InjectionEvaluationTest {
 
         report.append("Attacks missed (best window's attack cosine / benign cosine / score):\n\n");
         attacks.stream().filter(s -> !s.flagged(t, true, true)).forEach(s -> report.append(line(s)));
-        report.append("\nBenign rows flagged (holdout rows marked):\n\n");
+        report.append("\nBenign rows flagged:\n\n");
         benign.stream().filter(s -> s.flagged(t, true, true)).forEach(s -> report.append(line(s)));
         report.append('\n');
 
@@ -194,6 +211,21 @@ class InjectionEvaluationTest {
                     percent(count(benign, semanticAlone), benign.size()),
                     percent(count(attacks, rawAttack), attacks.size()),
                     percent(count(benign, rawAttack), benign.size())));
+        }
+        List<Scored> holdAttacks = attacks.stream().filter(s -> s.row().holdout()).toList();
+        List<Scored> holdBenign = benign.stream().filter(s -> s.row().holdout()).toList();
+        report.append("\nThe same sweep on holdout 2 alone (reported only: the default was fixed before these rows were "
+                + "written and is not moved to fit them):\n\n| threshold | detection | false positives | semantic alone: detection "
+                + "| semantic alone: false positives |\n|---|---|---|---|---|\n");
+        for (int step = 0; step <= 12; step++) {
+            double t = 0.45 + 0.025 * step;
+            Predicate<Scored> semanticAlone = s -> s.score() >= t;
+            report.append(String.format(Locale.ROOT, "| %.3f%s | %s | %s | %s | %s |%n", t,
+                    Math.abs(t - InjectionDetector.DEFAULT_THRESHOLD) < 1e-9 ? " (default)" : "",
+                    percent(count(holdAttacks, s -> s.flagged(t, true, true)), holdAttacks.size()),
+                    percent(count(holdBenign, s -> s.flagged(t, true, true)), holdBenign.size()),
+                    percent(count(holdAttacks, semanticAlone), holdAttacks.size()),
+                    percent(count(holdBenign, semanticAlone), holdBenign.size())));
         }
         double[] a = attacks.stream().filter(s -> s.rule() == null).mapToDouble(Scored::score).sorted().toArray();
         double[] b = benign.stream().mapToDouble(Scored::score).sorted().toArray();
@@ -275,7 +307,7 @@ class InjectionEvaluationTest {
 
     private static String line(Scored s) {
         String text = s.row().text().replace("\n", " ");
-        return String.format(Locale.ROOT, "- [%s%s] %s %s: %s%n", s.row().category(), s.row().holdout() ? ", holdout" : "",
+        return String.format(Locale.ROOT, "- [%s%s] %s %s: %s%n", s.row().category(), s.row().round() == 2 ? ", holdout 2" : s.row().round() == 1 ? ", holdout 1" : "",
                 s.best() == null ? "-" : String.format(Locale.ROOT, "%.3f / %.3f / %.3f", s.best().attack(), s.best().benign(),
                         s.score()), s.rule() == null ? "semantic" : "rule " + s.rule(),
                 text.length() > 160 ? text.substring(0, 160) + "..." : text);
@@ -308,16 +340,16 @@ class InjectionEvaluationTest {
     static List<Row> load() throws IOException {
         try (InputStream in = InjectionEvaluationTest.class.getResourceAsStream("/caravan/injection-eval.tsv")) {
             List<Row> out = new ArrayList<>();
-            boolean holdout = false;
+            int round = 0;
             for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
-                holdout |= line.startsWith("# holdout");
+                round = line.startsWith("# holdout 2") ? 2 : line.startsWith("# holdout:") ? 1 : round;
                 if (line.isBlank() || line.startsWith("#") || line.startsWith("label\t")) {
                     continue;
                 }
                 String[] f = line.split("\t", 3);
                 assertThat(f).as(line).hasSize(3);
                 assertThat(f[0]).as(line).isIn("attack", "benign");
-                out.add(new Row(f[0].equals("attack"), f[1], unescape(f[2]), holdout));
+                out.add(new Row(f[0].equals("attack"), f[1], unescape(f[2]), round));
             }
             return out;
         }
