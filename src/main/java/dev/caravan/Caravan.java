@@ -426,8 +426,24 @@ public final class Caravan {
             webhooks = java.net.http.HttpClient.newBuilder().executor(pool)
                     .connectTimeout(java.time.Duration.ofSeconds(2)).build();
         }
-        guardrails = new Guardrails(gateway.guardrails(), injection, webhooks, events);
+        guardrails = new Guardrails(gateway.guardrails(), injection, webhooks, events, this::classifier);
         return guardrails;
+    }
+
+    // an operator's ONNX injection classifiers by model and tokenizer path: bounded by the config that names them,
+    // loaded once (at start or on the reload thread), closed at shutdown
+    private final java.util.Map<String, dev.caravan.policy.guardrail.injection.OnnxInjectionClassifier> classifiers =
+            new java.util.HashMap<>();
+
+    private synchronized dev.caravan.policy.guardrail.injection.OnnxInjectionClassifier classifier(
+            dev.caravan.config.GuardrailConfig.Classifier c) {
+        return classifiers.computeIfAbsent(c.model() + '\u0000' + c.tokenizer() + '\u0000' + c.label(), k -> {
+            var loaded = new dev.caravan.policy.guardrail.injection.OnnxInjectionClassifier(java.nio.file.Path.of(c.model()),
+                    java.nio.file.Path.of(c.tokenizer()), c.label(),
+                    dev.caravan.policy.guardrail.injection.OnnxInjectionClassifier.DEFAULT_MAX_TOKENS, cpu);
+            LOG.info("The ONNX prompt-injection classifier {} is loaded", c.model());
+            return loaded;
+        });
     }
 
     private synchronized void closeGuardrails() {
@@ -437,6 +453,7 @@ public final class Caravan {
         if (webhookPool != null) {
             webhookPool.shutdownNow();
         }
+        classifiers.values().forEach(dev.caravan.policy.guardrail.injection.OnnxInjectionClassifier::close);
     }
 
     /**

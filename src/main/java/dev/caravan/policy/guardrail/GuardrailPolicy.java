@@ -121,11 +121,11 @@ public final class GuardrailPolicy implements Policy {
                     return CompletableFuture.completedFuture(injected(call, guard, rule, p.source()));
                 }
             }
-            return NO_REFUSAL;
+            return guard.classifier() == null ? NO_REFUSAL : classified(call, guard, texts);
         }
-        return detector.check(texts, guard.threshold()).thenApply(v -> {
+        return detector.check(texts, guard.threshold()).thenCompose(v -> {
             if (!v.attack()) {
-                return null;
+                return guard.classifier() == null ? NO_REFUSAL : classified(call, guard, texts);
             }
             RequestTexts.Source where = RequestTexts.Source.USER;
             for (RequestTexts.Part p : parts) {
@@ -133,8 +133,15 @@ public final class GuardrailPolicy implements Policy {
                     where = RequestTexts.Source.TOOL_RESULT;
                 }
             }
-            return injected(call, guard, v.reason() == null ? "semantic" : v.reason(), where);
+            return CompletableFuture.completedFuture(
+                    injected(call, guard, v.reason() == null ? "semantic" : v.reason(), where));
         });
+    }
+
+    /** The operator's ONNX classifier, after the rules and the semantic detector let the texts through. */
+    private CompletionStage<GatewayException> classified(PolicyCall call, Guardrails.Guard guard, List<String> texts) {
+        return guard.classifier().check(texts, guard.classifierThreshold()).thenApply(v ->
+                v.attack() ? injected(call, guard, "classifier", RequestTexts.Source.USER) : null);
     }
 
     /** The injection finding acted on: a refusal under block, null (logged and counted) under alert. */

@@ -2,6 +2,7 @@ package dev.caravan.policy.guardrail;
 
 import dev.caravan.config.GuardrailConfig;
 import dev.caravan.policy.guardrail.injection.InjectionDetector;
+import dev.caravan.policy.guardrail.injection.OnnxInjectionClassifier;
 import dev.caravan.policy.guardrail.pii.Entity;
 import dev.caravan.policy.guardrail.pii.PiiDetector;
 
@@ -21,7 +22,8 @@ public final class Guardrails {
 
     /** One named policy, compiled. */
     public record Guard(String name, TextCheck inputCheck, Action piiInput, TextCheck piiOutput, Action piiOutputAction,
-                        TextCheck deny, Action injection, double threshold, boolean semantic, WebhookGuard webhook,
+                        TextCheck deny, Action injection, double threshold, boolean semantic,
+                        OnnxInjectionClassifier classifier, double classifierThreshold, WebhookGuard webhook,
                         boolean allowOnWebhookError) {
 
         /** Whether anything looks at the answer. */
@@ -40,15 +42,27 @@ public final class Guardrails {
      * @param http      the client webhooks are called with (shared by every config the process loads)
      */
     public Guardrails(GuardrailConfig config, InjectionDetector injection, HttpClient http, GuardrailEvents events) {
+        this(config, injection, http, events, c -> {
+            throw new IllegalStateException("no ONNX classifier can be loaded here");
+        });
+    }
+
+    /**
+     * @param classifiers loads (or returns the one already loaded for) an operator's ONNX injection classifier; it
+     *                    may throw, naming the file, which refuses the config
+     */
+    public Guardrails(GuardrailConfig config, InjectionDetector injection, HttpClient http, GuardrailEvents events,
+                      java.util.function.Function<GuardrailConfig.Classifier, OnnxInjectionClassifier> classifiers) {
         this.config = config;
         this.injection = injection;
         this.events = events;
         Map<String, Guard> compiled = new HashMap<>();
-        config.policies().forEach((name, g) -> compiled.put(name, compile(g, http)));
+        config.policies().forEach((name, g) -> compiled.put(name, compile(g, http, classifiers)));
         this.guards = Map.copyOf(compiled);
     }
 
-    private static Guard compile(GuardrailConfig.Guard g, HttpClient http) {
+    private static Guard compile(GuardrailConfig.Guard g, HttpClient http,
+                                 java.util.function.Function<GuardrailConfig.Classifier, OnnxInjectionClassifier> classifiers) {
         GuardrailConfig.Pii pii = g.pii();
         Set<Entity> entities = pii.entities().stream().map(Entity::named).collect(Collectors.toUnmodifiableSet());
         PiiDetector detector = new PiiDetector(pii.allow(), pii.phoneRegion());
@@ -65,6 +79,9 @@ public final class Guardrails {
                 Action.named(g.injection().input()),
                 g.injection().threshold() != null ? g.injection().threshold() : InjectionDetector.DEFAULT_THRESHOLD,
                 g.injection().semantic(),
+                g.injection().classifier() == null || g.injection().input().equals("off") ? null
+                        : classifiers.apply(g.injection().classifier()),
+                g.injection().classifier() == null ? 0.5 : g.injection().classifier().threshold(),
                 g.webhook() == null ? null : new WebhookGuard(http, g.webhook()),
                 g.webhook() != null && g.webhook().onError().equals("allow"));
     }
