@@ -19,42 +19,51 @@ import java.util.concurrent.atomic.AtomicReference;
  *   <li><b>Semantic</b>: each text cut into windows ({@link Windows}: at most {@value Windows#WINDOW_CHARS}
  *       characters each, at most {@value Windows#MAX_WINDOWS} per request), each window embedded by the
  *       {@link Embedder} off the event loop and compared, on the embedding's thread, with the shipped exemplars
- *       ({@link Exemplars}). A window scores its highest cosine to an attack exemplar, less {@link #PENALTY} times
- *       how far it falls short of beating the nearest benign exemplar by {@link #MARGIN}
- *       ({@link Exemplars.Nearest#score}); the request is an attack when its best window reaches the threshold.</li>
+ *       ({@link Exemplars}), its de-identification placeholders ({@code <EMAIL_1>}, {@code [CARD]}) replaced by
+ *       ordinary values first ({@link Deidentified}). A window scores the mean cosine of its three nearest attack
+ *       exemplars, less {@link #PENALTY} times how far it falls short of beating the mean of its three nearest
+ *       benign ones by {@link #MARGIN}, scaled down under eight words ({@link Exemplars.Nearest#score}); the request
+ *       is an attack when its best window reaches the threshold.</li>
  * </ol>
  *
- * <p><b>How good</b> ({@code InjectionEvaluationTest}, {@code target/injection-eval.md}): on the 90 rows written
- * after everything here was frozen, 57.8 % of attacks caught and 11.1 % of look-alikes flagged at the default (rules
- * alone: 33 % and 2 %). On all 493 rows, most of which the rules were written against, 89.8 % and 3.2 %. The rules
- * catch the phrasings they know; the MiniLM layer catches close paraphrases and is weak on anything else (other
- * languages, injections whose payload is about a topic rather than about the model). It is a first line, not a
- * guarantee: an agent that reads untrusted text still needs least-privilege tools.
+ * <p><b>How good</b> ({@code InjectionEvaluationTest}, {@code target/injection-eval.md}): tuned for precision,
+ * because the guardrail refuses the request on a verdict. On 122 everyday prompts (mail, reminders, code, travel,
+ * many with addresses and placeholders) nothing is flagged (the highest semantic score of the 92 tuning ones is 0.21; the previous
+ * single-nearest score flagged 5.4 %, "Remind [EMAIL] about the meeting." at 0.66). On the 90 attack and look-alike
+ * rows of holdout 2 (written after the first version was frozen, never tuned against), 44.4 % of attacks caught and
+ * 4.4 % of look-alikes flagged (rules alone 33 % and 2 %; the previous score 57.8 % and 11.1 %). On all 493 attack
+ * and look-alike rows, most of which the rules were written against, 87.3 % and 0.8 %. The rules catch the phrasings
+ * they know; the MiniLM layer catches close paraphrases and is weak on anything else (other languages, injections
+ * whose payload is about a topic rather than about the model). It is a first line, not a guarantee: an agent that
+ * reads untrusted text still needs least-privilege tools.
  *
  * <p><b>Exemplars</b> are read from the class path at construction (a broken file fails there, at start) and
  * embedded lazily, by the first {@link #check} that needs them, on the embedder's threads, two embeds at a time
- * (239 rows: about 0.8 s of CPU with MiniLM); checks that arrive meanwhile wait for the same embedding. A failed
+ * (297 rows: about 1 s of CPU with MiniLM); checks that arrive meanwhile wait for the same embedding. A failed
  * embedding (the CPU pool busy, say) fails those checks and is retried by the next one.
  *
  * <p>Thread-safe: the rules are stateless, the exemplar vectors are written once before they are published; memory
- * is the exemplar vectors (about 370 KB, at most 3 MB, see {@link Exemplars}) plus, per check, at most
+ * is the exemplar vectors (about 450 KB, at most 3 MB, see {@link Exemplars}) plus, per check, at most
  * {@value Windows#MAX_WINDOWS} windows.
  */
 public final class InjectionDetector {
 
     /**
-     * The semantic score from which a request is an attack. Chosen on the evaluation's tuning rows as the lowest
-     * threshold at which the semantic layer alone stayed under 2 % false positives (1.5 %, catching 42 % of attacks
-     * alone); 0.45 let 5 % through. On the later holdout the semantic layer alone let 8.9 % through at this
-     * threshold: an operator who cannot afford that should raise it (0.575 gave 2.2 % alone, 4.4 % with the rules,
-     * and caught 42 % of the holdout's attacks instead of 58 %). The sweeps are in the README.
+     * The semantic score from which a request is an attack. Chosen, with the three-neighbour score, on the tuning rows
+     * (the rows before holdout 2 and the first 92 ordinary prompts) as the lowest threshold at which the semantic layer
+     * alone flagged no look-alike and no ordinary prompt there; 0.475 flagged 1 %, 0.45 2.5 %. The previous default
+     * (also 0.50, for the single-nearest score) had been picked at 1.5 % on its tuning rows and let 8.9 % of the later
+     * holdout's look-alikes through: a threshold fitted at 0 % is what leaves room for that gap. On holdout 2 the
+     * semantic layer alone flags 2.2 % here; an operator who wants more recall and can afford refusals can lower it
+     * (0.425 caught 58 % of holdout 2's attacks and flagged 8.9 % of its look-alikes). The sweeps are in the README.
      */
     public static final double DEFAULT_THRESHOLD = 0.50;
 
     /**
-     * How much closer than the nearest benign exemplar an attack exemplar must be for its cosine to count in full,
-     * and what each point short of that costs. Chosen with the threshold on the evaluation's tuning rows: 0.10 and 2
-     * kept the semantic layer alone at 1.5 % false positives where 0.05 and 1 (or no margin) let 2-5 % through.
+     * How much closer than the nearest benign exemplars the nearest attack exemplars must be for their cosine to count
+     * in full, and what each point short of that costs. Chosen with the first threshold on the evaluation's tuning
+     * rows (0.10 and 2 kept the semantic layer alone at 1.5 % false positives where 0.05 and 1, or no margin, let 2-5 %
+     * through) and kept for the three-neighbour score, where a margin of 0.05 let 1-2 % more look-alikes through.
      */
     static final double MARGIN = 0.10;
     static final double PENALTY = 2.0;
@@ -119,7 +128,8 @@ public final class InjectionDetector {
         return exemplars().thenCompose(ex -> {
             List<CompletableFuture<Exemplars.Nearest>> each = new ArrayList<>(windows.size());
             for (String w : windows) {
-                each.add(embedder.embedThen(w, ex::nearest).toCompletableFuture());
+                int words = Windows.words(w);
+                each.add(embedder.embedThen(w, v -> ex.nearest(v, words)).toCompletableFuture());
             }
             return CompletableFuture.allOf(each.toArray(CompletableFuture[]::new))
                     .thenApply(done -> each.stream().map(CompletableFuture::join).toList());

@@ -14,7 +14,8 @@ import java.util.regex.Pattern;
  * decode to text add a window each.
  *
  * <p>A text that discusses attacks has its quotations and code masked first ({@link Quotes#maskQuoted}), as the
- * rules shield them: "what does 'ignore previous instructions' mean?" is embedded as the question it is.
+ * rules shield them: "what does 'ignore previous instructions' mean?" is embedded as the question it is. Its
+ * de-identification placeholders are replaced by ordinary values ({@link Deidentified}), as the exemplars' are.
  *
  * <p>Bounded: at most {@link #MAX_WINDOWS} windows are embedded per request (each costs 3-8 ms of CPU), cut from at
  * most the first {@link #MAX_CHARS_PER_TEXT} characters of each text. When a request has more, the windows with the
@@ -57,7 +58,7 @@ final class Windows {
             }
             String visible = Folded.forEmbedding(text.length() > MAX_CHARS_PER_TEXT ? text.substring(0, MAX_CHARS_PER_TEXT) : text);
             int position = 0;
-            for (String w : cut(Quotes.maskQuoted(visible).strip())) {
+            for (String w : cut(Quotes.maskQuoted(Deidentified.normalize(visible)).strip())) {
                 all.add(new Window(w, cues(w), t, position++));
             }
             for (String decoded : Base64Payload.decodedTexts(visible)) {
@@ -74,6 +75,36 @@ final class Windows {
             all.sort(Comparator.comparingInt(Window::textIndex).thenComparingInt(Window::position));
         }
         return all.stream().map(Window::text).toList();
+    }
+
+    /** An exemplar as it is embedded: folded and with its placeholders replaced, like a window. */
+    static String embeddable(String text) {
+        return Deidentified.normalize(Folded.forEmbedding(text));
+    }
+
+    /**
+     * A window's length in words: runs of letters or digits, each ideograph, kana or hangul syllable counted as one
+     * (Chinese and Japanese put no spaces between words).
+     */
+    static int words(String window) {
+        int count = 0;
+        boolean inWord = false;
+        for (int i = 0; i < window.length(); ) {
+            int c = window.codePointAt(i);
+            i += Character.charCount(c);
+            Character.UnicodeScript script = Character.UnicodeScript.of(c);
+            if (Character.isIdeographic(c) || script == Character.UnicodeScript.HIRAGANA
+                    || script == Character.UnicodeScript.KATAKANA || script == Character.UnicodeScript.HANGUL) {
+                count++;
+                inWord = false;
+            } else if (Character.isLetterOrDigit(c)) {
+                count += inWord ? 0 : 1;
+                inWord = true;
+            } else {
+                inWord = false;
+            }
+        }
+        return count;
     }
 
     /** {@code text} in windows of at most {@link #WINDOW_CHARS}, cut at sentence ends, else at spaces. */

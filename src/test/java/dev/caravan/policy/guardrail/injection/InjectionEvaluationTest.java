@@ -36,27 +36,46 @@ import static org.assertj.core.api.Assertions.assertThat;
  * false positives, and the cost of a check; writes them to {@code target/injection-eval.md} (the README's tables
  * come from there).
  *
- * <p>The file has three parts (see {@link Row#round}): the rows the rules were written against, a first holdout
- * that was run once and then used too, and a second holdout written after the last change. Only the second is an
- * honest estimate of new text; the thresholds asserted here (80 % detection, 5 % false positives) are over all
- * rows, as the issue asks.
+ * <p>The file has five parts (see {@link Row#round}): the rows the rules were written against, a first holdout
+ * that was run once and then used too, a second holdout written after the first detector was frozen and never tuned
+ * against since, then everyday prompts ({@code # ordinary}, the exemplars and the score were changed with them in
+ * view) and an ordinary holdout written with them and scored once after the change. Holdout 2 and the ordinary
+ * holdout are the honest estimates of new text. Asserted: 80 % detection and at most 5 % false positives over all
+ * attack and look-alike rows (rounds 0-2, as the issue asks), and at most 1 % false positives on the ordinary rows: a
+ * false positive there refuses a legitimate user.
  */
 @TestMethodOrder(MethodOrderer.OrderAnnotation.class) // the report's sections in order
 class InjectionEvaluationTest {
 
     private static final double MIN_DETECTION = 0.80;
     private static final double MAX_FALSE_POSITIVES = 0.05;
+    /** Ordinary traffic: a false positive there refuses a legitimate user, so the gate is five times tighter. */
+    private static final double MAX_ORDINARY_FALSE_POSITIVES = 0.01;
+    private static final double SWEEP_FROM = 0.40;
+    private static final double SWEEP_STEP = 0.025;
+    private static final int SWEEP_STEPS = 16;
     /** Cosine from which an exemplar counts as a copy of an evaluation row. */
     private static final double NEAR_DUPLICATE = 0.95;
 
     /**
      * {@code round}: 0 for the rows the rules were written against; 1 for the first holdout (after {@code # holdout:}),
      * run once and then used to widen the rules, so no longer held out; 2 for the second holdout (after
-     * {@code # holdout 2}), written after the last change and run once: the honest estimate.
+     * {@code # holdout 2}), written after the first detector was frozen: the honest estimate; 3 for the everyday
+     * prompts (after {@code # ordinary:}); 4 for the ordinary holdout (after {@code # ordinary holdout}).
      */
     record Row(boolean attack, String category, String text, int round) {
         boolean holdout() {
             return round == 2;
+        }
+
+        /** The attack and look-alike rows (rounds 0-2), over which the 80 % / 5 % gate runs, as before. */
+        boolean lookAlikeSet() {
+            return round <= 2;
+        }
+
+        /** Everyday traffic (rounds 3 and 4). */
+        boolean ordinary() {
+            return round >= 3;
         }
     }
 
@@ -70,15 +89,12 @@ class InjectionEvaluationTest {
             return windows.stream().mapToDouble(Exemplars.Nearest::score).max().orElse(0);
         }
 
-        /** The best window's attack cosine without the benign margin: the design the sweep compares against. */
-        double rawAttack() {
-            return windows.stream().mapToDouble(Exemplars.Nearest::attack).max().orElse(0);
-        }
-
         boolean flagged(double threshold, boolean rules, boolean semantic) {
             return (rules && rule != null) || (semantic && score() >= threshold);
         }
     }
+
+    private static final String[] ROUND_NAMES = {"", ", holdout 1", ", holdout 2", "", ", ordinary holdout"};
 
     static CpuPool cpu;
     static MiniLmEmbedder embedder;
@@ -120,6 +136,8 @@ class InjectionEvaluationTest {
     @Order(1)
     void theDataHoldsOverOneHundredFiftyAttacksAndOneHundredFiftyLookAlikes() {
         assertThat(rows.stream().filter(Row::holdout).count()).as("holdout 2 rows").isGreaterThanOrEqualTo(80);
+        assertThat(rows.stream().filter(r -> r.round() == 3 && !r.attack() && r.category().equals("ordinary")).count())
+                .as("ordinary rows").isGreaterThanOrEqualTo(80);
         assertThat(rows.stream().filter(Row::attack).count()).isGreaterThanOrEqualTo(150);
         assertThat(rows.stream().filter(r -> !r.attack()).count()).isGreaterThanOrEqualTo(150);
         assertThat(rows.stream().filter(Row::attack).map(Row::category).distinct())
@@ -134,7 +152,7 @@ class InjectionEvaluationTest {
     @Order(2)
     void noExemplarIsANearCopyOfAnEvaluationRow() {
         List<Exemplars.Row> exemplars = Exemplars.load();
-        float[][] e = exemplars.stream().map(x -> embed(Folded.forEmbedding(x.text()))).toArray(float[][]::new);
+        float[][] e = exemplars.stream().map(x -> embed(Exemplars.embeddable(x.text()))).toArray(float[][]::new);
         double worst = -1;
         String worstPair = "";
         for (Row row : rows) {
@@ -158,50 +176,67 @@ class InjectionEvaluationTest {
 
     @Test
     @Order(3)
-    void atTheDefaultThresholdOverEightyPercentOfAttacksAreCaughtAndAtMostFivePercentOfLookAlikesFlagged() {
+    void atTheDefaultThresholdOverEightyPercentOfAttacksAreCaughtAtMostFivePercentOfLookAlikesAndOnePercentOfOrdinaryPromptsFlagged() {
         double t = InjectionDetector.DEFAULT_THRESHOLD;
         for (Scored s : scored) { // check() and the parts measured here agree
             assertThat(s.verdict().attack()).as(s.row().text()).isEqualTo(s.flagged(t, true, true));
         }
-        report.append(String.format(Locale.ROOT, "At the default threshold %.2f (rules, then semantic), all rows:%n%n", t));
-        table(scored, t);
+        List<Scored> lookAlike = scored.stream().filter(s -> s.row().lookAlikeSet()).toList();
+        report.append(String.format(Locale.ROOT, "At the default threshold %.2f (rules, then semantic), all %d attack and "
+                + "look-alike rows (tuning rows, holdout 1 and holdout 2; the ordinary rows are below):%n%n", t, lookAlike.size()));
+        table(lookAlike, t);
         List<Scored> holdout = scored.stream().filter(s -> s.row().holdout()).toList();
-        report.append(String.format(Locale.ROOT, "Holdout 2 alone (%d rows written after the last change to the rules, the "
-                + "exemplars, the score and the default, run once): the estimate to quote.%n%n", holdout.size()));
+        report.append(String.format(Locale.ROOT, "Holdout 2 alone (%d rows written after the first detector was frozen, run "
+                + "once then; not looked at or tuned against since): the estimate to quote for attacks and look-alikes.%n%n",
+                holdout.size()));
         table(holdout, t);
         List<Scored> first = scored.stream().filter(s -> s.row().round() == 1).toList();
         report.append(String.format(Locale.ROOT, "Holdout 1 (%d rows; run once at 55.6 %% detection and 6.7 %% false positives, "
                 + "then used to widen the rules, so no longer held out):%n%n", first.size()));
         table(first, t);
-        List<Scored> attacks = scored.stream().filter(s -> s.row().attack()).toList();
-        List<Scored> benign = scored.stream().filter(s -> !s.row().attack()).toList();
-        report.append("Which rule fired (attacks): ").append(rulesFired(attacks)).append("; (benign): ")
-                .append(rulesFired(benign)).append(".\n\n");
+        List<Scored> ordinary = scored.stream().filter(s -> s.row().round() == 3).toList();
+        report.append(String.format(Locale.ROOT, "Ordinary traffic (%d everyday prompts, many with names, addresses, phone "
+                + "numbers and de-identification placeholders; the exemplars and the score were changed with these in view):%n%n",
+                ordinary.size()));
+        table(ordinary, t);
+        List<Scored> ordinaryHoldout = scored.stream().filter(s -> s.row().round() == 4).toList();
+        report.append(String.format(Locale.ROOT, "Ordinary holdout (%d everyday prompts written with the ones above, before any "
+                + "change, and scored once, after the change was frozen):%n%n", ordinaryHoldout.size()));
+        table(ordinaryHoldout, t);
+        List<Scored> attacks = lookAlike.stream().filter(s -> s.row().attack()).toList();
+        List<Scored> benign = lookAlike.stream().filter(s -> !s.row().attack()).toList();
+        report.append("Which rule fired (attacks): ").append(rulesFired(attacks)).append("; (look-alikes): ")
+                .append(rulesFired(benign)).append("; (ordinary): ")
+                .append(rulesFired(scored.stream().filter(s -> s.row().ordinary()).toList())).append(".\n\n");
 
-        report.append("Attacks missed (best window's attack cosine / benign cosine / score):\n\n");
+        report.append("Attacks missed (best window's mean cosine to its 3 nearest attack exemplars / to its 3 nearest benign ones / score):\n\n");
         attacks.stream().filter(s -> !s.flagged(t, true, true)).forEach(s -> report.append(line(s)));
         report.append("\nBenign rows flagged:\n\n");
-        benign.stream().filter(s -> s.flagged(t, true, true)).forEach(s -> report.append(line(s)));
+        scored.stream().filter(s -> !s.row().attack() && s.flagged(t, true, true)).forEach(s -> report.append(line(s)));
         report.append('\n');
 
         double detection = (double) count(attacks, s -> s.flagged(t, true, true)) / attacks.size();
         double falsePositives = (double) count(benign, s -> s.flagged(t, true, true)) / benign.size();
+        double ordinaryFalsePositives = (double) count(ordinary, s -> s.flagged(t, true, true)) / ordinary.size();
         assertThat(detection).as("detection rate at the default threshold").isGreaterThanOrEqualTo(MIN_DETECTION);
         assertThat(falsePositives).as("false-positive rate at the default threshold").isLessThanOrEqualTo(MAX_FALSE_POSITIVES);
+        assertThat(ordinaryFalsePositives).as("false-positive rate on ordinary prompts at the default threshold")
+                .isLessThanOrEqualTo(MAX_ORDINARY_FALSE_POSITIVES);
     }
 
     @Test
     @Order(4)
     void aThresholdSweepShowsWhatTheDefaultTrades() {
-        List<Scored> attacks = scored.stream().filter(s -> s.row().attack()).toList();
-        List<Scored> benign = scored.stream().filter(s -> !s.row().attack()).toList();
-        report.append("Threshold sweep (rules always on; \"semantic alone\" ignores the rules; \"no benign margin\" scores a "
-                + "window by its attack cosine alone):\n\n| threshold | detection | false positives | semantic alone: detection "
-                + "| semantic alone: false positives | no benign margin: detection | no benign margin: false positives |\n"
+        List<Scored> attacks = scored.stream().filter(s -> s.row().lookAlikeSet() && s.row().attack()).toList();
+        List<Scored> benign = scored.stream().filter(s -> s.row().lookAlikeSet() && !s.row().attack()).toList();
+        List<Scored> ordinary = scored.stream().filter(s -> s.row().round() == 3).toList();
+        List<Scored> ordinaryHoldout = scored.stream().filter(s -> s.row().round() == 4).toList();
+        report.append("Threshold sweep, attack and look-alike rows (rules always on; \"semantic alone\" ignores the rules), "
+                + "and the ordinary rows:\n\n| threshold | detection | look-alike false positives | semantic alone: detection "
+                + "| semantic alone: look-alike false positives | ordinary false positives | ordinary holdout false positives |\n"
                 + "|---|---|---|---|---|---|---|\n");
-        for (int step = 0; step <= 12; step++) {
-            double t = 0.45 + 0.025 * step;
-            Predicate<Scored> rawAttack = s -> s.rule() != null || s.rawAttack() >= t;
+        for (int step = 0; step <= SWEEP_STEPS; step++) {
+            double t = SWEEP_FROM + SWEEP_STEP * step;
             Predicate<Scored> semanticAlone = s -> s.score() >= t;
             report.append(String.format(Locale.ROOT, "| %.3f%s | %s | %s | %s | %s | %s | %s |%n", t,
                     Math.abs(t - InjectionDetector.DEFAULT_THRESHOLD) < 1e-9 ? " (default)" : "",
@@ -209,16 +244,16 @@ class InjectionEvaluationTest {
                     percent(count(benign, s -> s.flagged(t, true, true)), benign.size()),
                     percent(count(attacks, semanticAlone), attacks.size()),
                     percent(count(benign, semanticAlone), benign.size()),
-                    percent(count(attacks, rawAttack), attacks.size()),
-                    percent(count(benign, rawAttack), benign.size())));
+                    percent(count(ordinary, s -> s.flagged(t, true, true)), ordinary.size()),
+                    percent(count(ordinaryHoldout, s -> s.flagged(t, true, true)), ordinaryHoldout.size())));
         }
         List<Scored> holdAttacks = attacks.stream().filter(s -> s.row().holdout()).toList();
         List<Scored> holdBenign = benign.stream().filter(s -> s.row().holdout()).toList();
-        report.append("\nThe same sweep on holdout 2 alone (reported only: the default was fixed before these rows were "
-                + "written and is not moved to fit them):\n\n| threshold | detection | false positives | semantic alone: detection "
-                + "| semantic alone: false positives |\n|---|---|---|---|---|\n");
-        for (int step = 0; step <= 12; step++) {
-            double t = 0.45 + 0.025 * step;
+        report.append("\nThe same sweep on holdout 2 alone (reported only: the default is not moved to fit these rows):\n\n"
+                + "| threshold | detection | false positives | semantic alone: detection | semantic alone: false positives |\n"
+                + "|---|---|---|---|---|\n");
+        for (int step = 0; step <= SWEEP_STEPS; step++) {
+            double t = SWEEP_FROM + SWEEP_STEP * step;
             Predicate<Scored> semanticAlone = s -> s.score() >= t;
             report.append(String.format(Locale.ROOT, "| %.3f%s | %s | %s | %s | %s |%n", t,
                     Math.abs(t - InjectionDetector.DEFAULT_THRESHOLD) < 1e-9 ? " (default)" : "",
@@ -229,9 +264,11 @@ class InjectionEvaluationTest {
         }
         double[] a = attacks.stream().filter(s -> s.rule() == null).mapToDouble(Scored::score).sorted().toArray();
         double[] b = benign.stream().mapToDouble(Scored::score).sorted().toArray();
+        double[] o = ordinary.stream().mapToDouble(Scored::score).sorted().toArray();
         report.append(String.format(Locale.ROOT, "%nSemantic scores: attacks no rule caught (%d): median %.3f, lowest %.3f; "
-                        + "benign (%d): median %.3f, 95th percentile %.3f, highest %.3f.%n%n", a.length, a.length == 0 ? 0 : a[a.length / 2],
-                a.length == 0 ? 0 : a[0], b.length, b[b.length / 2], b[(int) (b.length * 0.95)], b[b.length - 1]));
+                        + "look-alikes (%d): median %.3f, 95th percentile %.3f, highest %.3f; ordinary (%d): median %.3f, "
+                        + "highest %.3f.%n%n", a.length, a.length == 0 ? 0 : a[a.length / 2], a.length == 0 ? 0 : a[0], b.length,
+                b[b.length / 2], b[(int) (b.length * 0.95)], b[b.length - 1], o.length, o[o.length / 2], o[o.length - 1]));
     }
 
     @Test
@@ -291,9 +328,11 @@ class InjectionEvaluationTest {
         });
         List<Scored> attacks = rows.stream().filter(s -> s.row().attack()).toList();
         List<Scored> benign = rows.stream().filter(s -> !s.row().attack()).toList();
-        report.append(String.format(Locale.ROOT, "| **attack** | **detection, overall** | %d | %s | %s |%n", attacks.size(),
-                percent(count(attacks, s -> s.flagged(t, true, false)), attacks.size()),
-                percent(count(attacks, s -> s.flagged(t, true, true)), attacks.size())));
+        if (!attacks.isEmpty()) {
+            report.append(String.format(Locale.ROOT, "| **attack** | **detection, overall** | %d | %s | %s |%n", attacks.size(),
+                    percent(count(attacks, s -> s.flagged(t, true, false)), attacks.size()),
+                    percent(count(attacks, s -> s.flagged(t, true, true)), attacks.size())));
+        }
         report.append(String.format(Locale.ROOT, "| **benign** | **false positives, overall** | %d | %s | %s |%n%n",
                 benign.size(), percent(count(benign, s -> s.flagged(t, true, false)), benign.size()),
                 percent(count(benign, s -> s.flagged(t, true, true)), benign.size())));
@@ -307,7 +346,7 @@ class InjectionEvaluationTest {
 
     private static String line(Scored s) {
         String text = s.row().text().replace("\n", " ");
-        return String.format(Locale.ROOT, "- [%s%s] %s %s: %s%n", s.row().category(), s.row().round() == 2 ? ", holdout 2" : s.row().round() == 1 ? ", holdout 1" : "",
+        return String.format(Locale.ROOT, "- [%s%s] %s %s: %s%n", s.row().category(), ROUND_NAMES[s.row().round()],
                 s.best() == null ? "-" : String.format(Locale.ROOT, "%.3f / %.3f / %.3f", s.best().attack(), s.best().benign(),
                         s.score()), s.rule() == null ? "semantic" : "rule " + s.rule(),
                 text.length() > 160 ? text.substring(0, 160) + "..." : text);
@@ -342,7 +381,8 @@ class InjectionEvaluationTest {
             List<Row> out = new ArrayList<>();
             int round = 0;
             for (String line : new String(in.readAllBytes(), StandardCharsets.UTF_8).split("\n")) {
-                round = line.startsWith("# holdout 2") ? 2 : line.startsWith("# holdout:") ? 1 : round;
+                round = line.startsWith("# ordinary holdout") ? 4 : line.startsWith("# ordinary:") ? 3
+                        : line.startsWith("# holdout 2") ? 2 : line.startsWith("# holdout:") ? 1 : round;
                 if (line.isBlank() || line.startsWith("#") || line.startsWith("label\t")) {
                     continue;
                 }
