@@ -408,6 +408,9 @@ public final class Caravan {
             injectionModel = new MiniLmEmbedder(cpu);
             injectionModel.warm();
             injection = new InjectionDetector(injectionModel);
+            // its exemplars are embedded by the first check: here, not on the first request
+            injection.check(java.util.List.of("warm up the exemplars"), InjectionDetector.DEFAULT_THRESHOLD)
+                    .toCompletableFuture().join();
             LOG.info("The semantic prompt-injection detector is ready ({} ms)", (System.nanoTime() - start) / 1_000_000);
         } else if (injection == null) {
             injection = new InjectionDetector(null);
@@ -426,7 +429,7 @@ public final class Caravan {
             webhooks = java.net.http.HttpClient.newBuilder().executor(pool)
                     .connectTimeout(java.time.Duration.ofSeconds(2)).build();
         }
-        guardrails = new Guardrails(gateway.guardrails(), injection, webhooks, events, this::classifier);
+        guardrails = new Guardrails(gateway.guardrails(), injection, webhooks, events, this::classifier).onCpu(cpu);
         return guardrails;
     }
 

@@ -45,6 +45,21 @@ public final class GuardrailOutputPolicy implements Policy {
         if (guard == null) {
             return CompletableFuture.completedFuture(answer);
         }
+        if (guardrails.cpu() != null && textLength(answer.body()) > GuardrailPolicy.CHECK_ON_LOOP_CHARS) {
+            return guardrails.cpu().submit(() -> check(call, guard, answer)).thenCompose(stage -> stage);
+        }
+        return check(call, guard, answer);
+    }
+
+    private static long textLength(ObjectNode body) {
+        long chars = 0;
+        for (com.fasterxml.jackson.databind.JsonNode choice : body.path("choices")) {
+            chars += choice.path("message").path("content").toString().length();
+        }
+        return chars;
+    }
+
+    private CompletionStage<ChatResult> check(PolicyCall call, Guardrails.Guard guard, ChatResult answer) {
         if (guard.deny() != null) {
             List<Hit> denied = GuardedStream.checkAnswer(answer.body(), guard.deny(), Action.BLOCK);
             if (!denied.isEmpty()) {

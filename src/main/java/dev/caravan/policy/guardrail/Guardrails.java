@@ -36,6 +36,7 @@ public final class Guardrails {
     private final Map<String, Guard> guards;
     private final InjectionDetector injection;
     private final GuardrailEvents events;
+    private volatile dev.caravan.work.CpuPool cpu;
 
     /**
      * @param injection the prompt-injection detector (its semantic side may be absent: rules only)
@@ -99,6 +100,16 @@ public final class Guardrails {
 
     public boolean any() {
         return config.any();
+    }
+
+    /** Where large requests are checked, off the event loop; null: on the loop (tests). */
+    public Guardrails onCpu(dev.caravan.work.CpuPool pool) {
+        this.cpu = pool;
+        return this;
+    }
+
+    dev.caravan.work.CpuPool cpu() {
+        return cpu;
     }
 
     InjectionDetector injection() {

@@ -66,7 +66,8 @@ final class Folded {
                 boolean leet = (c >= '0' && c <= '9' && c != '2' && c != '6') || c == '!' || c == '|' || c == '@' || c == '$' || c == '+';
                 if (leet) {
                     boolean after = i + 1 < n && Character.isLetter(text.charAt(i + 1));
-                    boolean before = c <= '9' && i > 0 && Character.isLetter(text.charAt(i - 1)); // a symbol counts before a letter only
+                    // a symbol counts before a letter only: "help!" ends a sentence, "h!dden" hides an i
+                    boolean before = c >= '0' && c <= '9' && i > 0 && Character.isLetter(text.charAt(i - 1));
                     if (after || before) {
                         return true;
                     }
