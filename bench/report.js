@@ -44,7 +44,7 @@ const TARGETS = [
   { id: 'caravan-redis', n: '3b', name: 'Caravan, limits + budgets, Redis', governed: 'Redis' },
   // row 4 of the Cache table below: the same request every time, answered from the exact cache; no streams
   { id: 'cache-hit', n: 4, name: 'Caravan, exact cache', cache: true },
-  { id: 'portkey', n: 5, name: 'Portkey gateway' },
+  { id: 'portkey', n: 6, name: 'Portkey gateway' },
 ];
 // the Cache table's rows, each its own Caravan with a cache block (bench/README.md): want = the x-caravan-cache answer
 // every measured request must get, as counted by caravan_cache_total{result} over the throughput and latency runs
@@ -54,8 +54,28 @@ const CACHE_ROWS = [
   { id: 'cache-miss', n: '4b', name: 'exact-cache miss', sends: 'a prompt never seen (a new number)', want: 'miss', label: 'MISS' },
   { id: 'cache-semantic-miss', n: '4c', name: 'semantic-cache miss', sends: 'a prompt never seen (a new number)', want: 'miss', label: 'MISS' },
 ];
+// the Guardrails table's rows (bench/README.md): each its own Caravan, the same 1 KB prompt; row 5 has no guardrails
+const GUARD_ROWS = [
+  { id: 'guard-base', n: 5, name: 'no guardrails', policy: 'none (no guardrails block)' },
+  { id: 'guard', n: '5a', name: 'standard policy', policy: 'standard: PII de-identified in, redacted out; injection rules; deny pattern' },
+  { id: 'guard-semantic', n: '5b', name: 'standard + semantic detector', policy: 'standard with injection.semantic: true (MiniLM)' },
+];
+const GUARD_THROUGHPUT_TARGET_PCT = 10;
+const GUARD_P50_TARGET_US = 200;
+const GUARD_TTFT_TARGET_MS = 5;
 const RESULTS = { hit: 'HIT', semantic: 'SEMANTIC', miss: 'MISS', bypass: 'BYPASS', coalesced: 'coalesced' };
 const data = {};
+const guardIds = (meta.guard_targets || '').split(/\s+/).filter(Boolean);
+const tokenPaces = (meta.token_paces || '').split(/\s+/).filter(Boolean);
+for (const g of GUARD_ROWS) {
+  const na = guardIds.includes(g.id) ? null : 'n/a (no guardrail rows in this run)';
+  const tokens = {};
+  for (const pace of tokenPaces) tokens[pace] = json(`${g.id}.tokens-${pace}.json`);
+  data[g.id] = {
+    fail: na || read(`${g.id}.fail`), na: Boolean(na), thru: wrk(`${g.id}.thru`), lat: wrk(`${g.id}.lat`),
+    low: wrk(`${g.id}.thrulow`), res: res(g.id), guard: kv(read(`${g.id}.guard`), '\n') || {}, tokens,
+  };
+}
 const governedIds = (meta.governed_targets || '').split(/\s+/).filter(Boolean);
 const cacheIds = (meta.cache_targets || '').split(/\s+/).filter(Boolean);
 for (const t of [...TARGETS, ...CACHE_ROWS.filter((r) => !TARGETS.some((x) => x.id === r.id))]) {
@@ -192,6 +212,69 @@ const cacheVerdicts = () => {
         `${signed(f.miss.p99)} µs at p99, ${signed(f.miss.pct, 1)} % of row 3's throughput.`);
   }
   return lines;
+};
+
+// ---- guardrails: each row against row 5 (the same Caravan, the same 1 KB prompt, no guardrails) ------------------
+const ok2xx = (w) => (w ? (w.requests - w.non2xx) / (w.requests / w.rps) : null);   // 2xx answers a second
+// what the guardrails found during a row's throughput and latency runs (caravan_guardrail_total after − before)
+const guardFound = (id) => {
+  const g = data[id].guard; const d = data[id];
+  if (!g || g.before_scraped !== '1' || g.after_scraped !== '1' || !d.thru || !d.lat) return null;
+  const delta = (k) => Number(g[`after_${k}`] || 0) - Number(g[`before_${k}`] || 0);
+  const sum = (prefix) => Object.keys(g).filter((k) => k.startsWith(`after_${prefix}`)).reduce((a, k) => a + delta(k.slice(6)), 0);
+  const requests = d.thru.requests + d.lat.requests;
+  return { requests, deidentified: delta('input_deidentify'), output: sum('output_'), blocked: delta('input_block'),
+    rejected: delta('cpu_rejected'),
+    email: delta('input_email'), phone: delta('input_phone'), card: delta('input_card') };
+};
+// why a guarded row's numbers are not those of the policy at work, or null: every request de-identified its three
+// entities (3 findings a request, within 1%) and, for the standard policy, every answer was 2xx
+const guardWhy = (id) => {
+  const d = data[id];
+  if (!d || d.na) return d && d.fail;
+  if (d.fail) return `failed: ${d.fail}`;
+  if (!d.thru || !d.lat) return 'not measured';
+  if (id === 'guard-base') return d.thru.non2xx + d.lat.non2xx > 0 ? `${d.thru.non2xx + d.lat.non2xx} non-2xx answers in the wrk runs` : null;
+  const f = guardFound(id);
+  if (!f) return 'no caravan_guardrail_total counters in /metrics: what the guardrails did is not known';
+  // wrk counts the answers it received; the gateway also counted the requests still in flight when a run ended (at
+  // most one a connection), whose answers wrk dropped
+  const inFlight = Number(meta.conns) + 1;
+  if (f.deidentified < 0.99 * 3 * f.requests || f.deidentified > 1.01 * 3 * (f.requests + inFlight)) {
+    return `${fmt(f.deidentified)} findings de-identified for ${fmt(f.requests)} requests, not 3 each`;
+  }
+  if (id === 'guard' && d.thru.non2xx + d.lat.non2xx > 0) return `${d.thru.non2xx + d.lat.non2xx} non-2xx answers in the wrk runs`;
+  return null;
+};
+const guardFacts = () => {
+  const f = {};
+  const base = data['guard-base'];
+  const bWhy = guardWhy('guard-base');
+  for (const id of ['guard', 'guard-semantic']) {
+    const d = data[id];
+    if (!d || d.na) continue;
+    // the semantic row is reported even with non-2xx answers (its CPU pool refuses embeds at 32 connections), by 2xx/s
+    const why = guardWhy(id) || (bWhy ? `row 5: ${bWhy}` : null);
+    if (why) { f[id] = { why }; continue; }
+    f[id] = { pct: (1 - ok2xx(d.thru) / ok2xx(base.thru)) * 100, p50: d.lat.p50 - base.lat.p50, p99: d.lat.p99 - base.lat.p99,
+      non2xx: d.thru.non2xx + d.lat.non2xx, requests: d.thru.requests + d.lat.requests };
+  }
+  // time to first token: each guarded row's median minus row 5's, at each pace; the text must be what row 5 received
+  f.ttft = {};
+  for (const id of ['guard', 'guard-semantic']) {
+    for (const pace of tokenPaces) {
+      const t = data[id] && data[id].tokens[pace]; const b = base && base.tokens[pace];
+      const key = `${id}@${pace}`;
+      if (!data[id] || data[id].na) continue;
+      if (data[id].fail) { f.ttft[key] = { why: `failed: ${data[id].fail}` }; continue; }
+      if (!t || !t.ok || t.failed) { f.ttft[key] = { why: t ? `${t.failed} of ${t.requested} streams failed` : 'not measured' }; continue; }
+      if (!b || !b.ok || b.failed) { f.ttft[key] = { why: 'row 5\'s streams failed or were not measured' }; continue; }
+      const intact = t.text && b.text && t.text.same && t.text.sha256 === b.text.sha256;
+      f.ttft[key] = { add: t.firstTextMs.p50 - b.firstTextMs.p50, ttft: t.firstTextMs.p50, base: b.firstTextMs.p50, intact,
+        why: intact ? null : 'the text the client received differs from row 5\'s' };
+    }
+  }
+  return f;
 };
 
 const out = [];
@@ -348,6 +431,134 @@ if (meta.mode !== 'soak') {
     p();
   }
 
+  // ---- guardrails -------------------------------------------------------------------------------------------------
+  const guardRows = GUARD_ROWS.filter((g) => !data[g.id].na);
+  if (guardRows.length) {
+    const base = data['guard-base'];
+    const gf = guardFacts();
+    p('## Guardrails');
+    p();
+    p('Each row is its own Caravan with row 3\'s config (the master key, the same providers) and the same request: a ' +
+      `1 KB support message (${(meta.guard || '').match(/\((\d+) bytes of request/) ? meta.guard.match(/\((\d+) bytes of request/)[1] + ' bytes of request' : 'the 1 KB prompt'}) ` +
+      'with an email, a phone number and a card number in it and no injection. Row 5 has no `guardrails:` block; row 5a ' +
+      'the standard policy of issue 14 as `guardrails.default` (the master key gets it too): PII de-identified in the ' +
+      'request and restored in the answer, the answer checked and redacted, injection rules, one deny pattern; row 5b ' +
+      'the same with the semantic (MiniLM) injection detector. Same runs as the rows above: warm-up, throughput at ' +
+      `${meta.conns} connections, latency at one connection (µs). "Found" is what the gateway counted ` +
+      '(`caravan_guardrail_total`) during the throughput and latency runs. Cost = 1 − (2xx answers a second ÷ row 5\'s).');
+    if (meta.mode === 'quick') {
+      p();
+      p('> Quick run: the warm-up stops before the JIT is done and the runs are short, so these numbers are a smoke ' +
+        'test; quote a full run\'s.');
+    }
+    p();
+    p(`| # | row | policy | req/s @${meta.conns} | 2xx/s @${meta.conns} | × row 5 | throughput cost | p50 µs | p50 vs row 5 | p99 µs | p99 vs row 5 | found a request (in / out) | RSS peak MB | CPU % @${meta.conns} | non-2xx |`);
+    p('|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|---:|');
+    for (const g of guardRows) {
+      const d = data[g.id];
+      if (d.fail) { p(`| ${g.n} | ${g.name} | ${g.policy} | failed: ${d.fail.replace(/\|/g, '/')} ||||||||||||`); continue; }
+      const r = d.res || {};
+      const okBase = base && !base.fail && base.thru && base.lat && g.id !== 'guard-base';
+      const ratio = okBase && d.thru ? ok2xx(d.thru) / ok2xx(base.thru) : null;
+      const vs = (x, y) => (okBase && x !== null && x !== undefined ? signed(x - y) + ' µs' : '–');
+      const f = g.id === 'guard-base' ? null : guardFound(g.id);
+      const found = g.id === 'guard-base' ? '– (none)' : !f ? '– (no counters)'
+        : `${fmt(f.deidentified / f.requests, 2)} de-identified (${fmt(f.email)} email, ${fmt(f.phone)} phone, ${fmt(f.card)} card) / ${fmt(f.output / f.requests, 2)}` +
+          (f.blocked ? `; ${fmt(f.blocked)} refused` : '') + (f.rejected ? `; ${fmt(f.rejected)} embeds refused by the CPU pool` : '');
+      const non2xx = (d.thru ? d.thru.non2xx : 0) + (d.lat ? d.lat.non2xx : 0);
+      const errors = (d.thru ? d.thru.errors - d.thru.non2xx : 0) + (d.lat ? d.lat.errors - d.lat.non2xx : 0);
+      p(`| ${g.n} | ${g.name} | ${g.policy} | ${fmt(d.thru && d.thru.rps)} | ${fmt(d.thru && ok2xx(d.thru))} | ${ratio === null ? '–' : fmt(ratio, 2) + '×'} | ` +
+        `${ratio === null ? '–' : signed((1 - ratio) * 100, 1) + ' %'} | ${fmt(d.lat && d.lat.p50)} | ${vs(d.lat && d.lat.p50, base.lat && base.lat.p50)} | ` +
+        `${fmt(d.lat && d.lat.p99)} | ${vs(d.lat && d.lat.p99, base.lat && base.lat.p99)} | ${found} | ${mb(r.rss_peak_kib && Number(r.rss_peak_kib))} | ` +
+        `${fmt(r.cpu_thru_pct && Number(r.cpu_thru_pct))} | ${non2xx}${errors ? ` (+${errors} connection errors / timeouts)` : ''} |`);
+    }
+    p();
+    const lines = [];
+    const why = (x) => x.replace(/\|/g, '/');
+    const std = gf.guard;
+    if (std) {
+      lines.push(std.why ? `Standard policy (row 5a − row 5): not measured (${why(std.why)}).`
+        : `Standard policy (row 5a − row 5), targets ≤ ${GUARD_THROUGHPUT_TARGET_PCT} % of throughput and ≤ ${GUARD_P50_TARGET_US} µs at p50 for a 1 KB prompt: ` +
+          `costs ${fmt(std.pct, 1)} % of throughput, ${pass(std.pct <= GUARD_THROUGHPUT_TARGET_PCT)}; ${signed(std.p50)} µs at p50, ${pass(std.p50 <= GUARD_P50_TARGET_US)}; ` +
+          `${signed(std.p99)} µs at p99.`);
+    }
+    const sem = gf['guard-semantic'];
+    if (sem) {
+      const d = data['guard-semantic']; const f = guardFound('guard-semantic') || {};
+      const low = d.low;
+      const vsStd = std && !std.why && data.guard.lat ? `, ${signed(d.lat.p50 - data.guard.lat.p50)} µs against row 5a` : '';
+      lines.push(sem.why ? `Semantic injection detector (row 5b, reported apart, no target): not measured (${why(sem.why)}).`
+        : `Semantic injection detector (row 5b − row 5, reported apart, no target): ${fmt(sem.pct, 1)} % of throughput in 2xx answers at ${meta.conns} connections` +
+          (sem.non2xx ? ` (**${fmt(sem.non2xx)} of ${fmt(sem.requests)} answers were not 2xx**${f.rejected ? `; the CPU pool refused ${fmt(f.rejected)} embeds` : ''})` : '') +
+          `; ${signed(sem.p50)} µs at p50${vsStd}, ${signed(sem.p99)} µs at p99` +
+          (low ? `. At ${meta.semantic_guard_conns} connections: ${fmt(ok2xx(low))} 2xx answers a second, p50 ${fmt(low.p50)} µs, ${fmt(low.non2xx)} not 2xx.` : '.'));
+    }
+    if (base && !base.fail && base.lat && base.thru && data.caravan && !data.caravan.fail && data.caravan.lat) {
+      lines.push(`Row 5 against row 3 (the same pipeline without guardrails, the 1 KB request instead of row 3's short one): ` +
+        `${fmt(base.thru.rps / data.caravan.thru.rps, 2)}× its req/s, ${signed(base.lat.p50 - data.caravan.lat.p50)} µs at p50.`);
+    }
+    for (const l of lines) p(`- ${l}`);
+    const semProbe = (id) => (data[id].guard || {}).check_semantic;
+    const probes = ['guard', 'guard-semantic'].filter((id) => !data[id].na && semProbe(id)).map((id) => {
+      const [code, found] = semProbe(id).split(' ');
+      return `row ${GUARD_ROWS.find((g) => g.id === id).n} answered it ${code === '400' ? `400, refused by ${found}` : `HTTP ${code}`}`;
+    });
+    if (probes.length) p(`- Injection probe without any rule's words, sent before the runs: ${probes.join('; ')}.`);
+    p();
+    const gwarm = guardRows.filter((g) => read(`${g.id}.warm`)).map((g) => {
+      const rounds = read(`${g.id}.warm`).split('\n');
+      return `row ${g.n} ${rounds.length * Number(meta.warm_round)} s (${rounds.map((x) => fmt(Number(x))).join(' → ')} req/s)`;
+    });
+    if (gwarm.length) p(`Warm-up at ${meta.conns} connections, as above: ${gwarm.join('; ')}.`);
+    p();
+    // streams: time to first token through the look-ahead
+    p('### Time to first token through the stream look-ahead');
+    p();
+    p(`The same 1 KB prompt streamed: the upstream sends a role chunk, then ${meta.token_chunks} tokens of a plain answer ` +
+      '(a word with its leading space, or a punctuation mark: "The", " customer", " was", ...), the first at once, then one ' +
+      `every pace ms. After ${fmt(Number(meta.guard_stream_warm))} fast token streams (8 at a time) and one unmeasured stream, ` +
+      `${meta.stream_runs} streams one after another: TTFT is the median time from sending the request to the first chunk ` +
+      'with text; "text" compares what the client received with row 5\'s (the policy must not change a plain answer).');
+    p();
+    p('| # | row | pace ms | TTFT p50 ms | vs row 5 | TTFT min / max ms | stream total p50 ms | text | streams ok |');
+    p('|---|---|---:|---:|---:|---:|---:|---|---:|');
+    for (const g of guardRows) {
+      const d = data[g.id];
+      for (const pace of tokenPaces) {
+        if (d.fail) { p(`| ${g.n} | ${g.name} | ${pace} | failed: ${d.fail.replace(/\|/g, '/')} ||||||`); continue; }
+        const t = d.tokens[pace]; const b = base && base.tokens[pace];
+        if (!t) { p(`| ${g.n} | ${g.name} | ${pace} | not measured ||||||`); continue; }
+        const add = g.id !== 'guard-base' && t.ok && b && b.ok ? t.firstTextMs.p50 - b.firstTextMs.p50 : null;
+        const text = !t.ok ? '–' : !t.text.same ? '**differs between streams**' : g.id === 'guard-base' ? `${fmt(t.text.chars)} chars`
+          : b && b.ok && b.text.sha256 === t.text.sha256 ? 'as row 5' : '**differs from row 5**';
+        const errs = Object.entries(t.errors || {}).map(([k, v]) => `${v}× ${k}`).join('; ').replace(/\|/g, '/');
+        p(`| ${g.n} | ${g.name} | ${pace} | ${fmt(t.ok ? t.firstTextMs.p50 : null, 2)} | ${signed(add, 2)} | ` +
+          `${t.ok ? fmt(t.firstTextMs.min, 2) + ' / ' + fmt(t.firstTextMs.max, 2) : '–'} | ${fmt(t.ok ? t.totalMs.p50 : null, 0)} | ${text} | ` +
+          `${fmt(t.ok)} / ${fmt(t.requested)}${errs ? ' (' + errs + ')' : ''} |`);
+      }
+    }
+    p();
+    const tl = [];
+    for (const pace of tokenPaces) {
+      const x = gf.ttft[`guard@${pace}`];
+      if (!x) continue;
+      tl.push(x.why ? `at ${pace} ms: not measured (${why(x.why)})` : `at ${pace} ms ${signed(x.add, 2)} ms`);
+    }
+    const first = gf.ttft[`guard@${tokenPaces[0]}`];
+    if (tl.length) {
+      p(`- Look-ahead's added TTFT (row 5a − row 5, target ≤ ${GUARD_TTFT_TARGET_MS} ms at p50): ${tl.join(', ')}` +
+        (first && !first.why ? `; ${pass(first.add <= GUARD_TTFT_TARGET_MS)} at the ${tokenPaces[0]} ms pace.` : '.'));
+    }
+    const st = tokenPaces.map((pace) => gf.ttft[`guard-semantic@${pace}`]).filter(Boolean);
+    if (st.length) {
+      p(`- With the semantic detector (row 5b − row 5, reported apart): ${tokenPaces.map((pace) => {
+        const x = gf.ttft[`guard-semantic@${pace}`];
+        return !x ? null : x.why ? `at ${pace} ms: not measured (${why(x.why)})` : `at ${pace} ms ${signed(x.add, 2)} ms`;
+      }).filter(Boolean).join(', ')}.`);
+    }
+    p();
+  }
+
   // ---- many open streams --------------------------------------------------------------------------------------
   const manyTargets = (meta.many_targets || '').split(/\s+/).filter(Boolean);
   p(`## ${meta.many} open at once`);
@@ -449,6 +660,15 @@ if (meta.mode !== 'soak') {
   row('limits + budgets in process: ≤ 5 % of throughput', gl, gl && `${signed(gl.pct, 1)} %`, gl && gl.pct <= 5);
   row('limits + budgets in process: ≤ 20 µs at p50', gl, gl && `${signed(gl.p50)} µs`, gl && gl.p50 <= 20);
   row('limits + budgets with Redis: ≤ 100 µs at p50', gr, gr && `${signed(gr.p50)} µs`, gr && gr.p50 <= 100);
+  // guardrails: the standard policy (row 5a) against row 5; the semantic detector has no target
+  if (guardIds.length) {
+    const gf = guardFacts(); const g = gf.guard; const tt = gf.ttft[`guard@${tokenPaces[0]}`];
+    const absent = { why: 'not measured in this run' };
+    row(`guardrails, standard policy: ≤ ${GUARD_THROUGHPUT_TARGET_PCT} % of throughput (1 KB prompt)`, g || absent, g && `${signed(g.pct, 1)} %`, g && g.pct <= GUARD_THROUGHPUT_TARGET_PCT);
+    row(`guardrails, standard policy: ≤ ${GUARD_P50_TARGET_US} µs at p50 (1 KB prompt)`, g || absent, g && `${signed(g.p50)} µs`, g && g.p50 <= GUARD_P50_TARGET_US);
+    row(`guardrails, stream look-ahead: ≤ ${GUARD_TTFT_TARGET_MS} ms added TTFT at p50`, tt || absent,
+      tt && `${signed(tt.add, 2)} ms (tokens ${tokenPaces[0]} ms apart)`, tt && tt.add <= GUARD_TTFT_TARGET_MS);
+  }
 } else if (soak) {
   p(`| RSS ≤ 300 MB under load | ${mb(soak.peak)} MB peak | ${mark(soak.peak === null ? null : soak.peak <= 300 * 1024)} |`);
   const flat = soak.start ? Math.abs(soak.end - soak.start) / soak.start <= 0.1 && Math.abs(soak.middle - soak.start) / soak.start <= 0.1 : null;
@@ -463,8 +683,8 @@ for (const [k, label] of [['cpu', 'CPU'], ['nproc', 'cores'], ['memory', 'memory
   ['busy_start', 'CPU busy with other work before the run, %'], ['java', 'java -version'],
   ['java_opts', 'Caravan JVM flags'], ['jar', 'jar'], ['commit', 'commit'], ['node', 'node'], ['nginx', 'nginx'], ['wrk', 'wrk'],
   ['portkey', 'Portkey'], ['durations', 'runs'], ['many', 'many streams'], ['governance', 'governed rows (3a, 3b)'],
-  ['redis_version', 'Redis'], ['cache', 'cache rows (4, 4a, 4b, 4c)']]) {
-  if (meta[k] && !(meta.mode === 'soak' && ['portkey', 'durations', 'many', 'governance', 'redis_version', 'cache'].includes(k))) p(`- ${label}: ${meta[k]}`);
+  ['redis_version', 'Redis'], ['cache', 'cache rows (4, 4a, 4b, 4c)'], ['guard', 'guardrail rows (5, 5a, 5b)']]) {
+  if (meta[k] && !(meta.mode === 'soak' && ['portkey', 'durations', 'many', 'governance', 'redis_version', 'cache', 'guard'].includes(k))) p(`- ${label}: ${meta[k]}`);
 }
 p();
 process.stdout.write(out.join('\n'));

@@ -2,13 +2,17 @@
 // Streaming client for the benchmark (Node.js, no dependencies): runs <count> streamed chat completions, at most
 // <concurrency> at a time, and prints one JSON line of statistics: time to first content chunk, total time, content
 // chunks delivered per stream, how late each chunk arrived after the upstream sent it (bench/upstream.js stamps its
-// send time into each chunk), and how many streams were open at once.
+// send time into each chunk), and how many streams were open at once. For streams of plain tokens (bench/upstream.js
+// /t/..., the guardrail rows) it reports the time to the first non-empty content (firstTextMs), the text each
+// stream received (its length, a hash, and whether every stream received the same) and, from the chunks' own
+// "bench_sent" stamps, how late each chunk that carried text arrived (textLagMs).
 //
 // usage: node streams.js --url URL --body JSON [--header 'Name: value']... [--count 1] [--concurrency 1]
 //                        [--ramp-ms 0] [--deadline-s 120] [--warmup 0]
 // --warmup N runs N more streams first (one at a time) and leaves them out of the statistics.
 'use strict';
 const http = require('http');
+const crypto = require('crypto');
 const { performance } = require('perf_hooks');
 
 const args = { header: [], count: 1, concurrency: 1, 'ramp-ms': 0, 'deadline-s': 120, warmup: 0 };
@@ -37,7 +41,8 @@ let peakOpen = 0;
 let finished = false;
 
 function one(done) {
-  const r = { ok: false, status: 0, headersMs: null, firstMs: null, totalMs: null, chunks: 0, lags: [], error: null, sawDone: false };
+  const r = { ok: false, status: 0, headersMs: null, firstMs: null, firstTextMs: null, totalMs: null, chunks: 0, lags: [],
+    text: '', textLags: [], error: null, sawDone: false };
   const t0 = now();
   let buf = '';
   let counted = false;
@@ -70,9 +75,14 @@ function one(done) {
           try { j = JSON.parse(data); } catch (e) { r.error = 'unparsable event: ' + data.slice(0, 80); continue; }
           if (j.error) { r.error = 'error event: ' + JSON.stringify(j.error).slice(0, 120); continue; }
           const c = j.choices && j.choices[0] && j.choices[0].delta && j.choices[0].delta.content;
+          if (typeof c === 'string' && c.length > 0) {
+            if (r.firstTextMs === null) { r.firstTextMs = t - t0; open++; counted = true; peakOpen = Math.max(peakOpen, open); }
+            if (r.text.length < 65536) r.text += c;
+            if (typeof j.bench_sent === 'number') r.textLags.push(t - j.bench_sent);
+          }
           const m = typeof c === 'string' ? /(\d+)@([\d.]+) /.exec(c) : null;
           if (!m) continue;
-          if (r.firstMs === null) { r.firstMs = t - t0; open++; counted = true; peakOpen = Math.max(peakOpen, open); }
+          if (r.firstMs === null) r.firstMs = t - t0;
           r.chunks++;
           r.lags.push(t - parseFloat(m[2]));
         }
@@ -86,7 +96,8 @@ function one(done) {
   req.end(body);
 }
 
-function pct(values, p) {
+function pct(all, p) {
+  const values = all.filter((x) => x !== null && x !== undefined);
   if (!values.length) return null;
   const s = Float64Array.from(values).sort();
   return s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))];
@@ -99,6 +110,9 @@ function report() {
   for (const req of requests) req.destroy(new Error('deadline'));
   const ok = results.filter((r) => r.ok);
   const lags = [].concat(...results.map((r) => r.lags));
+  const textLags = [].concat(...ok.map((r) => r.textLags));
+  const hash = (x) => crypto.createHash('sha256').update(x).digest('hex').slice(0, 16);
+  const texts = new Set(ok.map((r) => r.text));
   const errors = {};
   for (const r of results) if (!r.ok) { const k = r.error || ('status ' + r.status + (r.sawDone ? '' : ', no [DONE]')); errors[k] = (errors[k] || 0) + 1; }
   const out = {
@@ -108,6 +122,11 @@ function report() {
     totalMs: { p50: round(pct(ok.map((r) => r.totalMs), 50)), max: round(pct(ok.map((r) => r.totalMs), 100)) },
     chunks: { min: pct(results.map((r) => r.chunks), 0), p50: pct(results.map((r) => r.chunks), 50), max: pct(results.map((r) => r.chunks), 100) },
     lagMs: { p50: round(pct(lags, 50)), p99: round(pct(lags, 99)), max: round(pct(lags, 100)) },
+    firstTextMs: { p50: round(pct(ok.map((r) => r.firstTextMs), 50)), min: round(pct(ok.map((r) => r.firstTextMs), 0)),
+      max: round(pct(ok.map((r) => r.firstTextMs), 100)) },
+    text: { chars: ok.length ? ok[0].text.length : null, sha256: ok.length ? hash(ok[0].text) : null, same: texts.size <= 1,
+      start: ok.length ? ok[0].text.slice(0, 40) : null },
+    textLagMs: { p50: round(pct(textLags, 50)), p99: round(pct(textLags, 99)), max: round(pct(textLags, 100)) },
     errors,
   };
   process.stdout.write(JSON.stringify(out) + '\n');

@@ -4,6 +4,11 @@
 // format. The pacing is read from the path, so one server plays every pace: /p/<chunks>/<intervalMs>/v1/... sends
 // <chunks> content chunks <intervalMs> apart (the first at once); any other path uses the defaults below.
 // Each content chunk carries its send time ("<i>@<epoch ms>") so the client can see how late a gateway forwards it.
+// /t/<chunks>/<intervalMs>/v1/... streams realistic tokens instead (the guardrail rows: a look-ahead holds text by
+// its words, so the chunks must look like a model's): a first chunk with the role and empty content, then <chunks>
+// tokens of a fixed answer (TOKENS below: a word with its leading space, or punctuation, a few characters each; the
+// first at once, then <intervalMs> apart), each chunk stamped with its send time in a field of its own
+// ("bench_sent", epoch ms), not in the text.
 //
 // usage: node upstream.js <port> [defaultChunks=20] [defaultIntervalMs=50]
 'use strict';
@@ -24,15 +29,24 @@ const COMPLETION = JSON.stringify({
   usage: { prompt_tokens: 12, completion_tokens: 7, total_tokens: 19 },
 });
 
-function chunk(model, delta, finish) {
-  return 'data: ' + JSON.stringify({
+// the token streams' answer, as a tokenizer cuts it: no personal data, no denied words, nothing a guardrail changes
+const TOKENS = ['The', ' customer', ' was', ' charged', ' twice', ' for', ' a', ' single', ' order', ' of', ' the',
+  ' annual', ' plan', ',', ' and', ' asks', ' for', ' a', ' refund', ' of', ' the', ' second', ' payment', ' and',
+  ' the', ' receipts', ' for', ' both', ' charges', '.', ' I', ' will', ' confirm', ' that', ' the', ' subscription',
+  ' stays', ' active', ' and', ' explain', ' how', ' long', ' the', ' refund', ' takes', '.'];
+
+function chunk(model, delta, finish, sent) {
+  const c = {
     id: 'chatcmpl-bench', object: 'chat.completion.chunk', created: 1700000000, model,
     choices: [{ index: 0, delta, logprobs: null, finish_reason: finish }],
-  }) + '\n\n';
+  };
+  if (sent !== undefined) c.bench_sent = sent;
+  return 'data: ' + JSON.stringify(c) + '\n\n';
 }
 
 function stream(req, res, request) {
-  const m = /\/p\/(\d+)\/(\d+)\//.exec(req.url);
+  const m = /\/[pt]\/(\d+)\/(\d+)\//.exec(req.url);
+  const tokens = /\/t\/\d+\/\d+\//.test(req.url);
   const chunks = Math.min(m ? parseInt(m[1], 10) : defaultChunks, MAX_CHUNKS);
   const interval = m ? parseInt(m[2], 10) : defaultInterval;
   const model = typeof request.model === 'string' ? request.model : 'bench-upstream';
@@ -41,13 +55,18 @@ function stream(req, res, request) {
   let sent = 0;
   let timer = null;
   res.on('close', () => { if (timer) clearTimeout(timer); timer = null; });
+  if (tokens) res.write(chunk(model, { role: 'assistant', content: '' }, null, Number(now().toFixed(3))));
   const next = () => {
     timer = null;
     if (res.destroyed) return;
     if (sent < chunks) {
-      const delta = sent === 0 ? { role: 'assistant', content: '' } : {};
-      delta.content = `${sent}@${now().toFixed(3)} `;
-      res.write(chunk(model, delta, null));
+      if (tokens) {
+        res.write(chunk(model, { content: TOKENS[sent % TOKENS.length] }, null, Number(now().toFixed(3))));
+      } else {
+        const delta = sent === 0 ? { role: 'assistant', content: '' } : {};
+        delta.content = `${sent}@${now().toFixed(3)} `;
+        res.write(chunk(model, delta, null));
+      }
       sent++;
       if (sent < chunks) { timer = setTimeout(next, interval); return; }
     }
