@@ -429,7 +429,7 @@ public final class Caravan {
             webhooks = java.net.http.HttpClient.newBuilder().executor(pool)
                     .connectTimeout(java.time.Duration.ofSeconds(2)).build();
         }
-        guardrails = new Guardrails(gateway.guardrails(), injection, webhooks, events, this::classifier).onCpu(cpu);
+        guardrails = new Guardrails(gateway.guardrails(), injection, webhooks, events, this::classifier, cpu);
         return guardrails;
     }
 

@@ -32,12 +32,9 @@ public enum Action {
         return configName;
     }
 
-    /** The action a config file names; case-insensitive. YAML's bare {@code off} (false) reads as OFF. */
+    /** The action a config file names; case-insensitive (the loader has already read YAML's bare off as "off"). */
     public static Action named(String name) {
         String wanted = name.trim().toLowerCase(Locale.ROOT);
-        if (wanted.equals("false")) {
-            return OFF;
-        }
         for (Action a : values()) {
             if (a.configName.equals(wanted)) {
                 return a;

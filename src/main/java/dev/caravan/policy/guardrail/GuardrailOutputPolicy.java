@@ -54,7 +54,8 @@ public final class GuardrailOutputPolicy implements Policy {
     private static long textLength(ObjectNode body) {
         long chars = 0;
         for (com.fasterxml.jackson.databind.JsonNode choice : body.path("choices")) {
-            chars += choice.path("message").path("content").toString().length();
+            com.fasterxml.jackson.databind.JsonNode content = choice.path("message").path("content");
+            chars += content.isTextual() ? content.textValue().length() : content.size() == 0 ? 0 : content.toString().length();
         }
         return chars;
     }

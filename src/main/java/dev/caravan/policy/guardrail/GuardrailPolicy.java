@@ -87,16 +87,19 @@ public final class GuardrailPolicy implements Policy {
                         placeholders.reserve(part.text()); // a literal "<EMAIL_1>" the user typed is never "restored"
                     }
                 }
+                List<RequestTexts.Part> sent = new ArrayList<>(parts.size()); // the parts as the provider reads them
                 for (int i = 0; i < parts.size(); i++) {
                     List<Hit> found = hits.get(i);
+                    RequestTexts.Part part = parts.get(i);
                     if (!found.isEmpty()) {
-                        RequestTexts.Part part = parts.get(i);
                         String changed = placeholders != null ? placeholders.deidentify(part.text(), found)
                                 : Redaction.apply(part.text(), found, guard.piiInput());
                         part.replace().accept(changed);
+                        part = new RequestTexts.Part(changed, part.source(), part.replace());
                     }
+                    sent.add(part);
                 }
-                parts = RequestTexts.of(request); // the parts as the provider will read them
+                parts = sent;
                 if (placeholders != null && !placeholders.isEmpty()) {
                     call.attribute(ATTRIBUTE, placeholders);
                 }

@@ -36,25 +36,20 @@ public final class Guardrails {
     private final Map<String, Guard> guards;
     private final InjectionDetector injection;
     private final GuardrailEvents events;
-    private volatile dev.caravan.work.CpuPool cpu;
+    private final dev.caravan.work.CpuPool cpu;
 
     /**
-     * @param injection the prompt-injection detector (its semantic side may be absent: rules only)
-     * @param http      the client webhooks are called with (shared by every config the process loads)
-     */
-    public Guardrails(GuardrailConfig config, InjectionDetector injection, HttpClient http, GuardrailEvents events) {
-        this(config, injection, http, events, c -> {
-            throw new IllegalStateException("no ONNX classifier can be loaded here");
-        });
-    }
-
-    /**
+     * @param injection   the prompt-injection detector (its semantic side may be absent: rules only)
+     * @param http        the client webhooks are called with (shared by every config the process loads)
      * @param classifiers loads (or returns the one already loaded for) an operator's ONNX injection classifier; it
      *                    may throw, naming the file, which refuses the config
+     * @param cpu         where large requests and answers are checked, off the event loop
      */
     public Guardrails(GuardrailConfig config, InjectionDetector injection, HttpClient http, GuardrailEvents events,
-                      java.util.function.Function<GuardrailConfig.Classifier, OnnxInjectionClassifier> classifiers) {
+                      java.util.function.Function<GuardrailConfig.Classifier, OnnxInjectionClassifier> classifiers,
+                      dev.caravan.work.CpuPool cpu) {
         this.config = config;
+        this.cpu = cpu;
         this.injection = injection;
         this.events = events;
         Map<String, Guard> compiled = new HashMap<>();
@@ -100,12 +95,6 @@ public final class Guardrails {
 
     public boolean any() {
         return config.any();
-    }
-
-    /** Where large requests are checked, off the event loop; null: on the loop (tests). */
-    public Guardrails onCpu(dev.caravan.work.CpuPool pool) {
-        this.cpu = pool;
-        return this;
     }
 
     dev.caravan.work.CpuPool cpu() {
