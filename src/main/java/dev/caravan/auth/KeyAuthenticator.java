@@ -21,10 +21,16 @@ public final class KeyAuthenticator {
 
     private final ConfigHolder config;
     private final byte[] masterKeyHash;
+    private volatile KeyUses uses = KeyUses.NONE;
 
     public KeyAuthenticator(ConfigHolder config, String masterKey) {
         this.config = config;
         this.masterKeyHash = masterKey == null || masterKey.isBlank() ? null : sha256(masterKey.trim());
+    }
+
+    /** Who hears of key uses and knows the revoked keys (the run-time key directory, when there is a database). */
+    public void keyUses(KeyUses uses) {
+        this.uses = uses;
     }
 
     /** The authenticate step: sets {@code caravan.principal} or answers 401. */
@@ -65,6 +71,11 @@ public final class KeyAuthenticator {
         }
         Principal principal = lookup(key);
         if (principal == null) {
+            String revoked = uses.revoked(HexFormat.of().formatHex(sha256(key)));
+            if (revoked != null) {
+                uses.revokedUse(revoked, request);
+                throw GatewayException.unauthorized("This API key has been revoked.");
+            }
             throw GatewayException.unauthorized("Incorrect API key provided.");
         }
         return principal;
@@ -77,7 +88,8 @@ public final class KeyAuthenticator {
     public boolean knowsKey(String authorization, String apiKey) {
         String key = presentedKey(authorization, apiKey);
         try {
-            return key != null && lookup(key) != null;
+            // a revoked key counts as known here, so that the authenticate step records its use
+            return key != null && (lookup(key) != null || uses.revoked(HexFormat.of().formatHex(sha256(key))) != null);
         } catch (GatewayException expired) {
             return true; // a known key past its expiry: the authenticate step says so, clearly
         }
@@ -96,7 +108,9 @@ public final class KeyAuthenticator {
         if (found.expiresAt() != null && !java.time.Instant.now().isBefore(found.expiresAt())) {
             throw GatewayException.unauthorized("This API key expired at " + found.expiresAt() + ".");
         }
-        return new Principal(found.id(), found.team(), found.role(), allowedModels(found, current));
+        uses.used(found);
+        return new Principal(found.id(), found.team(), found.role(), allowedModels(found, current),
+                allowedRegions(found, current));
     }
 
     /** The key's models narrowed by its team's: a team's list bounds every key in it. Null: every model. */
@@ -109,6 +123,20 @@ public final class KeyAuthenticator {
             return team;
         }
         java.util.Set<String> both = new java.util.HashSet<>(key.models());
+        both.retainAll(team);
+        return java.util.Set.copyOf(both);
+    }
+
+    /** The key's regions narrowed by its team's, like its models. Null: any region. */
+    private static java.util.Set<String> allowedRegions(KeyConfig key, GatewayConfig config) {
+        java.util.Set<String> team = config.team(key.team()).map(dev.caravan.config.TeamConfig::regions).orElse(null);
+        if (team == null) {
+            return key.regions();
+        }
+        if (key.regions() == null) {
+            return team;
+        }
+        java.util.Set<String> both = new java.util.HashSet<>(key.regions());
         both.retainAll(team);
         return java.util.Set.copyOf(both);
     }

@@ -9,17 +9,28 @@ import java.util.function.Consumer;
 
 /**
  * Holds the live {@link GatewayConfig}; a reload swaps it atomically, so a request sees one snapshot throughout.
- * It also remembers which watched files were last refused, for {@code /health/ready}.
+ * The live snapshot is the file's config with the keys and teams made through the admin API beside it: a reload of
+ * the file keeps them, and a change to them keeps the file's. It also remembers which watched files were last
+ * refused, for {@code /health/ready}.
  */
 public final class ConfigHolder {
 
     private final AtomicReference<GatewayConfig> current = new AtomicReference<>();
+    private GatewayConfig file;                                  // guarded by this
+    private Map<String, KeyConfig> apiKeys = Map.of();           // guarded by this
+    private Map<String, TeamConfig> apiTeams = Map.of();         // guarded by this
     private final List<Consumer<GatewayConfig>> listeners = new CopyOnWriteArrayList<>();
     // file name -> when its last reload was refused; one entry per watched file at most, removed when it reloads
     private final Map<String, String> refused = new TreeMap<>();
 
     public ConfigHolder(GatewayConfig initial) {
         current.set(initial);
+        file = initial;
+    }
+
+    /** The config as the file defines it, without the admin API's keys and teams. */
+    public synchronized GatewayConfig file() {
+        return file;
     }
 
     public GatewayConfig get() {
@@ -32,6 +43,33 @@ public final class ConfigHolder {
      * throughout, and the failure is thrown.
      */
     public synchronized void replace(GatewayConfig next) {
+        swap(next, next.withRuntime(apiKeys, apiTeams));
+    }
+
+    /**
+     * Swaps in the admin API's keys and teams beside the file's config, as {@link #replace} does (a failing listener
+     * brings the previous ones back and is thrown).
+     *
+     * @param keys  run-time keys by the SHA-256 hex of each secret that is valid now
+     * @param teams run-time teams by name
+     */
+    public synchronized void replaceRuntime(Map<String, KeyConfig> keys, Map<String, TeamConfig> teams) {
+        Map<String, KeyConfig> previousKeys = apiKeys;
+        Map<String, TeamConfig> previousTeams = apiTeams;
+        apiKeys = Map.copyOf(keys);
+        apiTeams = Map.copyOf(teams);
+        try {
+            swap(file, file.withRuntime(apiKeys, apiTeams));
+        } catch (RuntimeException | Error e) {
+            apiKeys = previousKeys;
+            apiTeams = previousTeams;
+            throw e;
+        }
+    }
+
+    private void swap(GatewayConfig nextFile, GatewayConfig next) {
+        GatewayConfig previousFile = file;
+        file = nextFile;
         GatewayConfig previous = current.getAndSet(next);
         try {
             listeners.forEach(l -> l.accept(next));
@@ -40,6 +78,7 @@ public final class ConfigHolder {
                 throw e; // out of memory or worse: nothing to restore with
             }
             current.set(previous);
+            file = previousFile;
             if (previous != null) {
                 for (Consumer<GatewayConfig> l : listeners) {
                     try {

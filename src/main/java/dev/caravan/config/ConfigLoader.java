@@ -150,7 +150,7 @@ public final class ConfigLoader {
         if (!problems.isEmpty()) {
             throw new ConfigException(source, problems);
         }
-        return config;
+        return config.withDocument(root);
     }
 
     private GatewayConfig build(JsonNode root, List<String> problems) {
@@ -198,7 +198,7 @@ public final class ConfigLoader {
                         read.integer(d, at, "weight", 1, 0, MAX_WEIGHT),
                         read.integer(d, at, "maxInFlight", 0, 0, MAX_IN_FLIGHT),
                         price == null ? prices.priceOf(upstreamModel) : price(price, at + ".price", "config", read),
-                        routing.breaker());
+                        routing.breaker(), d.hasNonNull("region") ? d.get("region").asText() : null);
                 DeploymentConfig same = deploymentsById.putIfAbsent(id, deployment);
                 if (same != null && !same.sameAs(deployment)) {
                     problems.add("models." + name + ": deployment id '" + id + "' is used for two different deployments");
@@ -234,7 +234,8 @@ public final class ConfigLoader {
                 allowed.stream().filter(m -> !models.containsKey(m)).forEach(m ->
                         problems.add(at + ".models: model '" + m + "' is not defined under models"));
             }
-            teams.put(e.getKey(), new TeamConfig(e.getKey(), limits(t, at, read), budget(t, at, read), allowed));
+            teams.put(e.getKey(), new TeamConfig(e.getKey(), limits(t, at, read), budget(t, at, read), allowed,
+                    regions(t), KeyConfig.CONFIG));
         });
 
         Map<String, KeyConfig> keys = new HashMap<>();
@@ -254,9 +255,11 @@ public final class ConfigLoader {
                     problems.add("keys." + id + ": model '" + model + "' is not defined under models");
                 }
             }
+            Map<String, String> metadata = new java.util.TreeMap<>();
+            k.path("metadata").fields().forEachRemaining(m -> metadata.put(m.getKey(), m.getValue().asText()));
             KeyConfig key = new KeyConfig(id, k.get("sha256").asText(), k.path("role").asText("user"),
                     team, k.has("models") ? allowed : null, limits(k, at, read), budget(k, at, read),
-                    expiry(k, at, read));
+                    expiry(k, at, read), regions(k), metadata, KeyConfig.CONFIG, null);
             if (!keyIds.add(id)) {
                 problems.add("keys: the id '" + id + "' is used twice");
             }
@@ -269,7 +272,72 @@ public final class ConfigLoader {
                 read.integer(limits, "limits", "defaultMaxTokens", (int) CostSettings.DEFAULT_MAX_TOKENS, 1, 10_000_000),
                 root.path("metrics").path("keyLabels").asBoolean(false));
         return new GatewayConfig(providers, models, keys, policies(root, models, keys, problems), teams, cost,
-                cache(root, read), guardrails(root, read));
+                cache(root, read), guardrails(root, read), auth(root, teams, read), audit(root, read));
+    }
+
+    /** A team's or key's {@code regions: [eu]}; absent: null (any region). */
+    private static Set<String> regions(JsonNode owner) {
+        return owner.has("regions") ? new TreeSet<>(texts(owner.get("regions"))) : null;
+    }
+
+    /** {@code auth: { oidc: {...} | [...] }}: the trusted token issuers. */
+    private static AuthConfig auth(JsonNode root, Map<String, TeamConfig> teams, FieldReader read) {
+        JsonNode oidc = root.path("auth").path("oidc");
+        if (oidc.isMissingNode() || oidc.isNull()) {
+            return AuthConfig.NONE;
+        }
+        List<JsonNode> entries = new ArrayList<>();
+        if (oidc.isArray()) {
+            oidc.forEach(entries::add);
+        } else {
+            entries.add(oidc);
+        }
+        List<AuthConfig.Oidc> issuers = new ArrayList<>();
+        Set<String> seen = new HashSet<>();
+        for (int i = 0; i < entries.size(); i++) {
+            JsonNode o = entries.get(i);
+            String at = oidc.isArray() ? "auth.oidc[" + i + "]" : "auth.oidc";
+            String issuer = o.get("issuer").asText();
+            if (!seen.add(issuer)) {
+                read.problem(at + ".issuer", FieldReader.quote(issuer) + " is configured twice");
+            }
+            List<String> audiences = o.get("audience").isArray() ? texts(o.get("audience")) : List.of(o.get("audience").asText());
+            URI jwks = null;
+            if (o.hasNonNull("jwksUrl")) {
+                jwks = baseUrl(at + ".jwksUrl", o.get("jwksUrl").asText(), read);
+            } else {
+                baseUrl(at + ".issuer", issuer, read); // discovery reads <issuer>/.well-known/openid-configuration
+            }
+            JsonNode claims = o.path("claims");
+            JsonNode defaults = o.path("defaults");
+            String defaultTeam = defaults.hasNonNull("team") ? defaults.get("team").asText() : null;
+            if (defaultTeam != null && !teams.containsKey(defaultTeam)) {
+                read.problem(at + ".defaults.team", "team " + FieldReader.quote(defaultTeam) + " is not defined under teams");
+            }
+            Duration leeway = read.duration(o, at, "leeway", AuthConfig.Oidc.DEFAULT_LEEWAY, Duration.ZERO, Duration.ofHours(1));
+            issuers.add(new AuthConfig.Oidc(issuer, audiences, jwks, claims.hasNonNull("team") ? claims.get("team").asText() : null,
+                    claims.hasNonNull("role") ? claims.get("role").asText() : null,
+                    claims.hasNonNull("subject") ? claims.get("subject").asText() : null, defaultTeam,
+                    defaults.hasNonNull("role") ? defaults.get("role").asText() : null, leeway));
+        }
+        return new AuthConfig(issuers);
+    }
+
+    /** {@code audit: { sink, file }}. */
+    private static AuditConfig audit(JsonNode root, FieldReader read) {
+        JsonNode a = root.path("audit");
+        if (a.isMissingNode() || a.isNull()) {
+            return AuditConfig.NONE;
+        }
+        String sink = a.path("sink").asText("none");
+        java.nio.file.Path file = a.hasNonNull("file") ? java.nio.file.Path.of(a.get("file").asText()) : null;
+        if (sink.equals("file") && file == null) {
+            read.problem("audit.file", "is required with sink: file");
+        }
+        if (!sink.equals("file") && file != null) {
+            read.problem("audit.file", "is only read with sink: file");
+        }
+        return new AuditConfig(sink, file);
     }
 
     /** {@code guardrails:} and the teams' and keys' {@code guardrails:} choices (each naming a defined policy). */

@@ -11,9 +11,16 @@ package dev.caravan.config;
  * @param maxInFlight most concurrent calls; at the cap the deployment counts as busy (0: no cap)
  * @param price       USD per million tokens, or null when unknown
  * @param breaker     when its circuit breaker opens
+ * @param region      where it serves ({@code region: eu}, any label), or null; a principal bound to regions is routed
+ *                    only to deployments in one of them
  */
 public record DeploymentConfig(String id, ProviderConfig provider, String model, int weight, int maxInFlight,
-                               Price price, BreakerSettings breaker) {
+                               Price price, BreakerSettings breaker, String region) {
+
+    public DeploymentConfig(String id, ProviderConfig provider, String model, int weight, int maxInFlight,
+                            Price price, BreakerSettings breaker) {
+        this(id, provider, model, weight, maxInFlight, price, breaker, null);
+    }
 
     /**
      * USD per million tokens: input, output, and input served from the provider's prompt cache.
@@ -33,6 +40,7 @@ public record DeploymentConfig(String id, ProviderConfig provider, String model,
 
     /** Same upstream, same settings: two models may list it and share it. */
     boolean sameAs(DeploymentConfig other) {
-        return provider.name().equals(other.provider.name()) && model.equals(other.model);
+        return provider.name().equals(other.provider.name()) && model.equals(other.model)
+                && java.util.Objects.equals(region, other.region);
     }
 }

@@ -14,6 +14,9 @@ import java.util.Set;
  * @param policies      the {@code policies:} list in order, and where each is switched off
  * @param teams         teams by name
  * @param cost          the gateway-wide cost-control switches
+ * @param auth          who may call besides virtual keys (OIDC issuers)
+ * @param audit         where the audit log is copied to besides the database
+ * @param document      the file as it was read (secrets as their {@code ${env:...}} references), or null; read-only
  */
 public record GatewayConfig(Map<String, ProviderConfig> providers,
                             Map<String, ModelConfig> models,
@@ -22,7 +25,10 @@ public record GatewayConfig(Map<String, ProviderConfig> providers,
                             Map<String, TeamConfig> teams,
                             CostSettings cost,
                             CacheConfig cache,
-                            GuardrailConfig guardrails) {
+                            GuardrailConfig guardrails,
+                            AuthConfig auth,
+                            AuditConfig audit,
+                            com.fasterxml.jackson.databind.JsonNode document) {
 
     /**
      * @param chain       each {@code policies:} entry: its name and its block (an empty object for a bare name)
@@ -44,13 +50,26 @@ public record GatewayConfig(Map<String, ProviderConfig> providers,
     }
 
     public GatewayConfig(Map<String, ProviderConfig> providers, Map<String, ModelConfig> models,
+                         Map<String, KeyConfig> keysBySha256, Policies policies, Map<String, TeamConfig> teams,
+                         CostSettings cost, CacheConfig cache, GuardrailConfig guardrails, AuthConfig auth,
+                         AuditConfig audit) {
+        this(providers, models, keysBySha256, policies, teams, cost, cache, guardrails, auth, audit, null);
+    }
+
+    /** This snapshot, remembering the file it was read from. */
+    public GatewayConfig withDocument(com.fasterxml.jackson.databind.JsonNode document) {
+        return new GatewayConfig(providers, models, keysBySha256, policies, teams, cost, cache, guardrails, auth,
+                audit, document);
+    }
+
+    public GatewayConfig(Map<String, ProviderConfig> providers, Map<String, ModelConfig> models,
                          Map<String, KeyConfig> keysBySha256) {
-        this(providers, models, keysBySha256, Policies.NONE, Map.of(), CostSettings.DEFAULT, CacheConfig.DEFAULT, GuardrailConfig.NONE);
+        this(providers, models, keysBySha256, Policies.NONE, Map.of(), CostSettings.DEFAULT, CacheConfig.DEFAULT, GuardrailConfig.NONE, AuthConfig.NONE, AuditConfig.NONE, null);
     }
 
     public GatewayConfig(Map<String, ProviderConfig> providers, Map<String, ModelConfig> models,
                          Map<String, KeyConfig> keysBySha256, Policies policies) {
-        this(providers, models, keysBySha256, policies, Map.of(), CostSettings.DEFAULT, CacheConfig.DEFAULT, GuardrailConfig.NONE);
+        this(providers, models, keysBySha256, policies, Map.of(), CostSettings.DEFAULT, CacheConfig.DEFAULT, GuardrailConfig.NONE, AuthConfig.NONE, AuditConfig.NONE, null);
     }
 
     public GatewayConfig {
@@ -59,6 +78,8 @@ public record GatewayConfig(Map<String, ProviderConfig> providers,
         cost = cost == null ? CostSettings.DEFAULT : cost;
         cache = cache == null ? CacheConfig.DEFAULT : cache;
         guardrails = guardrails == null ? GuardrailConfig.NONE : guardrails;
+        auth = auth == null ? AuthConfig.NONE : auth;
+        audit = audit == null ? AuditConfig.NONE : audit;
         providers = Map.copyOf(providers);
         models = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(models));
         keysBySha256 = Map.copyOf(keysBySha256);
@@ -74,5 +95,31 @@ public record GatewayConfig(Map<String, ProviderConfig> providers,
 
     public List<DeploymentConfig> allDeployments() {
         return models.values().stream().flatMap(m -> m.deployments().stream()).distinct().toList();
+    }
+
+    /**
+     * This snapshot with the keys and teams made through the admin API added beside the file's. The file wins a
+     * clash (a name it defines is not the API's to change); the API's keys and teams carry source {@code api}.
+     *
+     * @param apiKeys  run-time keys by the SHA-256 hex of their secret (a rotated key's old secret too, while valid)
+     * @param apiTeams run-time teams by name
+     */
+    public GatewayConfig withRuntime(Map<String, KeyConfig> apiKeys, Map<String, TeamConfig> apiTeams) {
+        if (apiKeys.isEmpty() && apiTeams.isEmpty()) {
+            return this;
+        }
+        Map<String, TeamConfig> allTeams = new java.util.LinkedHashMap<>(apiTeams);
+        allTeams.putAll(teams);
+        java.util.Set<String> fileKeyIds = new java.util.HashSet<>();
+        keysBySha256.values().forEach(k -> fileKeyIds.add(k.id()));
+        Map<String, KeyConfig> allKeys = new java.util.HashMap<>();
+        apiKeys.forEach((hash, key) -> {
+            if (!fileKeyIds.contains(key.id())) {
+                allKeys.put(hash, key);
+            }
+        });
+        allKeys.putAll(keysBySha256);
+        return new GatewayConfig(providers, models, allKeys, policies, allTeams, cost, cache, guardrails, auth, audit,
+                document);
     }
 }

@@ -84,6 +84,10 @@ public class GatewayException extends RuntimeException {
         return new GatewayException(404, "invalid_request_error", code, message);
     }
 
+    public static GatewayException conflict(String code, String param, String message) {
+        return new GatewayException(409, "invalid_request_error", code, param, message, Map.of());
+    }
+
     public static GatewayException modelNotFound(String model) {
         return new GatewayException(404, "invalid_request_error", "model_not_found", "model",
                 "The model '" + quote(model) + "' does not exist or is not served by this gateway.", Map.of());
