@@ -6,6 +6,8 @@ public final class ExchangeKeys {
     public static final String START_NANOS = "caravan.startNanos";
     public static final String CLIENT_REQUEST = "caravan.clientRequest";
     public static final String PRINCIPAL = "caravan.principal";
+    /** The client's address (the peer of its connection), as text. */
+    public static final String CLIENT_ADDRESS = "caravan.clientAddress";
     public static final String REQUEST = "caravan.request";
     /**
      * What is asked, set by the door for every API call (absent: not an API call, e.g. a health check or a scrape):

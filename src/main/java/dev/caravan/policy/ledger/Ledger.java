@@ -52,7 +52,15 @@ public interface Ledger extends AutoCloseable {
         if (!settings.enabled()) {
             return OFF;
         }
-        return new SqlLedger(LedgerDatabase.open(settings), settings, registry);
+        return new SqlLedger(LedgerDatabase.open(settings), true, settings, registry);
+    }
+
+    /**
+     * The ledger in a database the caller opened and shares (with the run-time keys and the audit log) and closes
+     * itself, after this ledger.
+     */
+    static Ledger open(LedgerDatabase database, LedgerSettings settings, MeterRegistry registry) {
+        return new SqlLedger(database, false, settings, registry);
     }
 
     /** The {@code ledger} policy: its end-hook queues the request's row (it has no other hook). */

@@ -44,8 +44,8 @@ public final class LedgerDatabase implements AutoCloseable {
         config.setJdbcUrl(settings.jdbcUrl());
         config.setUsername(settings.dbUser() != null ? settings.dbUser() : settings.postgres() ? null : "sa");
         config.setPassword(settings.dbPassword());
-        // one writer, the start-up queries, one spare: the ledger never holds more than two at once
-        config.setMaximumPoolSize(3);
+        // the ledger's writer, the audit writer, the admin API's two threads, one spare for start-up queries
+        config.setMaximumPoolSize(5);
         config.setMinimumIdle(1);
         // a database that is down costs the writer 3 s per attempt, not Hikari's default 30 s
         config.setConnectionTimeout(3_000);

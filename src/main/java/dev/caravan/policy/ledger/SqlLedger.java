@@ -20,6 +20,7 @@ final class SqlLedger implements Ledger {
     static final Duration CLOSE_TIMEOUT = Duration.ofSeconds(10);
 
     private final LedgerDatabase database;
+    private final boolean ownsDatabase;
     private final LedgerWriter writer;
     private final Policy policy = new Policy() {
         @Override
@@ -28,8 +29,9 @@ final class SqlLedger implements Ledger {
         }
     };
 
-    SqlLedger(LedgerDatabase database, LedgerSettings settings, MeterRegistry registry) {
+    SqlLedger(LedgerDatabase database, boolean ownsDatabase, LedgerSettings settings, MeterRegistry registry) {
         this.database = database;
+        this.ownsDatabase = ownsDatabase;
         this.writer = new LedgerWriter(database.dataSource(), new LedgerSql(database.postgres()), settings, registry);
     }
 
@@ -64,7 +66,9 @@ final class SqlLedger implements Ledger {
         try {
             writer.close(CLOSE_TIMEOUT);
         } finally {
-            database.close();
+            if (ownsDatabase) {
+                database.close();
+            }
         }
     }
 

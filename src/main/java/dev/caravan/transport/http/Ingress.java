@@ -66,6 +66,10 @@ public final class Ingress {
         if (operation != null) {
             exchange.setProperty(ExchangeKeys.OPERATION, operation);
         }
+        if (in.getHeader("CamelNettyRemoteAddress") instanceof java.net.InetSocketAddress peer) {
+            exchange.setProperty(ExchangeKeys.CLIENT_ADDRESS, peer.getAddress() != null
+                    ? peer.getAddress().getHostAddress() : peer.getHostString());
+        }
         in.removeHeaders("*");
         in.setBody(null);
         // kept for dispatching in the routes; Camel* headers never reach the wire
@@ -133,7 +137,7 @@ public final class Ingress {
             case "/v1/chat/completions", "/v1/embeddings", "/v1/messages", "/v1/messages/count_tokens" -> "POST, OPTIONS";
             case "/v1/models", "/health/live", "/health/ready", "/health/deployments", "/metrics" -> "GET, HEAD, OPTIONS";
             case "/admin/cache" -> "DELETE, OPTIONS";
-            default -> path.startsWith("/v1/models/") && path.length() > "/v1/models/".length() ? "GET, HEAD, OPTIONS" : null;
+            default -> path.startsWith("/admin/") ? "GET, POST, PATCH, DELETE, OPTIONS" : path.startsWith("/v1/models/") && path.length() > "/v1/models/".length() ? "GET, HEAD, OPTIONS" : null;
         };
     }
 
