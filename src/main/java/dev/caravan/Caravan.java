@@ -29,6 +29,7 @@ import dev.caravan.policy.cache.semantic.MiniLmEmbedder;
 import dev.caravan.policy.cache.semantic.SemanticCache;
 import dev.caravan.policy.cache.semantic.SemanticIndex;
 import dev.caravan.policy.cache.semantic.SemanticShare;
+import dev.caravan.admin.AdminApi;
 import dev.caravan.admin.CacheAdmin;
 import dev.caravan.policy.guardrail.GuardrailEvents;
 import dev.caravan.policy.guardrail.GuardrailOutputPolicy;
@@ -147,6 +148,9 @@ public final class Caravan {
     private DeploymentRoutes deploymentRoutes;
     private Counters counters;
     private Ledger ledger;
+    private LedgerSettings ledgerSettings;
+    private dev.caravan.policy.ledger.LedgerDatabase database; // null with the ledger off
+    private java.util.concurrent.ExecutorService adminPool;
     private ResponseCache responseCache;
 
     public Caravan(Options options) throws Exception {
@@ -251,6 +255,12 @@ public final class Caravan {
                 if (ledger != null) {
                     ledger.close(); // every row queued so far is written before the process may exit
                 }
+                if (adminPool != null) {
+                    adminPool.shutdown();
+                }
+                if (database != null) {
+                    database.close();
+                }
                 if (counters != null) {
                     counters.close();
                 }
@@ -304,7 +314,8 @@ public final class Caravan {
         r.bind("upstreamCall", new UpstreamCall(providers, cpu));
         r.bind("responder", new Responder(streams, keepAlive));
         counters = counters(context);
-        ledger = ledger(context);
+        database = database(context);
+        ledger = database == null ? Ledger.OFF : Ledger.open(database, ledgerSettings, metrics.registry());
         BudgetMeters budgetMeters = new BudgetMeters(metrics.registry());
         policies.register("ledger", (settings, gateway) -> ledger.policy());
         policies.register("limits", (settings, gateway) -> new RateLimitPolicy(gateway, counters, metrics.registry()));
@@ -336,6 +347,10 @@ public final class Caravan {
         policies.register("guardrail-output", (settings, gateway) ->
                 new GuardrailOutputPolicy(guardrails(gateway, guardrailEvents)));
         r.bind("cacheAdmin", new CacheAdmin(responseCache));
+        AdminApi admin = adminApi();
+        r.bind("adminApi", admin);
+        // admin endpoints: one registration line per group (docs/architecture.md, "Admin API")
+
         PolicyChains chains = new PolicyChains(policies, config.get());
         config.onChange(chains::rebuild); // a block its policy refuses refuses the reload
         r.bind("policyChain", chains);
@@ -377,14 +392,29 @@ public final class Caravan {
      * The spend ledger: H2 under {@code CARAVAN_DATA_DIR} ({@code data/}) by default, PostgreSQL with
      * {@code CARAVAN_DB_URL}; a database that cannot be opened stops the start (budgets could not be rebuilt).
      */
-    private Ledger ledger(CamelContext context) {
+    private dev.caravan.policy.ledger.LedgerDatabase database(CamelContext context) {
         try {
-            Ledger opened = Ledger.open(LedgerSettings.fromEnvironment(System::getenv, k -> property(context, k, null)),
-                    metrics.registry());
-            return opened;
+            ledgerSettings = LedgerSettings.fromEnvironment(System::getenv, k -> property(context, k, null));
+            return ledgerSettings.enabled() ? dev.caravan.policy.ledger.LedgerDatabase.open(ledgerSettings) : null;
         } catch (IllegalStateException | IllegalArgumentException e) {
             throw new StartFailure.ServiceUnavailable("the spend ledger cannot be opened: " + e.getMessage());
         }
+    }
+
+    /**
+     * The admin API under {@code /admin}: its endpoints run on two threads of their own (they use JDBC), with at
+     * most 256 calls waiting; past that a call gets 503.
+     */
+    private AdminApi adminApi() {
+        java.util.concurrent.ThreadPoolExecutor pool = new java.util.concurrent.ThreadPoolExecutor(2, 2, 30,
+                java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(256), task -> {
+            Thread t = new Thread(task, "caravan-admin");
+            t.setDaemon(true);
+            return t;
+        });
+        pool.allowCoreThreadTimeOut(true);
+        adminPool = pool;
+        return new AdminApi(pool);
     }
 
     private Guardrails guardrails;          // the last config's, so its two halves share one compile
