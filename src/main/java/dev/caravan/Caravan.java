@@ -151,6 +151,8 @@ public final class Caravan {
     private LedgerSettings ledgerSettings;
     private dev.caravan.policy.ledger.LedgerDatabase database; // null with the ledger off
     private java.util.concurrent.ExecutorService adminPool;
+    private dev.caravan.auth.KeyDirectory keyDirectory;       // null with the ledger off: no database to keep keys in
+    private dev.caravan.policy.audit.AuditLog audit;          // null with the ledger off
     private ResponseCache responseCache;
 
     public Caravan(Options options) throws Exception {
@@ -258,6 +260,9 @@ public final class Caravan {
                 if (adminPool != null) {
                     adminPool.shutdown();
                 }
+                if (keyDirectory != null) {
+                    keyDirectory.close();
+                }
                 if (database != null) {
                     database.close();
                 }
@@ -350,6 +355,14 @@ public final class Caravan {
         AdminApi admin = adminApi();
         r.bind("adminApi", admin);
         // admin endpoints: one registration line per group (docs/architecture.md, "Admin API")
+        if (database != null) {
+            keyDirectory = new dev.caravan.auth.KeyDirectory(database.dataSource(), config, audit);
+            keyDirectory.start(redisUrl(context), property(context, "caravan.redisPrefix", "caravan:") + "keys");
+            authenticator.keyUses(keyDirectory);
+        }
+        dev.caravan.admin.KeysEndpoints.register(admin, keyDirectory, audit, config);
+        dev.caravan.admin.TeamsEndpoints.register(admin, keyDirectory, audit, config);
+        dev.caravan.admin.ConfigEndpoints.register(admin, config, this::reloadConfigNow);
 
         PolicyChains chains = new PolicyChains(policies, config.get());
         config.onChange(chains::rebuild); // a block its policy refuses refuses the reload
@@ -551,12 +564,28 @@ public final class Caravan {
     }
 
     private void startWatcher(CamelContext context) {
-        if (!Boolean.parseBoolean(property(context, "caravan.reload", "true"))) {
-            return;
-        }
+        // made whether or not it watches: POST /admin/config/reload reloads through it
         watcher = new ReloadWatcher(context, config, configLoader(), options.configFile(), options.routesDir(), metrics::configReload,
                 () -> deploymentRoutes.restamp(config.get()));
-        watcher.start();
+        if (Boolean.parseBoolean(property(context, "caravan.reload", "true"))) {
+            watcher.start();
+        }
+    }
+
+    /** {@code POST /admin/config/reload}: null when the file applied, else why not (the running config stays). */
+    private String reloadConfigNow() {
+        ReloadWatcher w = watcher;
+        if (w == null) {
+            return "the gateway is still starting";
+        }
+        String problem = null;
+        try {
+            configLoader().load(options.configFile());
+        } catch (dev.caravan.config.ConfigException e) {
+            problem = e.getMessage();
+        }
+        boolean applied = w.reloadConfig(); // counted, logged and shown in /health/ready like an edit
+        return applied ? null : problem != null ? problem : "it could not be applied; the log says why";
     }
 
     private void drain(CamelContext context) {

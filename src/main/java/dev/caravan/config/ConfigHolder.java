@@ -28,6 +28,15 @@ public final class ConfigHolder {
         file = initial;
     }
 
+    /** The admin API's keys (by secret hash) and teams, as last swapped in. */
+    public synchronized Map<String, KeyConfig> runtimeKeys() {
+        return apiKeys;
+    }
+
+    public synchronized Map<String, TeamConfig> runtimeTeams() {
+        return apiTeams;
+    }
+
     /** The config as the file defines it, without the admin API's keys and teams. */
     public synchronized GatewayConfig file() {
         return file;

@@ -118,7 +118,10 @@ final class BodyGate extends ChannelInboundHandlerAdapter {
             return;
         }
         long max = shared.limits().maxBodyBytes();
-        if (!isApiPath(request.uri())) {
+        if (isAdminPath(request.uri())) {
+            max = Math.min(max, MAX_ADMIN_BODY_BYTES);
+        }
+        if (!isApiPath(request.uri()) && !isAdminPath(request.uri())) {
             discard(ctx, request, null, chunked, length);
         } else if (!shared.knowsKey(request)) {
             shared.refused(ListenerGuard.Refusal.UNAUTHENTICATED);
@@ -265,8 +268,20 @@ final class BodyGate extends ChannelInboundHandlerAdapter {
                 Map.of("Retry-After", "1"));
     }
 
+    // an admin call's body is a key or a team: a few hundred bytes; a megabyte is far more than any needs
+    static final long MAX_ADMIN_BODY_BYTES = 1 << 20;
+
+    /** Whether the request's path is under {@code /admin/}, whose routes read (small) bodies with a key too. */
+    static boolean isAdminPath(String uri) {
+        return pathStartsWith(uri, "/admin/");
+    }
+
     /** Whether the request's path is under {@code /v1/}, where routes read bodies and a key is required. */
     static boolean isApiPath(String uri) {
+        return pathStartsWith(uri, "/v1/");
+    }
+
+    private static boolean pathStartsWith(String uri, String prefix) {
         int start = 0;
         if (uri.regionMatches(true, 0, "http://", 0, 7) || uri.regionMatches(true, 0, "https://", 0, 8)) {
             start = uri.indexOf('/', uri.indexOf("//") + 2);
@@ -274,6 +289,6 @@ final class BodyGate extends ChannelInboundHandlerAdapter {
                 return false;
             }
         }
-        return uri.startsWith("/v1/", start);
+        return uri.startsWith(prefix, start);
     }
 }
