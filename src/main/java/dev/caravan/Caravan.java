@@ -350,6 +350,7 @@ public final class Caravan {
         AdminApi admin = adminApi();
         r.bind("adminApi", admin);
         // admin endpoints: one registration line per group (docs/architecture.md, "Admin API")
+        dev.caravan.admin.SpendEndpoints.register(admin, database); // GET /admin/spend, /admin/requests
 
         PolicyChains chains = new PolicyChains(policies, config.get());
         config.onChange(chains::rebuild); // a block its policy refuses refuses the reload
