@@ -26,3 +26,6 @@ CREATE TABLE api_keys (
 );
 
 CREATE INDEX api_keys_team ON api_keys (team);
+
+-- GET /admin/requests pages the whole ledger newest first, and /admin/spend windows it by time
+CREATE INDEX spend_ledger_ts ON spend_ledger (ts_millis, request_id);
