@@ -13,8 +13,8 @@ import java.io.UncheckedIOException;
 import java.time.Instant;
 
 /**
- * One JSON line per API request on logger {@code caravan.access}: ids, model, deployment, status, timings, tokens,
- * cost, and which control refused it. Never the key, never the prompt or the answer.
+ * One JSON line per API request on logger {@code caravan.access}: ids, model, deployment (and its region), status,
+ * timings, tokens, cost, and which control refused it. Never the key, never the prompt or the answer.
  */
 public final class AccessLog {
 
@@ -40,6 +40,9 @@ public final class AccessLog {
             line.writeStringField("team", f.team());
             line.writeStringField("model", f.model());
             line.writeStringField("deployment", f.deployment());
+            if (f.region() != null) {
+                line.writeStringField("region", f.region()); // where the request was served: data residency audits
+            }
             line.writeNumberField("status", f.status());
             if (f.errorCode() != null) {
                 line.writeStringField("error_code", f.errorCode());

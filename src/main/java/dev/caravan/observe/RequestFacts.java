@@ -14,11 +14,12 @@ import org.apache.camel.Exchange;
  * a model name that is not configured becomes {@code unknown}, never the caller's string.
  *
  * @param costNanos what it cost in nano-dollars (1e-9 USD), as the record route's cost step measured it
+ * @param region    the region of the deployment that answered (or was tried last), or null when it names none
  */
 public record RequestFacts(String requestId, String operation, String method, String path, String keyId, String team, String model,
                            String deployment, int status, String errorCode, boolean stream, String outcome,
                            long durationNanos, long upstreamNanos, long ttftNanos, Usage usage, long costNanos,
-                           String cache) {
+                           String cache, String region) {
 
     /** Read once per request: metrics and the access log see the same facts (and the same duration). */
     public static RequestFacts of(Exchange exchange) {
@@ -57,7 +58,8 @@ public record RequestFacts(String requestId, String operation, String method, St
                 exchange.getProperty(ExchangeKeys.TTFT_NANOS, -1L, Long.class),
                 usage,
                 exchange.getProperty(ExchangeKeys.COST_NANOS, 0L, Long.class),
-                cacheResult(exchange));
+                cacheResult(exchange),
+                deployment == null ? null : deployment.region());
     }
 
     /** What the cache did ({@code hit}, {@code semantic}, {@code miss}, {@code bypass}), or null when it was off. */

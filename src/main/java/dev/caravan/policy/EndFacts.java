@@ -13,11 +13,12 @@ import dev.caravan.usage.Usage;
  * @param deployment    the id of the deployment that answered (or was tried last), or null when none was called
  * @param costNanos     what the request cost, in nano-dollars (1e-9 USD): its usage at that deployment's price
  * @param durationNanos from the request's arrival to its end (a stream's last byte)
+ * @param region        that deployment's region ({@code region: eu}), or null when it names none or none was called
  */
 public record EndFacts(String outcome, int status, Usage usage, String errorCode, String deployment, long costNanos,
-                       long durationNanos) {
+                       long durationNanos, String region) {
 
     public EndFacts(String outcome, int status, Usage usage, String errorCode) {
-        this(outcome, status, usage, errorCode, null, 0, 0);
+        this(outcome, status, usage, errorCode, null, 0, 0, null);
     }
 }

@@ -54,7 +54,8 @@ public final class PolicyChains {
                 exchange.getProperty(ExchangeKeys.USAGE, Usage.NONE, Usage.class), errorCode,
                 deployment == null ? null : deployment.id(),
                 exchange.getProperty(ExchangeKeys.COST_NANOS, 0L, Long.class),
-                start == null ? 0 : System.nanoTime() - start);
+                start == null ? 0 : System.nanoTime() - start,
+                deployment == null ? null : deployment.region());
         PolicyChain chain = call.chain();
         for (int i = 0; i < chain.size(); i++) {
             if (call.enabled(i)) {

@@ -9,13 +9,15 @@ import io.micrometer.core.instrument.MeterRegistry;
 import org.apache.camel.Exchange;
 
 import java.time.Duration;
+import java.util.List;
 import java.util.concurrent.ThreadLocalRandom;
 import java.util.concurrent.TimeUnit;
 
 /**
  * The next deployment that can take a request's attempt: the ranked list cycled from where the last attempt left it,
  * skipping those that are busy, refused by their breaker or cooling down when another is ready; then the plan's
- * fallback models. It also sets the wait before the attempt (backoff or cool-down) and its timeout.
+ * fallback models (each one's deployments filtered to the principal's regions, and skipped when none is left). It
+ * also sets the wait before the attempt (backoff or cool-down) and its timeout.
  */
 final class DeploymentPicker {
 
@@ -119,10 +121,14 @@ final class DeploymentPicker {
             if (next == null) {
                 continue; // removed by a reload since the request started
             }
+            List<DeploymentConfig> ranked = router.rank(next, plan.principal);
+            if (ranked.isEmpty()) {
+                continue; // none of its deployments is in the principal's regions: skipped, not counted as used
+            }
             Counter.builder("caravan.fallbacks").description("Requests moved to a fallback model")
                     .tags("from", plan.model.name(), "to", name).register(meters).increment();
             plan.fallbackUsed = name;
-            plan.useModel(next, router.rank(next));
+            plan.useModel(next, ranked);
             return true;
         }
         return false;

@@ -13,20 +13,26 @@ import java.util.ArrayList;
 import java.util.Collections;
 import java.util.Comparator;
 import java.util.List;
+import java.util.Set;
+import java.util.TreeSet;
 import java.util.concurrent.ThreadLocalRandom;
 
 /**
  * The route step: the requested model name becomes the ranked list of deployments to try
- * ({@code caravan.model}, {@code caravan.deployments}), by the model's strategy.
+ * ({@code caravan.model}, {@code caravan.deployments}), by the model's strategy. A principal bound to regions only
+ * ever gets deployments in them (data residency): here for the requested model, in {@link DeploymentPicker} for
+ * each fallback model, through {@link #rank(ModelConfig, Principal)}.
  */
 public final class ModelRouter {
 
     private final ConfigHolder config;
     private final DeploymentRegistry deployments;
+    private final FallbackControls fallbackControls;
 
     public ModelRouter(ConfigHolder config, DeploymentRegistry deployments) {
         this.config = config;
         this.deployments = deployments;
+        this.fallbackControls = new FallbackControls(config);
     }
 
     public void route(Exchange exchange) {
@@ -38,19 +44,31 @@ public final class ModelRouter {
             throw GatewayException.forbidden("model_not_allowed",
                     "This API key is not allowed to use the model '" + GatewayException.quote(name) + "'.");
         }
+        List<DeploymentConfig> ranked = rank(model, principal);
+        if (ranked.isEmpty() && principal.regions() != null && !aFallbackServes(exchange, model, principal)) {
+            // refused before any policy runs: no limit is charged, no cached answer served, nothing called elsewhere
+            throw GatewayException.forbidden("region_not_allowed", "The model '" + GatewayException.quote(name)
+                    + "' has no deployment in the regions this API key may be served in (" + regions(principal) + ").");
+        }
         exchange.setProperty(ExchangeKeys.MODEL, model);
-        exchange.setProperty(ExchangeKeys.DEPLOYMENTS, rank(model));
+        exchange.setProperty(ExchangeKeys.DEPLOYMENTS, ranked);
     }
 
     /**
-     * The deployments in the order to try them: those that can take a call now, ordered by the model's strategy,
-     * then those whose breaker is open or that cool down after a rate limit (a later attempt may still reach them).
+     * The deployments of {@code model} that {@code principal} may be served by, in the order to try them: those that
+     * can take a call now, ordered by the model's strategy, then those whose breaker is open or that cool down after
+     * a rate limit (a later attempt may still reach them). Empty when none is in the principal's regions.
      */
-    public List<DeploymentConfig> rank(ModelConfig model) {
+    public List<DeploymentConfig> rank(ModelConfig model, Principal principal) {
+        // null for all but region-bound principals: one null check is all residency costs the others
+        Set<String> regions = principal == null ? null : principal.regions();
         long now = System.nanoTime();
         List<DeploymentConfig> ready = new ArrayList<>();
         List<DeploymentConfig> resting = new ArrayList<>();
         for (DeploymentConfig d : model.deployments()) {
+            if (regions != null && !principal.mayBeServedIn(d.region())) {
+                continue;
+            }
             DeploymentRegistry.State s = deployments.state(d);
             (s.refusing(now) || s.coolingDown(now) ? resting : ready).add(d);
         }
@@ -75,6 +93,22 @@ public final class ModelRouter {
         resting.sort(Comparator.comparingLong(d -> deployments.state(d).coolDownUntilNanos()));
         ready.addAll(resting);
         return ready;
+    }
+
+    /** Only asked when the requested model has no deployment in the principal's regions: may a fallback serve it? */
+    private boolean aFallbackServes(Exchange exchange, ModelConfig model, Principal principal) {
+        for (String name : fallbackControls.fallbacksFor(exchange, model)) {
+            ModelConfig fallback = config.get().model(name).orElse(null);
+            if (fallback != null && fallback.deployments().stream().anyMatch(d -> principal.mayBeServedIn(d.region()))) {
+                return true;
+            }
+        }
+        return false;
+    }
+
+    /** The principal's regions for an error message: labels from config (the schema's pattern), never client text. */
+    private static String regions(Principal principal) {
+        return principal.regions().isEmpty() ? "none" : String.join(", ", new TreeSet<>(principal.regions()));
     }
 
     /** A random order in which each deployment comes first with a probability proportional to its weight. */

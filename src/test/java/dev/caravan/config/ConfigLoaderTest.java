@@ -243,6 +243,33 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void regionLabelsAreReadAndABadOneIsRefusedWithItsField() throws Exception {
+        GatewayConfig config = loader.parse("test", """
+                providers: { mock: { type: mock } }
+                models: [ { name: m, deployments: [ { provider: mock, model: m, region: eu-west.1 }, { provider: mock, model: n } ] } ]
+                teams: { eu-team: { regions: [eu-west.1] } }
+                keys: [ { id: k, sha256: "%s", team: eu-team, regions: [eu-west.1] } ]
+                """.formatted("a".repeat(64)));
+        assertThat(config.model("m").orElseThrow().deployments()).extracting(DeploymentConfig::region)
+                .containsExactly("eu-west.1", null);
+        assertThat(config.team("eu-team").orElseThrow().regions()).containsExactly("eu-west.1");
+        assertThat(config.keysBySha256().get("a".repeat(64)).regions()).containsExactly("eu-west.1");
+
+        assertThat(refused(withModel("retries: 1", "provider: mock, model: x, region: \"eu west\"")).problems())
+                .containsExactly("$.models[1].deployments[1].region: does not match the regex pattern ^[A-Za-z0-9._-]+$");
+        assertThat(refused("""
+                providers: { mock: { type: mock } }
+                models: [ { name: m, deployments: [ { provider: mock, model: m } ] } ]
+                teams: { t: { regions: ["eu/west"] } }
+                """).problems()).containsExactly("$.teams.t.regions[0]: does not match the regex pattern ^[A-Za-z0-9._-]+$");
+        assertThat(refused("""
+                providers: { mock: { type: mock } }
+                models: [ { name: m, deployments: [ { provider: mock, model: m } ] } ]
+                keys: [ { id: k, sha256: "%s", regions: [""] } ]
+                """.formatted("a".repeat(64))).problems()).containsExactly("$.keys[0].regions[0]: does not match the regex pattern ^[A-Za-z0-9._-]+$");
+    }
+
+    @Test
     void aSecretFileThatIsNotAFileIsAProblemNotACrash() {
         assertThat(refused("""
                 providers: { p: { type: openai, apiKey: "${file:/dev/zero}" } }

@@ -14,11 +14,12 @@ sealed interface LedgerEntry {
      * PostgreSQL refuses, removed) here, so the database has no reason to refuse a batch of them.
      *
      * @param tsMillis when the request ended
+     * @param region   the region of the deployment that answered (or was tried last), or null when it names none
      */
     record SpendRow(String requestId, long tsMillis, String keyId, String team, String model, String deployment,
                     String operation, int status, String outcome, String errorCode, long promptTokens,
                     long completionTokens, long cachedTokens, long costNanos, long latencyMs, boolean usageEstimated,
-                    boolean stream) implements LedgerEntry {
+                    boolean stream, String region) implements LedgerEntry {
 
         public SpendRow {
             // the gateway always names its requests; a row without one still gets a unique key rather than failing
@@ -31,6 +32,7 @@ sealed interface LedgerEntry {
             operation = fit(operation, 32);
             outcome = fit(outcome, 32);
             errorCode = fit(errorCode, 128);
+            region = fit(region, 64);
         }
 
         /** The row for a request that ended at {@code nowMillis}. */
@@ -39,7 +41,7 @@ sealed interface LedgerEntry {
             return new SpendRow(call.requestId(), nowMillis, call.keyId(), call.team(), call.model(),
                     facts.deployment(), call.operation(), facts.status(), facts.outcome(), facts.errorCode(),
                     usage.promptTokens(), usage.completionTokens(), usage.cachedTokens(), facts.costNanos(),
-                    facts.durationNanos() / 1_000_000, usage.estimated(), call.streaming());
+                    facts.durationNanos() / 1_000_000, usage.estimated(), call.streaming(), facts.region());
         }
     }
 

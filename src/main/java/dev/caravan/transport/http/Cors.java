@@ -23,7 +23,7 @@ import java.util.stream.Collectors;
 public final class Cors {
 
     /** Headers a browser may read from an answer: Caravan's own (its cost too) and the rate-limit ones. */
-    static final String EXPOSED = "x-caravan-request-id, x-caravan-deployment, x-caravan-attempts, x-caravan-fallback, "
+    static final String EXPOSED = "x-caravan-request-id, x-caravan-deployment, x-caravan-region, x-caravan-attempts, x-caravan-fallback, "
             + Responder.COST_HEADER + ", retry-after, x-request-id, request-id, x-ratelimit-limit-requests, x-ratelimit-remaining-requests, x-ratelimit-reset-requests, "
             + "x-ratelimit-limit-tokens, x-ratelimit-remaining-tokens, x-ratelimit-reset-tokens";
     /** Preflight without Access-Control-Request-Headers: what the OpenAI and Anthropic SDKs send. */

@@ -70,13 +70,19 @@ public final class Responder {
         out.setBody(Json.bytes(anthropic ? MessagesTranslator.toAnthropic(result.body()) : result.body()));
     }
 
-    /** Caravan's own response headers: request id, and what the call step did (deployment, attempts, fallback). */
+    /**
+     * Caravan's own response headers: request id, and what the call step did (deployment and its region, attempts,
+     * fallback).
+     */
     public static Map<String, String> caravanHeaders(Exchange exchange) {
         Map<String, String> headers = new HashMap<>();
         headers.put("x-caravan-request-id", exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class));
         DeploymentConfig deployment = exchange.getProperty(ExchangeKeys.DEPLOYMENT, DeploymentConfig.class);
         if (deployment != null) {
             headers.put("x-caravan-deployment", deployment.id());
+            if (deployment.region() != null) {
+                headers.put("x-caravan-region", deployment.region());
+            }
         }
         Integer attempts = exchange.getProperty(ExchangeKeys.ATTEMPT_COUNT, Integer.class);
         if (attempts != null) {

@@ -37,7 +37,7 @@ abstract class LedgerContract {
     static final ModelConfig MODEL = new ModelConfig("gpt-4o-mini", List.of(), ModelConfig.DEFAULT_TIMEOUT,
             ModelConfig.DEFAULT_STREAM_IDLE_TIMEOUT, RoutingSettings.DEFAULT, List.of(), List.of());
     static final DeploymentConfig DEPLOYMENT = new DeploymentConfig("openai-gpt-4o-mini", null, "gpt-4o-mini", 1, 0,
-            null, null);
+            null, null, "eu");
     static final BudgetPeriod HOUR = BudgetPeriod.parse("1h");
     static final BudgetPeriod DAY = BudgetPeriod.parse("1d");
 
@@ -91,7 +91,8 @@ abstract class LedgerContract {
                 Map.entry("deployment", "openai-gpt-4o-mini"), Map.entry("operation", "chat"),
                 Map.entry("status", 200), Map.entry("outcome", "completed"), Map.entry("prompt_tokens", 1200L),
                 Map.entry("completion_tokens", 340L), Map.entry("cached_tokens", 200L),
-                Map.entry("cost_nanos", 4_560_000L), Map.entry("usage_estimated", true), Map.entry("stream", true)));
+                Map.entry("cost_nanos", 4_560_000L), Map.entry("usage_estimated", true), Map.entry("stream", true),
+                Map.entry("region", "eu")));
         assertThat(streamed.get("error_code")).isNull();
         assertThat((Long) streamed.get("latency_ms")).isBetween(1500L, 10_000L);
 
@@ -106,6 +107,7 @@ abstract class LedgerContract {
         assertThat(refused.get("key_id")).isNull();
         assertThat(refused.get("team")).isNull();
         assertThat(refused.get("deployment")).isNull();
+        assertThat(refused.get("region")).isNull();
         assertThat(count("SELECT COUNT(*) FROM spend_ledger")).isEqualTo(2);
     }
 
@@ -243,7 +245,7 @@ abstract class LedgerContract {
 
     static SpendRow spend(String requestId, String keyId, String team, long costNanos) {
         return new SpendRow(requestId, System.currentTimeMillis(), keyId, team, "gpt-4o-mini", "openai-gpt-4o-mini",
-                "chat", 200, "answered", null, 10, 20, 0, costNanos, 5, false, false);
+                "chat", 200, "answered", null, 10, 20, 0, costNanos, 5, false, false, null);
     }
 
     static void charge(ThroughThePolicies gateway, String requestId, String keyId, String team, long costNanos) {
