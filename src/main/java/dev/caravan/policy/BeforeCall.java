@@ -45,7 +45,8 @@ public final class BeforeCall extends AsyncProcessorSupport {
                 exchange.getProperty(ExchangeKeys.OPERATION, String.class),
                 Dialect.speaksAnthropic(exchange),
                 exchange.getProperty(ExchangeKeys.STREAMING, false, Boolean.class), model, ranked, keyId,
-                principal == null ? null : principal.team(), exchange.getProperty(ExchangeKeys.REQUEST, ObjectNode.class),
+                principal == null ? null : principal.team(), principal == null ? null : principal.regions(),
+                exchange.getProperty(ExchangeKeys.REQUEST, ObjectNode.class),
                 dev.caravan.core.ClientRequest.of(exchange),
                 exchange.getProperty(ExchangeKeys.CONTROLS, com.fasterxml.jackson.databind.JsonNode.class));
         exchange.setProperty(ExchangeKeys.POLICY_CALL, call);

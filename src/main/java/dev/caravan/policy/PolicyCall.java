@@ -25,6 +25,7 @@ public final class PolicyCall {
     private final String model;
     private final String keyId;
     private final String team;
+    private final java.util.Set<String> regions;
     private final ModelConfig modelConfig;
     private final List<DeploymentConfig> deployments;
     private volatile ObjectNode request;
@@ -37,7 +38,7 @@ public final class PolicyCall {
 
     PolicyCall(PolicyChain chain, long enabled, String requestId, String operation, boolean anthropic,
                boolean streaming, ModelConfig modelConfig, List<DeploymentConfig> deployments, String keyId,
-               String team, ObjectNode request, dev.caravan.core.ClientRequest client,
+               String team, java.util.Set<String> regions, ObjectNode request, dev.caravan.core.ClientRequest client,
                com.fasterxml.jackson.databind.JsonNode controls) {
         this.chain = chain;
         this.enabled = enabled;
@@ -50,6 +51,7 @@ public final class PolicyCall {
         this.deployments = deployments == null ? List.of() : deployments;
         this.keyId = keyId;
         this.team = team;
+        this.regions = regions;
         this.request = request;
         this.client = client;
         this.controls = controls;
@@ -136,6 +138,11 @@ public final class PolicyCall {
     }
 
     /** The key's team, or null. */
+    /** The regions the caller may be served in (null: any): what an answer it is given may have come from. */
+    public java.util.Set<String> regions() {
+        return regions;
+    }
+
     public String team() {
         return team;
     }

@@ -280,14 +280,14 @@ public final class CachePolicy implements Policy {
 
     /**
      * Whose entries a request may see: its team's, or its key's when it has no team, or the pool every team with
-     * {@code cache.shared: true} shares.
+     * {@code cache.shared: true} shares; within it, only those served in the caller's regions when it has them.
      */
     private String scope(PolicyCall call) {
         String team = call.team();
-        if (team != null) {
-            return config.sharedTeams().contains(team) ? "shared" : "team:" + team;
-        }
-        return "key:" + call.keyId();
+        String scope = team == null ? "key:" + call.keyId()
+                : config.sharedTeams().contains(team) ? "shared" : "team:" + team;
+        // a caller bound to regions sees only answers served in them: never one a deployment elsewhere made
+        return call.regions() == null ? scope : scope + "|regions:" + String.join(",", new java.util.TreeSet<>(call.regions()));
     }
 
     private CompletionStage<Optional<StoredAnswer>> get(String key) {
