@@ -347,7 +347,7 @@ public final class KeysEndpoints {
         out.put("created_at", k.createdAt() == null ? null : k.createdAt().toString());
         out.put("updated_at", stored == null || stored.updatedAt() == null ? null : stored.updatedAt().toString());
         out.put("last_used_at", stored == null || stored.lastUsedAt() == null ? null : stored.lastUsedAt().toString());
-        out.put("previous_key_valid_until", stored == null || stored.previousUntil() == null ? null
+        out.put("previous_key_valid_until", stored == null || stored.previousUntil() == null || stored.revoked() ? null
                 : stored.previousUntil().toString());
         out.put("revoked_at", stored == null || stored.revokedAt() == null ? null : stored.revokedAt().toString());
         String status = stored != null && stored.revoked() ? "revoked"

@@ -118,6 +118,9 @@ public final class KeyDirectory implements KeyUses, AutoCloseable {
             for (KeyStore.StoredKey k : store.keys(c)) {
                 if (k.revoked()) {
                     gone.put(k.key().sha256(), k.key().id());
+                    if (k.previousSha256() != null) {
+                        gone.put(k.previousSha256(), k.key().id());
+                    }
                     continue;
                 }
                 keys.put(k.key().sha256(), k.key());

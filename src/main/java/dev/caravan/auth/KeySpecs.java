@@ -71,7 +71,8 @@ public final class KeySpecs {
 
     /** Nano-dollars as an exact decimal number of USD. */
     public static BigDecimal usd(long nanos) {
-        return BigDecimal.valueOf(nanos, 9).stripTrailingZeros();
+        BigDecimal usd = BigDecimal.valueOf(nanos, 9).stripTrailingZeros();
+        return usd.scale() < 0 ? usd.setScale(0) : usd; // 100, not 1E+2
     }
 
     public static Set<String> models(JsonNode spec) {

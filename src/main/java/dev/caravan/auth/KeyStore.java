@@ -99,8 +99,9 @@ public final class KeyStore {
     }
 
     public void revokeKey(Connection c, String id, long nowMillis) throws SQLException {
-        try (PreparedStatement s = c.prepareStatement("UPDATE api_keys SET revoked_millis = ?, updated_millis = ?, "
-                + "previous_sha256 = NULL, previous_until_millis = NULL WHERE id = ?")) {
+        // the previous secret stays: a later use of it is recognised as a revoked key's, and audited
+        try (PreparedStatement s = c.prepareStatement("UPDATE api_keys SET revoked_millis = ?, updated_millis = ? "
+                + "WHERE id = ?")) {
             s.setLong(1, nowMillis);
             s.setLong(2, nowMillis);
             s.setString(3, id);
