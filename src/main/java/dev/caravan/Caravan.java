@@ -356,7 +356,13 @@ public final class Caravan {
         r.bind("adminApi", admin);
         // admin endpoints: one registration line per group (docs/architecture.md, "Admin API")
         if (database != null) {
-            keyDirectory = new dev.caravan.auth.KeyDirectory(database.dataSource(), config, audit);
+            keyDirectory = new dev.caravan.auth.KeyDirectory(database.dataSource(), config, (keyId, request) -> {
+                if (audit != null) {
+                    audit.record(new dev.caravan.policy.audit.AuditEvent(System.currentTimeMillis(), keyId, null,
+                            "key.revoked_use", "key:" + keyId, null, "failure", null,
+                            Json.object().put("path", request.path()), null, null));
+                }
+            });
             keyDirectory.start(redisUrl(context), property(context, "caravan.redisPrefix", "caravan:") + "keys");
             authenticator.keyUses(keyDirectory);
         }

@@ -1,13 +1,9 @@
 package dev.caravan.auth;
 
-import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.KeyConfig;
 import dev.caravan.config.TeamConfig;
 import dev.caravan.core.ClientRequest;
-import dev.caravan.core.Json;
-import dev.caravan.policy.audit.AuditEvent;
-import dev.caravan.policy.audit.AuditLog;
 import dev.caravan.redis.RedisChannel;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -44,7 +40,7 @@ public final class KeyDirectory implements KeyUses, AutoCloseable {
     private final DataSource database;
     private final KeyStore store = new KeyStore();
     private final ConfigHolder config;
-    private final AuditLog audit;
+    private final java.util.function.BiConsumer<String, ClientRequest> revokedUses;
     private final ScheduledExecutorService thread;
     // key id -> when last used, not yet written; bounded by the number of keys (only known API keys are put)
     private final Map<String, Long> lastUsed = new ConcurrentHashMap<>();
@@ -52,11 +48,15 @@ public final class KeyDirectory implements KeyUses, AutoCloseable {
     private volatile RedisChannel channel;
     private ScheduledFuture<?> graceEnd;                             // guarded by this
 
-    /** @param audit where a revoked key's use is recorded, or null */
-    public KeyDirectory(DataSource database, ConfigHolder config, AuditLog audit) {
+    /**
+     * @param revokedUses told of each use of a revoked key's secret (key id, request), on the request path: the
+     *                    audit log queues it
+     */
+    public KeyDirectory(DataSource database, ConfigHolder config,
+                        java.util.function.BiConsumer<String, ClientRequest> revokedUses) {
         this.database = database;
         this.config = config;
-        this.audit = audit;
+        this.revokedUses = revokedUses;
         this.thread = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "caravan-key-directory");
             t.setDaemon(true);
@@ -175,12 +175,7 @@ public final class KeyDirectory implements KeyUses, AutoCloseable {
 
     @Override
     public void revokedUse(String keyId, ClientRequest request) {
-        if (audit == null) {
-            return;
-        }
-        ObjectNode after = Json.object().put("path", request.path());
-        audit.record(new AuditEvent(System.currentTimeMillis(), keyId, null, "key.revoked_use", "key:" + keyId,
-                null, "failure", null, after, null, null));
+        revokedUses.accept(keyId, request);
     }
 
     private void writeLastUsed() {
