@@ -304,7 +304,12 @@ public final class Caravan {
         r.bind("gatewayConfig", config);
         r.bind("ingress", ingress);
         KeyAuthenticator authenticator = new KeyAuthenticator(config, options.masterKey());
+        authenticator.tokens(new dev.caravan.auth.oidc.OidcTokens(config,
+                ConfigLoader.parseDuration(property(context, "caravan.oidc.jwksRefreshInterval", "10s"))));
         r.bind("authenticator", authenticator);
+        r.bind("authenticate", new dev.caravan.auth.AuthenticateStep(authenticator, dev.caravan.auth.Gate.CALLER));
+        r.bind("authenticateObserver", new dev.caravan.auth.AuthenticateStep(authenticator, dev.caravan.auth.Gate.OBSERVER));
+        r.bind("authenticateAdmin", new dev.caravan.auth.AuthenticateStep(authenticator, dev.caravan.auth.Gate.ADMIN));
         deployments = new DeploymentRegistry(metrics.registry());
         deployments.apply(config.get());
         ModelRouter router = new ModelRouter(config, deployments);

@@ -12,16 +12,22 @@ import java.nio.charset.StandardCharsets;
 import java.security.MessageDigest;
 import java.security.NoSuchAlgorithmException;
 import java.util.HexFormat;
+import java.util.Map;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.CompletionException;
+import java.util.concurrent.CompletionStage;
 
 /**
  * Turns the caller's virtual key ({@code Authorization: Bearer} or {@code x-api-key}) into a {@link Principal}.
  * Keys are compared by SHA-256, so config holds no key; the master key from {@code CARAVAN_MASTER_KEY} is an admin.
+ * A credential that is no key but a JWT of a configured issuer goes to {@link Tokens} ({@link #principalOf}).
  */
 public final class KeyAuthenticator {
 
     private final ConfigHolder config;
     private final byte[] masterKeyHash;
     private volatile KeyUses uses = KeyUses.NONE;
+    private volatile Tokens tokens = Tokens.NONE;
 
     public KeyAuthenticator(ConfigHolder config, String masterKey) {
         this.config = config;
@@ -33,7 +39,15 @@ public final class KeyAuthenticator {
         this.uses = uses;
     }
 
-    /** The authenticate step: sets {@code caravan.principal} or answers 401. */
+    /** Who verifies the JWT access tokens callers may send instead of a key (auth/oidc). */
+    public void tokens(Tokens tokens) {
+        this.tokens = tokens;
+    }
+
+    /**
+     * The authenticate step as a bean call: sets {@code caravan.principal} or answers 401. The routes use
+     * {@link AuthenticateStep} instead, which also waits for a token's signing keys without holding a thread.
+     */
     public void authenticate(Exchange exchange) {
         exchange.setProperty(ExchangeKeys.PRINCIPAL, principalFor(ClientRequest.of(exchange)));
     }
@@ -43,42 +57,58 @@ public final class KeyAuthenticator {
      * viewer (they name keys, teams and upstream models). On the management listener they need no key.
      */
     public void requireObserver(Exchange exchange) {
-        if (ClientRequest.viaManagementListener(exchange)) {
+        if (Gate.OBSERVER.open(exchange)) {
             return;
         }
-        Principal principal = principalFor(ClientRequest.of(exchange));
-        if (!principal.mayObserve()) {
-            throw GatewayException.forbidden("insufficient_role",
-                    "This API key may not read metrics or deployment health; use a key with role admin or viewer.");
-        }
-        exchange.setProperty(ExchangeKeys.PRINCIPAL, principal);
+        exchange.setProperty(ExchangeKeys.PRINCIPAL, Gate.OBSERVER.admit(principalFor(ClientRequest.of(exchange))));
     }
 
     /** The admin API ({@code /admin/...}): the master key or a key with role admin. */
     public void requireAdmin(Exchange exchange) {
-        Principal principal = principalFor(ClientRequest.of(exchange));
-        if (!"admin".equals(principal.role())) {
-            throw GatewayException.forbidden("insufficient_role", "This API key may not use the admin API; use a key with role admin.");
-        }
-        exchange.setProperty(ExchangeKeys.PRINCIPAL, principal);
+        exchange.setProperty(ExchangeKeys.PRINCIPAL, Gate.ADMIN.admit(principalFor(ClientRequest.of(exchange))));
     }
 
+    /**
+     * The caller, now: a virtual key, or a token whose issuer's signing keys are at hand. A token whose keys must be
+     * fetched first cannot be answered without waiting: 503, try again (the routes use {@link #principalOf}).
+     */
     public Principal principalFor(ClientRequest request) {
+        CompletableFuture<Principal> principal = principalOf(request).toCompletableFuture();
+        if (!principal.isDone()) {
+            throw new GatewayException(503, "api_error", "signing_keys_pending", null,
+                    "The token's issuer keys are being fetched; try again in a moment.", Map.of("Retry-After", "1"));
+        }
+        try {
+            return principal.join();
+        } catch (CompletionException e) {
+            throw e.getCause() instanceof GatewayException g ? g : e;
+        }
+    }
+
+    /**
+     * The caller: a virtual key (or the master key) at once; a JWT access token of a configured issuer at once when
+     * its signing keys are cached, else once they are fetched. Missing, unknown or revoked: 401 (thrown).
+     */
+    public CompletionStage<Principal> principalOf(ClientRequest request) {
         String key = presentedKey(request);
         if (key == null) {
             throw GatewayException.unauthorized(
                     "Missing API key: send it as 'Authorization: Bearer <key>' or in the 'x-api-key' header.");
         }
         Principal principal = lookup(key);
-        if (principal == null) {
-            String revoked = uses.revoked(HexFormat.of().formatHex(sha256(key)));
-            if (revoked != null) {
-                uses.revokedUse(revoked, request);
-                throw GatewayException.unauthorized("This API key has been revoked.");
-            }
-            throw GatewayException.unauthorized("Incorrect API key provided.");
+        if (principal != null) {
+            return CompletableFuture.completedFuture(principal);
         }
-        return principal;
+        Tokens verifier = tokens;
+        if (verifier.claims(key)) {
+            return verifier.principalFor(key);
+        }
+        String revoked = uses.revoked(HexFormat.of().formatHex(sha256(key)));
+        if (revoked != null) {
+            uses.revokedUse(revoked, request);
+            throw GatewayException.unauthorized("This API key has been revoked.");
+        }
+        throw GatewayException.unauthorized("Incorrect API key provided.");
     }
 
     /**
@@ -89,7 +119,9 @@ public final class KeyAuthenticator {
         String key = presentedKey(authorization, apiKey);
         try {
             // a revoked key counts as known here, so that the authenticate step records its use
-            return key != null && (lookup(key) != null || uses.revoked(HexFormat.of().formatHex(sha256(key))) != null);
+            // a JWT of a configured issuer too: it is verified by the authenticate step, not here
+            return key != null && (lookup(key) != null || tokens.claims(key)
+                    || uses.revoked(HexFormat.of().formatHex(sha256(key))) != null);
         } catch (GatewayException expired) {
             return true; // a known key past its expiry: the authenticate step says so, clearly
         }
