@@ -351,6 +351,21 @@ class OidcEndToEndTest {
     }
 
     @Test
+    void aTokensRoleAndTeamScopeTheAdminApiAsAKeysWould() {
+        String teamAdmin = keycloakToken("ops-team-admin", "research", "offline_access", "team-admin");
+        String viewer = keycloakToken("ops-viewer-2", "research", "viewer");
+        java.util.function.BiFunction<String, String, HttpResponse<String>> makeKey = (token, team) -> gateway.send(
+                gateway.request("/admin/keys", "Authorization", "Bearer " + token, "Content-Type", "application/json")
+                        .POST(java.net.http.HttpRequest.BodyPublishers.ofString("{\"team\":\"" + team + "\"}")).build());
+        HttpResponse<String> made = makeKey.apply(teamAdmin, "research");
+        assertThat(made.statusCode()).as(made.body()).isEqualTo(201);
+        assertThat(made.body()).contains("\"team\":\"research\"").contains("sk-cvn-");
+        assertThat(makeKey.apply(teamAdmin, "search").statusCode()).as("another team: not found").isEqualTo(404);
+        assertThat(makeKey.apply(viewer, "research").statusCode()).isEqualTo(403);
+        assertThat(gateway.get("/admin/spend", "Authorization", "Bearer " + viewer).statusCode()).isEqualTo(200);
+    }
+
+    @Test
     void keycloakRealmRolesGiveTheAdminAndViewerRoles() {
         String admin = keycloakToken("ops-admin", "research", "offline_access", "uma_authorization", "admin");
         String viewer = keycloakToken("ops-viewer", "research", "default-roles-acme", "viewer");
