@@ -121,9 +121,10 @@ public final class Caravan {
      * {@code policies:} places them itself. The cache comes after the limits (a hit still counts against them, and is
      * charged nothing) and between the two guardrail halves: the input guardrail runs before the lookup (a blocked
      * prompt is never answered from the cache; a de-identified one is looked up by its de-identified form), and
-     * the output guardrail's after-hook runs before the cache keeps an answer (it keeps only what passed).
+     * the output guardrail's after-hook runs before the cache keeps an answer (it keeps only what passed). The audit
+     * policy has only an end-hook (it records budget refusals), so its place beside the ledger costs nothing.
      */
-    private static final java.util.List<String> BUILT_IN = java.util.List.of("ledger", "limits", "budget",
+    private static final java.util.List<String> BUILT_IN = java.util.List.of("ledger", "audit", "limits", "budget",
             "guardrail", "cache", "guardrail-output");
 
     /** Refuses a {@code policies:} name no policy is registered under, at start and on reload alike. */
@@ -150,6 +151,7 @@ public final class Caravan {
     private Ledger ledger;
     private LedgerSettings ledgerSettings;
     private dev.caravan.policy.ledger.LedgerDatabase database; // null with the ledger off
+    private dev.caravan.policy.audit.AuditLog auditLog = dev.caravan.policy.audit.AuditLog.OFF;
     private java.util.concurrent.ExecutorService adminPool;
     private ResponseCache responseCache;
 
@@ -160,6 +162,9 @@ public final class Caravan {
     }
 
     public static void main(String[] args) {
+        if (dev.caravan.policy.audit.AuditCommand.wanted(args)) {
+            System.exit(dev.caravan.policy.audit.AuditCommand.fromCommandLine(args)); // audit verify: one line, no gateway
+        }
         try {
             Caravan caravan = new Caravan(Options.fromEnvironment());
             caravan.configure();
@@ -255,6 +260,7 @@ public final class Caravan {
                 if (ledger != null) {
                     ledger.close(); // every row queued so far is written before the process may exit
                 }
+                auditLog.close(); // so is every audit event
                 if (adminPool != null) {
                     adminPool.shutdown();
                 }
@@ -318,6 +324,10 @@ public final class Caravan {
         ledger = database == null ? Ledger.OFF : Ledger.open(database, ledgerSettings, metrics.registry());
         BudgetMeters budgetMeters = new BudgetMeters(metrics.registry());
         policies.register("ledger", (settings, gateway) -> ledger.policy());
+        if (database != null) {
+            auditLog = new dev.caravan.policy.audit.SqlAuditLog(database.dataSource(), () -> config.get().audit(), metrics.registry());
+        }
+        policies.register("audit", (settings, gateway) -> new dev.caravan.policy.audit.AuditPolicy(gateway, auditLog));
         policies.register("limits", (settings, gateway) -> new RateLimitPolicy(gateway, counters, metrics.registry()));
         policies.register("budget", (settings, gateway) -> new BudgetPolicy(gateway, counters, budgetMeters,
                 ledger::windowOpened));
@@ -350,6 +360,7 @@ public final class Caravan {
         AdminApi admin = adminApi();
         r.bind("adminApi", admin);
         // admin endpoints: one registration line per group (docs/architecture.md, "Admin API")
+        new dev.caravan.admin.AuditEndpoints(auditLog).register(admin);
 
         PolicyChains chains = new PolicyChains(policies, config.get());
         config.onChange(chains::rebuild); // a block its policy refuses refuses the reload
@@ -556,6 +567,7 @@ public final class Caravan {
         }
         watcher = new ReloadWatcher(context, config, configLoader(), options.configFile(), options.routesDir(), metrics::configReload,
                 () -> deploymentRoutes.restamp(config.get()));
+        watcher.onConfigReload(new dev.caravan.policy.audit.ConfigReloadAudit(auditLog));
         watcher.start();
     }
 
