@@ -121,9 +121,10 @@ public final class Caravan {
      * {@code policies:} places them itself. The cache comes after the limits (a hit still counts against them, and is
      * charged nothing) and between the two guardrail halves: the input guardrail runs before the lookup (a blocked
      * prompt is never answered from the cache; a de-identified one is looked up by its de-identified form), and
-     * the output guardrail's after-hook runs before the cache keeps an answer (it keeps only what passed).
+     * the output guardrail's after-hook runs before the cache keeps an answer (it keeps only what passed). The audit
+     * policy has only an end-hook (it records budget refusals), so its place beside the ledger costs nothing.
      */
-    private static final java.util.List<String> BUILT_IN = java.util.List.of("ledger", "limits", "budget",
+    private static final java.util.List<String> BUILT_IN = java.util.List.of("ledger", "audit", "limits", "budget",
             "guardrail", "cache", "guardrail-output");
 
     /** Refuses a {@code policies:} name no policy is registered under, at start and on reload alike. */
@@ -150,9 +151,9 @@ public final class Caravan {
     private Ledger ledger;
     private LedgerSettings ledgerSettings;
     private dev.caravan.policy.ledger.LedgerDatabase database; // null with the ledger off
+    private dev.caravan.policy.audit.AuditLog auditLog = dev.caravan.policy.audit.AuditLog.OFF;
     private java.util.concurrent.ExecutorService adminPool;
     private dev.caravan.auth.KeyDirectory keyDirectory;       // null with the ledger off: no database to keep keys in
-    private dev.caravan.policy.audit.AuditLog audit;          // null with the ledger off
     private ResponseCache responseCache;
 
     public Caravan(Options options) throws Exception {
@@ -162,6 +163,9 @@ public final class Caravan {
     }
 
     public static void main(String[] args) {
+        if (dev.caravan.policy.audit.AuditCommand.wanted(args)) {
+            System.exit(dev.caravan.policy.audit.AuditCommand.fromCommandLine(args)); // audit verify: one line, no gateway
+        }
         try {
             Caravan caravan = new Caravan(Options.fromEnvironment());
             caravan.configure();
@@ -257,6 +261,7 @@ public final class Caravan {
                 if (ledger != null) {
                     ledger.close(); // every row queued so far is written before the process may exit
                 }
+                auditLog.close(); // so is every audit event
                 if (adminPool != null) {
                     adminPool.shutdown();
                 }
@@ -328,6 +333,10 @@ public final class Caravan {
         ledger = database == null ? Ledger.OFF : Ledger.open(database, ledgerSettings, metrics.registry());
         BudgetMeters budgetMeters = new BudgetMeters(metrics.registry());
         policies.register("ledger", (settings, gateway) -> ledger.policy());
+        if (database != null) {
+            auditLog = new dev.caravan.policy.audit.SqlAuditLog(database.dataSource(), () -> config.get().audit(), metrics.registry());
+        }
+        policies.register("audit", (settings, gateway) -> new dev.caravan.policy.audit.AuditPolicy(gateway, auditLog));
         policies.register("limits", (settings, gateway) -> new RateLimitPolicy(gateway, counters, metrics.registry()));
         policies.register("budget", (settings, gateway) -> new BudgetPolicy(gateway, counters, budgetMeters,
                 ledger::windowOpened));
@@ -362,19 +371,18 @@ public final class Caravan {
         // admin endpoints: one registration line per group (docs/architecture.md, "Admin API")
         if (database != null) {
             keyDirectory = new dev.caravan.auth.KeyDirectory(database.dataSource(), config, (keyId, request) -> {
-                if (audit != null) {
-                    audit.record(new dev.caravan.policy.audit.AuditEvent(System.currentTimeMillis(), keyId, null,
-                            "key.revoked_use", "key:" + keyId, null, "failure", null,
-                            Json.object().put("path", request.path()), null, null));
-                }
+                auditLog.record(new dev.caravan.policy.audit.AuditEvent(System.currentTimeMillis(), keyId, null,
+                        "key.revoked_use", "key:" + keyId, null, "failure", null,
+                        Json.object().put("path", request.path()), null, null));
             });
             keyDirectory.start(redisUrl(context), property(context, "caravan.redisPrefix", "caravan:") + "keys");
             authenticator.keyUses(keyDirectory);
         }
-        dev.caravan.admin.KeysEndpoints.register(admin, keyDirectory, audit, config);
-        dev.caravan.admin.TeamsEndpoints.register(admin, keyDirectory, audit, config);
+        dev.caravan.admin.KeysEndpoints.register(admin, keyDirectory, auditLog, config);
+        dev.caravan.admin.TeamsEndpoints.register(admin, keyDirectory, auditLog, config);
         dev.caravan.admin.ConfigEndpoints.register(admin, config, this::reloadConfigNow);
         dev.caravan.admin.SpendEndpoints.register(admin, database); // GET /admin/spend, /admin/requests
+        new dev.caravan.admin.AuditEndpoints(auditLog).register(admin);
 
         PolicyChains chains = new PolicyChains(policies, config.get());
         config.onChange(chains::rebuild); // a block its policy refuses refuses the reload
@@ -579,6 +587,7 @@ public final class Caravan {
         // made whether or not it watches: POST /admin/config/reload reloads through it
         watcher = new ReloadWatcher(context, config, configLoader(), options.configFile(), options.routesDir(), metrics::configReload,
                 () -> deploymentRoutes.restamp(config.get()));
+        watcher.onConfigReload(new dev.caravan.policy.audit.ConfigReloadAudit(auditLog));
         if (Boolean.parseBoolean(property(context, "caravan.reload", "true"))) {
             watcher.start();
         }

@@ -51,6 +51,7 @@ public final class ReloadWatcher {
     /** Counts each reload by kind and outcome (caravan_config_reload_total); config knows no metrics library. */
     private final java.util.function.BiConsumer<String, Boolean> metrics;
     private final Runnable templatesChanged;
+    private final List<ConfigReloads> configReloads = new java.util.concurrent.CopyOnWriteArrayList<>();
     private WatchService watchService;
     private Thread thread;
 
@@ -63,6 +64,22 @@ public final class ReloadWatcher {
         this.routesDir = routesDir.toAbsolutePath().normalize();
         this.metrics = metrics;
         this.templatesChanged = templatesChanged;
+    }
+
+    /** Hears every reload of the config file, applied or refused, whoever asked for it (this watcher, an admin call). */
+    @FunctionalInterface
+    public interface ConfigReloads {
+        /**
+         * @param previous the file's config before the reload (still serving when it was refused)
+         * @param next     the config read from the file, or null when it could not be read or was invalid
+         * @param refusal  why it was refused (the log line's reason), or null when it applied
+         */
+        void reloaded(GatewayConfig previous, GatewayConfig next, Path file, String refusal);
+    }
+
+    /** Adds a listener of config reloads (the audit log); one that throws is logged and the reload stands. */
+    public void onConfigReload(ConfigReloads listener) {
+        configReloads.add(listener);
     }
 
     public void start() {
@@ -142,23 +159,26 @@ public final class ReloadWatcher {
      */
     public boolean reloadConfig() {
         String name = configFile.getFileName().toString();
+        GatewayConfig previous = config.file();
         GatewayConfig next;
         try {
             next = loader.load(configFile);
         } catch (ConfigException e) {
-            return refused("config", name, "the previous config keeps serving. " + e.getMessage(), null);
+            return refusedConfig(previous, null, "the previous config keeps serving. " + e.getMessage(), null);
         } catch (RuntimeException | Error e) {
             fatalOr(e);
-            return refused("config", name, "the previous config keeps serving. It cannot be loaded: " + describe(e), e);
+            return refusedConfig(previous, null, "the previous config keeps serving. It cannot be loaded: "
+                    + describe(e), e);
         }
         try {
             config.replace(next); // on a failure the previous config is back in place, routes and all
         } catch (RuntimeException | Error e) {
             fatalOr(e);
-            return refused("config", name, "it could not be applied (" + describe(e) + "); the previous config is back "
-                    + "and keeps serving", e);
+            return refusedConfig(previous, next, "it could not be applied (" + describe(e) + "); the previous config "
+                    + "is back and keeps serving", e);
         }
         applied("config", name);
+        tell(previous, next, null);
         LOG.info("Reloaded {}: {} model(s), {} provider(s), {} key(s)", name,
                 next.models().size(), next.providers().size(), next.keysBySha256().size());
         return true;
@@ -213,6 +233,22 @@ public final class ReloadWatcher {
     private void applied(String kind, String name) {
         metrics.accept(kind, true);
         config.reloaded(name, null);
+    }
+
+    private boolean refusedConfig(GatewayConfig previous, GatewayConfig next, String why, Throwable unexpected) {
+        refused("config", configFile.getFileName().toString(), why, unexpected);
+        tell(previous, next, why);
+        return false;
+    }
+
+    private void tell(GatewayConfig previous, GatewayConfig next, String refusal) {
+        for (ConfigReloads listener : configReloads) {
+            try {
+                listener.reloaded(previous, next, configFile, refusal);
+            } catch (RuntimeException e) {
+                LOG.warn("A config reload listener failed: {}", describe(e));
+            }
+        }
     }
 
     /** One WARN line without a stack trace (a config error is not a bug); an unexpected failure's trace at DEBUG. */

@@ -10,9 +10,45 @@ import java.util.List;
  */
 public interface AuditLog extends AutoCloseable {
 
+    /** No database (the ledger is off): nothing is kept, nothing can be read; the admin endpoints answer 503. */
+    AuditLog OFF = new AuditLog() {
+        @Override
+        public boolean enabled() {
+            return false;
+        }
+
+        @Override
+        public void append(Connection tx, AuditEvent event) {
+        }
+
+        @Override
+        public void record(AuditEvent event) {
+        }
+
+        @Override
+        public List<AuditRow> find(AuditQuery query) {
+            throw new IllegalStateException("the audit log is off: the gateway has no database");
+        }
+
+        @Override
+        public Verification verify() {
+            throw new IllegalStateException("the audit log is off: the gateway has no database");
+        }
+
+        @Override
+        public void close() {
+        }
+    };
+
+    /** False for {@link #OFF}: there is no table to read. */
+    default boolean enabled() {
+        return true;
+    }
+
     /**
      * Appends {@code event} inside the caller's open transaction {@code tx} (auto-commit off): it commits or rolls
-     * back with the admin change it records. Takes the chain's head lock until that transaction ends.
+     * back with the admin change it records. Takes the chain's head lock until that transaction ends, so make it the
+     * transaction's last statement before the commit: every other append waits for it (H2 gives up after 2 s).
      */
     void append(Connection tx, AuditEvent event) throws SQLException;
 

@@ -39,6 +39,8 @@ public final class BudgetPolicy implements Policy {
 
     private static final Logger LOG = LoggerFactory.getLogger(BudgetPolicy.class);
     private static final String RESERVED = "budget.reserved";
+    /** The call attribute a refusal leaves: which budget refused, {@code key:<id>} or {@code team:<name>}. */
+    public static final String REFUSED_BY = "budget.refusedBy";
 
     /** Where each budget window began, for the restart rebuild (the ledger); never blocks. */
     @FunctionalInterface
@@ -94,6 +96,7 @@ public final class BudgetPolicy implements Policy {
                 int i = result.refused();
                 BudgetCharge spent = priced.get(i);
                 meters.refused(Scopes.kind(spent.scope()));
+                call.attribute(REFUSED_BY, Scopes.kind(spent.scope()) + ":" + Scopes.id(spent.scope()));
                 return Decision.refuse(exceeded(spent, result.spent()[i], result.windowEnd()[i], now));
             }
             call.attribute(RESERVED, priced);

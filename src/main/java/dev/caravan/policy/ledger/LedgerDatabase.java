@@ -44,8 +44,9 @@ public final class LedgerDatabase implements AutoCloseable {
         config.setJdbcUrl(settings.jdbcUrl());
         config.setUsername(settings.dbUser() != null ? settings.dbUser() : settings.postgres() ? null : "sa");
         config.setPassword(settings.dbPassword());
-        // the ledger's writer, the audit writer, the admin API's two threads, one spare for start-up queries
-        config.setMaximumPoolSize(5);
+        // one each for the ledger's writer, the audit writer, the audit sink, the key directory, the admin API's two
+        // threads, and one spare for start-up queries: none of them holds more than one at once
+        config.setMaximumPoolSize(7);
         config.setMinimumIdle(1);
         // a database that is down costs the writer 3 s per attempt, not Hikari's default 30 s
         config.setConnectionTimeout(3_000);
