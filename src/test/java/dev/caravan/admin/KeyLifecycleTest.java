@@ -205,6 +205,37 @@ class KeyLifecycleTest {
     }
 
     @Test
+    void everyChangeAndEveryUseOfARevokedKeyIsInTheAuditLogWithoutItsSecret() throws Exception {
+        String secret = admin.post("/admin/keys", "{\"id\":\"audited\",\"metadata\":{\"ticket\":\"OPS-1\"}}").text("key");
+        String rotated = admin.post("/admin/keys/audited/rotate", null).text("key");
+        admin.patch("/admin/keys/audited", "{\"limits\":{\"rpm\":5}}");
+        admin.delete("/admin/keys/audited");
+        assertThat(admin.chat(rotated, "mock-gpt")).isEqualTo(401);
+
+        var changes = admin.get("/admin/audit?actor=master&limit=1000");
+        assertThat(changes.status()).isEqualTo(200);
+        java.util.List<String> actions = new java.util.ArrayList<>();
+        changes.body().path("data").forEach(row -> {
+            if (row.path("target").asText().equals("key:audited")) {
+                actions.add(row.path("action").asText());
+                assertThat(row.path("role").asText()).isEqualTo("admin");
+                assertThat(row.path("request_id").asText()).startsWith("req_");
+            }
+        });
+        assertThat(actions).containsSubsequence("key.create", "key.rotate", "key.update", "key.revoke");
+        assertThat(changes.body().toString()).doesNotContain(secret).doesNotContain(rotated)
+                .doesNotContain(KeysEndpoints.sha256Hex(rotated));
+
+        long deadline = System.currentTimeMillis() + 5_000;
+        while (!admin.get("/admin/audit?action=key.revoked_use").body().toString().contains("key:audited")) {
+            assertThat(System.currentTimeMillis()).as("the revoked key's use audited within 5 s").isLessThan(deadline);
+            Thread.sleep(100);
+        }
+        var verified = admin.get("/admin/audit/verify");
+        assertThat(verified.body().path("ok").asBoolean()).as(verified.body().toString()).isTrue();
+    }
+
+    @Test
     void anUnknownAdminPathIs404AndAWrongMethodIs405() {
         assertThat(admin.get("/admin/nothing").status()).isEqualTo(404);
         var wrong = admin.call("PUT", "/admin/keys", "{}");
