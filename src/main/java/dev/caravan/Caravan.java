@@ -364,6 +364,7 @@ public final class Caravan {
         dev.caravan.admin.TeamsEndpoints.register(admin, keyDirectory, audit, config);
         dev.caravan.admin.ConfigEndpoints.register(admin, config, this::reloadConfigNow);
         dev.caravan.admin.SpendEndpoints.register(admin, database); // GET /admin/spend, /admin/requests
+        dev.caravan.admin.OpenApiEndpoint.register(admin); // GET /admin/openapi.json
 
         PolicyChains chains = new PolicyChains(policies, config.get());
         config.onChange(chains::rebuild); // a block its policy refuses refuses the reload
