@@ -383,6 +383,7 @@ public final class Caravan {
         dev.caravan.admin.ConfigEndpoints.register(admin, config, this::reloadConfigNow);
         dev.caravan.admin.SpendEndpoints.register(admin, database); // GET /admin/spend, /admin/requests
         new dev.caravan.admin.AuditEndpoints(auditLog).register(admin);
+        dev.caravan.admin.OpenApiEndpoint.register(admin); // GET /admin/openapi.json
 
         PolicyChains chains = new PolicyChains(policies, config.get());
         config.onChange(chains::rebuild); // a block its policy refuses refuses the reload

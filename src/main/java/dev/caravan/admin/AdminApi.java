@@ -50,6 +50,11 @@ public final class AdminApi extends AsyncProcessorSupport {
         return this;
     }
 
+    /** Every endpoint as {@code METHOD /pattern}, in the order added (what the OpenAPI document must describe). */
+    synchronized List<String> endpoints() {
+        return table.stream().map(e -> e.method + " /" + String.join("/", e.pattern)).toList();
+    }
+
     /** The methods some endpoint answers on {@code path} (for {@code Allow}), or null when none. */
     public synchronized String allowed(String path) {
         Set<String> methods = new LinkedHashSet<>();
