@@ -440,15 +440,8 @@ public final class Caravan {
      * most 256 calls waiting; past that a call gets 503.
      */
     private AdminApi adminApi() {
-        java.util.concurrent.ThreadPoolExecutor pool = new java.util.concurrent.ThreadPoolExecutor(2, 2, 30,
-                java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(256), task -> {
-            Thread t = new Thread(task, "caravan-admin");
-            t.setDaemon(true);
-            return t;
-        });
-        pool.allowCoreThreadTimeOut(true);
-        adminPool = pool;
-        return new AdminApi(pool);
+        adminPool = twoThreads("caravan-admin", 256);
+        return new AdminApi(adminPool);
     }
 
     private Guardrails guardrails;          // the last config's, so its two halves share one compile
@@ -482,15 +475,8 @@ public final class Caravan {
         if (webhooks == null) {
             // two threads for the webhooks' callbacks (they parse a small JSON answer); the queue is bounded by the
             // webhook calls in flight, which the connection cap bounds; idle threads end after 30 s
-            java.util.concurrent.ThreadPoolExecutor pool = new java.util.concurrent.ThreadPoolExecutor(2, 2, 30,
-                    java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.LinkedBlockingQueue<>(100_000), task -> {
-                Thread t = new Thread(task, "caravan-guardrail-webhook");
-                t.setDaemon(true);
-                return t;
-            });
-            pool.allowCoreThreadTimeOut(true);
-            webhookPool = pool;
-            webhooks = java.net.http.HttpClient.newBuilder().executor(pool)
+            webhookPool = twoThreads("caravan-guardrail-webhook", 100_000);
+            webhooks = java.net.http.HttpClient.newBuilder().executor(webhookPool)
                     .connectTimeout(java.time.Duration.ofSeconds(2)).build();
         }
         guardrails = new Guardrails(gateway.guardrails(), injection, webhooks, events, this::classifier, cpu);
@@ -592,6 +578,18 @@ public final class Caravan {
         if (Boolean.parseBoolean(property(context, "caravan.reload", "true"))) {
             watcher.start();
         }
+    }
+
+    /** Two daemon threads named {@code name}, at most {@code queue} tasks waiting; idle threads end after 30 s. */
+    private static java.util.concurrent.ThreadPoolExecutor twoThreads(String name, int queue) {
+        java.util.concurrent.ThreadPoolExecutor pool = new java.util.concurrent.ThreadPoolExecutor(2, 2, 30,
+                java.util.concurrent.TimeUnit.SECONDS, new java.util.concurrent.ArrayBlockingQueue<>(queue), task -> {
+            Thread t = new Thread(task, name);
+            t.setDaemon(true);
+            return t;
+        });
+        pool.allowCoreThreadTimeOut(true);
+        return pool;
     }
 
     /** {@code POST /admin/config/reload}: null when the file applied, else why not (the running config stays). */

@@ -31,6 +31,11 @@ public record AdminRequest(String method, String path, Map<String, String> pathP
 
     /** A query parameter given at most once; null when absent or empty; 400 naming it when repeated. */
     public String param(String name) {
+        return single(query, name);
+    }
+
+    /** The one value of {@code name} in decoded query parameters; null when absent or empty; 400 when repeated. */
+    public static String single(Map<String, List<String>> query, String name) {
         List<String> values = query.get(name);
         if (values == null || values.isEmpty() || values.get(0).isBlank()) {
             return null;

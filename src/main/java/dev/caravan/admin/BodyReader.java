@@ -250,6 +250,16 @@ final class BodyReader {
         return models;
     }
 
+    /** Writes {@code names} sorted as {@code field}, or null for "no bound" (the form answers show). */
+    static void putNames(ObjectNode out, String field, Set<String> names) {
+        if (names == null) {
+            out.putNull(field);
+        } else {
+            com.fasterxml.jackson.databind.node.ArrayNode array = out.putArray(field);
+            names.stream().sorted().forEach(array::add);
+        }
+    }
+
     static GatewayException invalidType(String field, String expected) {
         return bad("invalid_type", field, "'" + field + "' must be " + expected + ".");
     }

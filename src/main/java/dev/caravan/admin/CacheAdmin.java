@@ -39,8 +39,8 @@ public final class CacheAdmin extends AsyncProcessorSupport {
         String namespace;
         String model;
         try {
-            namespace = single(query, "namespace");
-            model = single(query, "model");
+            namespace = AdminRequest.single(query, "namespace");
+            model = AdminRequest.single(query, "model");
         } catch (GatewayException e) {
             exchange.setException(e);
             callback.done(true);
@@ -57,16 +57,5 @@ public final class CacheAdmin extends AsyncProcessorSupport {
             callback.done(false);
         });
         return false;
-    }
-
-    private static String single(Map<String, List<String>> query, String name) {
-        List<String> values = query.get(name);
-        if (values == null || values.isEmpty() || values.get(0).isBlank()) {
-            return null;
-        }
-        if (values.size() > 1) {
-            throw GatewayException.badRequest("invalid_request", name, "Give " + name + " at most once.");
-        }
-        return values.get(0);
     }
 }

@@ -322,24 +322,10 @@ public final class KeysEndpoints {
         ObjectNode out = Json.object().put("object", "key").put("id", k.id());
         out.put("team", k.team());
         out.put("role", k.role());
-        if (k.models() == null) {
-            out.putNull("models");
-        } else {
-            ArrayNode m = out.putArray("models");
-            k.models().stream().sorted().forEach(m::add);
-        }
+        BodyReader.putNames(out, "models", k.models());
         out.set("limits", KeySpecs.limits(k.limits() == null ? Limits.NONE : k.limits()));
-        if (k.budget() == null) {
-            out.putNull("budget");
-        } else {
-            out.set("budget", KeySpecs.budget(k.budget()));
-        }
-        if (k.regions() == null) {
-            out.putNull("regions");
-        } else {
-            ArrayNode r = out.putArray("regions");
-            k.regions().stream().sorted().forEach(r::add);
-        }
+        out.set("budget", k.budget() == null ? out.nullNode() : KeySpecs.budget(k.budget()));
+        BodyReader.putNames(out, "regions", k.regions());
         ObjectNode md = out.putObject("metadata");
         k.metadata().forEach(md::put);
         out.put("expires_at", k.expiresAt() == null ? null : k.expiresAt().toString());

@@ -218,23 +218,9 @@ public final class TeamsEndpoints {
     static ObjectNode view(TeamConfig t, Map<String, String> metadata, StoredTeam stored) {
         ObjectNode out = Json.object().put("object", "team").put("id", t.name());
         out.set("limits", KeySpecs.limits(t.limits()));
-        if (t.budget() == null) {
-            out.putNull("budget");
-        } else {
-            out.set("budget", KeySpecs.budget(t.budget()));
-        }
-        if (t.models() == null) {
-            out.putNull("models");
-        } else {
-            ArrayNode m = out.putArray("models");
-            t.models().stream().sorted().forEach(m::add);
-        }
-        if (t.regions() == null) {
-            out.putNull("regions");
-        } else {
-            ArrayNode r = out.putArray("regions");
-            t.regions().stream().sorted().forEach(r::add);
-        }
+        out.set("budget", t.budget() == null ? out.nullNode() : KeySpecs.budget(t.budget()));
+        BodyReader.putNames(out, "models", t.models());
+        BodyReader.putNames(out, "regions", t.regions());
         ObjectNode md = out.putObject("metadata");
         metadata.forEach(md::put);
         out.put("source", t.source());

@@ -147,28 +147,20 @@ public final class KeyAuthenticator {
 
     /** The key's models narrowed by its team's: a team's list bounds every key in it. Null: every model. */
     private static java.util.Set<String> allowedModels(KeyConfig key, GatewayConfig config) {
-        java.util.Set<String> team = config.team(key.team()).map(dev.caravan.config.TeamConfig::models).orElse(null);
-        if (team == null) {
-            return key.models();
-        }
-        if (key.models() == null) {
-            return team;
-        }
-        java.util.Set<String> both = new java.util.HashSet<>(key.models());
-        both.retainAll(team);
-        return java.util.Set.copyOf(both);
+        return narrowed(key.models(), config.team(key.team()).map(dev.caravan.config.TeamConfig::models).orElse(null));
     }
 
     /** The key's regions narrowed by its team's, like its models. Null: any region. */
     private static java.util.Set<String> allowedRegions(KeyConfig key, GatewayConfig config) {
-        java.util.Set<String> team = config.team(key.team()).map(dev.caravan.config.TeamConfig::regions).orElse(null);
-        if (team == null) {
-            return key.regions();
+        return narrowed(key.regions(), config.team(key.team()).map(dev.caravan.config.TeamConfig::regions).orElse(null));
+    }
+
+    /** What both allow (null: no bound). */
+    private static java.util.Set<String> narrowed(java.util.Set<String> own, java.util.Set<String> team) {
+        if (team == null || own == null) {
+            return team == null ? own : team;
         }
-        if (key.regions() == null) {
-            return team;
-        }
-        java.util.Set<String> both = new java.util.HashSet<>(key.regions());
+        java.util.Set<String> both = new java.util.HashSet<>(own);
         both.retainAll(team);
         return java.util.Set.copyOf(both);
     }

@@ -5,11 +5,7 @@ import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
-import java.sql.Connection;
-import java.sql.DriverManager;
-import java.sql.Statement;
 import java.util.Map;
-import java.util.concurrent.ThreadLocalRandom;
 import java.util.function.IntPredicate;
 
 import static org.assertj.core.api.Assertions.assertThat;
@@ -20,8 +16,7 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class KeyChangesAcrossReplicasTest {
 
-    static final String SERVER = "jdbc:postgresql://127.0.0.1:5432/test?user=postgres";
-    static final String SCHEMA = "keys_test_" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+    static dev.caravan.PostgresSchema schema;
     static TestGateway first;
     static TestGateway second;
     static AdminCalls onFirst;
@@ -29,11 +24,9 @@ class KeyChangesAcrossReplicasTest {
 
     @BeforeAll
     static void start() throws Exception {
-        try (Connection c = DriverManager.getConnection(SERVER); Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA " + SCHEMA);
-        }
-        Map<String, String> shared = Map.of("caravan.db.url", SERVER + "&currentSchema=" + SCHEMA,
-                "caravan.redisUrl", "redis://127.0.0.1:6379", "caravan.redisPrefix", SCHEMA + ":");
+        schema = dev.caravan.PostgresSchema.create("keys_test");
+        Map<String, String> shared = Map.of("caravan.db.url", schema.url(),
+                "caravan.redisUrl", "redis://127.0.0.1:6379", "caravan.redisPrefix", schema.name() + ":");
         first = TestGateway.start(KeyLifecycleTest.CONFIG, shared);
         second = TestGateway.start(KeyLifecycleTest.CONFIG, shared);
         onFirst = new AdminCalls(first, TestGateway.MASTER_KEY);
@@ -46,9 +39,7 @@ class KeyChangesAcrossReplicasTest {
             first.close();
             second.close();
         } finally {
-            try (Connection c = DriverManager.getConnection(SERVER); Statement s = c.createStatement()) {
-                s.execute("DROP SCHEMA " + SCHEMA + " CASCADE");
-            }
+            schema.close();
         }
     }
 

@@ -17,18 +17,16 @@ import java.util.concurrent.ThreadLocalRandom;
  */
 class PostgresLedgerQueriesTest extends LedgerQueriesContract {
 
-    static final String SERVER = "jdbc:postgresql://127.0.0.1:5432/test?user=postgres";
+    static final String SERVER = dev.caravan.PostgresSchema.SERVER;
 
-    final String schema = "spend_test_" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+    dev.caravan.PostgresSchema postgres;
+    String schema;
 
     @BeforeEach
     @Override
     void open() {
-        try (Connection c = DriverManager.getConnection(SERVER); Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA " + schema);
-        } catch (Exception e) {
-            throw new AssertionError("PostgreSQL at 127.0.0.1:5432 is needed for this test: " + e.getMessage(), e);
-        }
+        postgres = dev.caravan.PostgresSchema.create("spend_test");
+        schema = postgres.name();
         super.open();
     }
 
@@ -36,11 +34,7 @@ class PostgresLedgerQueriesTest extends LedgerQueriesContract {
     @Override
     void close() {
         super.close();
-        try (Connection c = DriverManager.getConnection(SERVER); Statement s = c.createStatement()) {
-            s.execute("DROP SCHEMA " + schema + " CASCADE");
-        } catch (Exception e) {
-            throw new AssertionError("could not drop " + schema + ": " + e.getMessage(), e);
-        }
+        postgres.close();
     }
 
     @Override

@@ -31,18 +31,16 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class PostgresAuditLogTest extends AuditLogContract {
 
-    static final String SERVER = "jdbc:postgresql://127.0.0.1:5432/test?user=postgres";
+    static final String SERVER = dev.caravan.PostgresSchema.SERVER;
 
-    final String schema = "audit_test_" + Long.toHexString(ThreadLocalRandom.current().nextLong() & Long.MAX_VALUE);
+    dev.caravan.PostgresSchema postgres;
+    String schema;
 
     @BeforeEach
     @Override
     void open() {
-        try (Connection c = DriverManager.getConnection(SERVER); Statement s = c.createStatement()) {
-            s.execute("CREATE SCHEMA " + schema);
-        } catch (Exception e) {
-            throw new AssertionError("PostgreSQL at 127.0.0.1:5432 (database test) is needed: " + e.getMessage(), e);
-        }
+        postgres = dev.caravan.PostgresSchema.create("audit_test");
+        schema = postgres.name();
         super.open();
     }
 
@@ -50,11 +48,7 @@ class PostgresAuditLogTest extends AuditLogContract {
     @Override
     void close() {
         super.close();
-        try (Connection c = DriverManager.getConnection(SERVER); Statement s = c.createStatement()) {
-            s.execute("DROP SCHEMA " + schema + " CASCADE");
-        } catch (Exception e) {
-            throw new AssertionError(e);
-        }
+        postgres.close();
     }
 
     @Override
