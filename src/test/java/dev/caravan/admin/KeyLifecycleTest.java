@@ -220,6 +220,7 @@ class KeyLifecycleTest {
                 actions.add(row.path("action").asText());
                 assertThat(row.path("role").asText()).isEqualTo("admin");
                 assertThat(row.path("request_id").asText()).startsWith("req_");
+                assertThat(row.path("source").asText()).as("the caller's address").isEqualTo("127.0.0.1");
             }
         });
         assertThat(actions).containsSubsequence("key.create", "key.rotate", "key.update", "key.revoke");
