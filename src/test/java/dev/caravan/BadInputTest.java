@@ -79,6 +79,54 @@ class BadInputTest {
         assertOpenAiError(gateway.post("/v1/chat/completions", "", "Authorization", AUTH), 400, "invalid_json");
     }
 
+    static HttpResponse<String> chat(String body) {
+        return gateway.post("/v1/chat/completions", body, "Authorization", AUTH, "Content-Type", "application/json");
+    }
+
+    static void assertNamesParam(HttpResponse<String> response, String code, String param) {
+        assertOpenAiError(response, 400, code);
+        assertThat(response.body()).contains("\"param\":\"" + param + "\"");
+    }
+
+    @Test
+    void aModelThatIsNotAStringIsAWrongTypeNotAMissingModel() {
+        assertNamesParam(chat("{\"model\":5,\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}"), "invalid_type", "model");
+    }
+
+    @Test
+    void rolesPartTypesAndMessageShapesAreCheckedAtTheDoor() {
+        assertNamesParam(chat("{\"model\":\"mock-gpt\",\"messages\":[{\"role\":\"wizard\",\"content\":\"hi\"}]}"),
+                "invalid_value", "messages[0].role");
+        assertNamesParam(chat("{\"model\":\"mock-gpt\",\"messages\":[{\"role\":\"system\",\"content\":"
+                + "[{\"type\":\"image_url\",\"image_url\":{\"url\":\"https://x/y.png\"}}]}]}"), "invalid_value", "messages[0].content[0].type");
+        assertNamesParam(chat("{\"model\":\"mock-gpt\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"text\"}]}]}"),
+                "missing_required_parameter", "messages[0].content[0].text");
+        assertNamesParam(chat("{\"model\":\"mock-gpt\",\"messages\":[{\"role\":\"user\",\"content\":[{\"type\":\"image_url\",\"image_url\":\"x\"}]}]}"),
+                "missing_required_parameter", "messages[0].content[0].image_url.url");
+        assertNamesParam(chat("{\"model\":\"mock-gpt\",\"messages\":[{\"role\":\"user\"}]}"),
+                "missing_required_parameter", "messages[0].content");
+        assertNamesParam(chat("{\"model\":\"mock-gpt\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},"
+                + "{\"role\":\"tool\",\"content\":\"42\"}]}"), "missing_required_parameter", "messages[1].tool_call_id");
+        // an assistant turn may carry tool calls instead of content
+        assertThat(chat("{\"model\":\"mock-gpt\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"},"
+                + "{\"role\":\"assistant\",\"content\":null,\"tool_calls\":[{\"id\":\"c1\",\"type\":\"function\","
+                + "\"function\":{\"name\":\"f\",\"arguments\":\"{}\"}}]},{\"role\":\"tool\",\"tool_call_id\":\"c1\",\"content\":\"42\"}]}")
+                .statusCode()).isEqualTo(200);
+    }
+
+    @Test
+    void numbersOutOfOpenAisRangesAre400NamingTheField() {
+        String msgs = ",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}";
+        assertNamesParam(chat("{\"model\":\"mock-gpt\",\"temperature\":2.5" + msgs), "decimal_above_max_value", "temperature");
+        assertNamesParam(chat("{\"model\":\"mock-gpt\",\"temperature\":-1" + msgs), "integer_below_min_value", "temperature");
+        assertNamesParam(chat("{\"model\":\"mock-gpt\",\"top_p\":1.5" + msgs), "decimal_above_max_value", "top_p");
+        assertNamesParam(chat("{\"model\":\"mock-gpt\",\"presence_penalty\":3" + msgs), "integer_above_max_value", "presence_penalty");
+        assertNamesParam(chat("{\"model\":\"mock-gpt\",\"n\":500" + msgs), "integer_above_max_value", "n");
+        assertNamesParam(chat("{\"model\":\"mock-gpt\",\"max_tokens\":0" + msgs), "integer_below_min_value", "max_tokens");
+        assertNamesParam(chat("{\"model\":\"mock-gpt\",\"temperature\":\"hot\"" + msgs), "invalid_type", "temperature");
+        assertThat(chat("{\"model\":\"mock-gpt\",\"temperature\":2,\"top_p\":0" + msgs).statusCode()).isEqualTo(200);
+    }
+
     @Test
     void unknownModelGets404() {
         assertOpenAiError(gateway.post("/v1/chat/completions", GOOD.replace("mock-gpt", "nope"),

@@ -8,8 +8,10 @@ import dev.caravan.core.GatewayException;
  * The door's type checks of the OpenAI-shaped fields the gateway itself reads or rewrites on the way to a provider
  * (stream options, token limits, sampling numbers, tools, tool choice, response format, message content, embeddings
  * input). A wrong type is the client's mistake: it gets a 400 naming the field, in OpenAI's words, instead of a
- * translator failing on it at every deployment in turn. Fields the gateway only passes through are left to the
- * upstream; values are not range-checked where providers disagree (temperature is 0-2 at OpenAI, 0-1 at Anthropic).
+ * translator failing on it at every deployment in turn, the same for every provider. Roles, content part types and
+ * the shape of each message are checked as OpenAI defines them, and so are the numeric ranges of the sampling fields
+ * (OpenAI's API is the contract of this endpoint: temperature 0-2 whatever provider serves it; a translator maps it).
+ * Fields the gateway only passes through are left to the upstream.
  */
 public final class RequestChecks {
 
@@ -21,6 +23,23 @@ public final class RequestChecks {
         JsonNode messages = body.get("messages");
         for (int i = 0; i < messages.size(); i++) {
             message(messages.get(i), "messages[" + i + "]");
+        }
+        range(body.get("temperature"), "temperature", 0, 2);
+        range(body.get("top_p"), "top_p", 0, 1);
+        range(body.get("presence_penalty"), "presence_penalty", -2, 2);
+        range(body.get("frequency_penalty"), "frequency_penalty", -2, 2);
+        JsonNode n = body.get("n");
+        if (present(n) && n.isIntegralNumber() && n.asLong() > MAX_CHOICES) {
+            throw GatewayException.badRequest("integer_above_max_value", "n",
+                    "Invalid 'n': integer above maximum value. Expected a value <= " + MAX_CHOICES + ".");
+        }
+        optionalBoolean(body.get("logprobs"), "logprobs");
+        JsonNode topLogprobs = body.get("top_logprobs");
+        if (present(topLogprobs)) {
+            if (!topLogprobs.isIntegralNumber()) {
+                throw invalidType("top_logprobs", "an integer", topLogprobs);
+            }
+            range(topLogprobs, "top_logprobs", 0, 20);
         }
         JsonNode streamOptions = body.get("stream_options");
         if (present(streamOptions)) {
@@ -89,21 +108,43 @@ public final class RequestChecks {
         return true;
     }
 
+    // n above this is refused at the door: OpenAI's own bound
+    static final int MAX_CHOICES = 128;
+
+    /** The roles a chat message may have, and the content part types each takes (OpenAI's chat API). */
+    private static final java.util.Map<String, java.util.Set<String>> PARTS_BY_ROLE = java.util.Map.of(
+            "system", java.util.Set.of("text"),
+            "developer", java.util.Set.of("text"),
+            "user", java.util.Set.of("text", "image_url", "input_audio", "file"),
+            "assistant", java.util.Set.of("text", "refusal"),
+            "tool", java.util.Set.of("text"),
+            "function", java.util.Set.of("text"));
+
     private static void message(JsonNode m, String where) {
+        String role = m.path("role").asText();
+        java.util.Set<String> parts = PARTS_BY_ROLE.get(role);
+        if (parts == null) {
+            throw GatewayException.badRequest("invalid_value", where + ".role", "Invalid value for '" + where
+                    + ".role': expected one of system, developer, user, assistant, tool, function, but got '"
+                    + GatewayException.quote(role) + "'.");
+        }
         JsonNode content = m.get("content");
         if (present(content)) {
             if (content.isArray()) {
                 for (int j = 0; j < content.size(); j++) {
-                    JsonNode part = content.get(j);
-                    if (!part.isObject() || !part.path("type").isTextual()) {
-                        throw GatewayException.badRequest("invalid_type", where + ".content[" + j + "]",
-                                "Invalid type for '" + where + ".content[" + j + "]': expected a content part, an object "
-                                        + "with a string 'type'.");
-                    }
+                    part(content.get(j), where + ".content[" + j + "]", role, parts);
                 }
             } else if (!content.isTextual()) {
                 throw invalidType(where + ".content", "a string, an array of content parts or null", content);
             }
+        } else if (!"assistant".equals(role)) {
+            // only an assistant turn may leave its content out (it carries tool calls instead)
+            throw GatewayException.badRequest("missing_required_parameter", where + ".content",
+                    "Missing required parameter: '" + where + ".content'.");
+        }
+        if ("tool".equals(role) && !m.path("tool_call_id").isTextual()) {
+            throw GatewayException.badRequest("missing_required_parameter", where + ".tool_call_id",
+                    "Missing required parameter: '" + where + ".tool_call_id' (a tool message answers one tool call).");
         }
         optionalString(m.get("name"), where + ".name");
         optionalString(m.get("tool_call_id"), where + ".tool_call_id");
@@ -124,6 +165,67 @@ public final class RequestChecks {
                 }
             }
         }
+    }
+
+    /** One content part: an object whose {@code type} the role takes, with that type's own field. */
+    private static void part(JsonNode part, String at, String role, java.util.Set<String> allowed) {
+        if (!part.isObject() || !part.path("type").isTextual()) {
+            throw GatewayException.badRequest("invalid_type", at,
+                    "Invalid type for '" + at + "': expected a content part, an object with a string 'type'.");
+        }
+        String type = part.get("type").asText();
+        if (!allowed.contains(type)) {
+            throw GatewayException.badRequest("invalid_value", at + ".type", "Invalid value for '" + at
+                    + ".type': a " + role + " message takes content parts of type " + String.join(", ", new java.util.TreeSet<>(allowed))
+                    + ", not '" + GatewayException.quote(type) + "'.");
+        }
+        switch (type) {
+            case "text" -> {
+                if (!part.path("text").isTextual()) {
+                    throw GatewayException.badRequest("missing_required_parameter", at + ".text",
+                            "Missing required parameter: '" + at + ".text' (a string).");
+                }
+            }
+            case "refusal" -> optionalString(part.get("refusal"), at + ".refusal");
+            case "image_url" -> {
+                if (!part.path("image_url").path("url").isTextual()) {
+                    throw GatewayException.badRequest("missing_required_parameter", at + ".image_url.url",
+                            "Missing required parameter: '" + at + ".image_url.url' (an https: or data: URL).");
+                }
+            }
+            case "input_audio" -> {
+                JsonNode audio = part.get("input_audio");
+                if (audio == null || !audio.isObject() || !audio.path("data").isTextual()) {
+                    throw GatewayException.badRequest("missing_required_parameter", at + ".input_audio.data",
+                            "Missing required parameter: '" + at + ".input_audio.data' (base64 audio).");
+                }
+            }
+            default -> {
+                if (part.has("file") && !part.get("file").isObject()) {
+                    throw invalidType(at + ".file", "an object", part.get("file"));
+                }
+            }
+        }
+    }
+
+    /** A number within {@code [min, max]}; a wrong type is left to {@link #optionalNumber}. */
+    private static void range(JsonNode node, String param, double min, double max) {
+        if (!present(node) || !node.isNumber()) {
+            return;
+        }
+        double v = node.asDouble();
+        if (v < min) {
+            throw GatewayException.badRequest(node.isIntegralNumber() ? "integer_below_min_value" : "decimal_below_min_value",
+                    param, "Invalid '" + param + "': below minimum value. Expected a value >= " + format(min) + ", but got " + node.asText() + " instead.");
+        }
+        if (v > max) {
+            throw GatewayException.badRequest(node.isIntegralNumber() ? "integer_above_max_value" : "decimal_above_max_value",
+                    param, "Invalid '" + param + "': above maximum value. Expected a value <= " + format(max) + ", but got " + node.asText() + " instead.");
+        }
+    }
+
+    private static String format(double v) {
+        return v == Math.rint(v) ? Long.toString((long) v) : Double.toString(v);
     }
 
     private static void tools(JsonNode tools) {

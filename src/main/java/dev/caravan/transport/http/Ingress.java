@@ -249,6 +249,9 @@ public final class Ingress {
     private ObjectNode parseModelRequest(Exchange exchange) {
         ObjectNode body = parseJsonObject(exchange);
         JsonNode model = body.get("model");
+        if (model != null && !model.isNull() && !model.isTextual()) {
+            throw RequestChecks.invalidType("model", "a string", model); // "model": 5 is a mistake, not a missing model
+        }
         if (model == null || !model.isTextual() || model.asText().isBlank()) {
             throw GatewayException.badRequest("missing_required_parameter", "model",
                     "You must provide a model parameter.");
