@@ -28,6 +28,8 @@ public final class ExchangeKeys {
     /** The client's wire format, a {@link Dialect}: set by the door (absent means OpenAI's). */
     public static final String DIALECT = "caravan.dialect";
     public static final String CONTROLS = "caravan.controls";
+    /** Set on a {@code /v1/completions} request: the prompt to echo before the answer, or "" for none. */
+    public static final String TEXT_COMPLETION = "caravan.textCompletion";
     public static final String STREAMING = "caravan.streaming";
     public static final String MODEL = "caravan.model";
     public static final String DEPLOYMENTS = "caravan.deployments";

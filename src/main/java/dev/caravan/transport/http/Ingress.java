@@ -2,6 +2,7 @@ package dev.caravan.transport.http;
 
 import dev.caravan.core.ClientRequest;
 import dev.caravan.dialect.openai.RequestChecks;
+import dev.caravan.dialect.openai.TextCompletions;
 import dev.caravan.core.Dialect;
 import dev.caravan.core.ExchangeKeys;
 import com.fasterxml.jackson.core.JsonProcessingException;
@@ -81,7 +82,7 @@ public final class Ingress {
     /** The API operation an HTTP path asks for; null for what is not an API call (health, metrics, unknown paths). */
     static String operationOf(String path) {
         return switch (path) {
-            case "/v1/chat/completions", "/v1/messages" -> ExchangeKeys.CHAT;
+            case "/v1/chat/completions", "/v1/messages", "/v1/completions" -> ExchangeKeys.CHAT;
             case "/v1/embeddings" -> ExchangeKeys.EMBEDDINGS;
             case "/v1/messages/count_tokens" -> ExchangeKeys.COUNT_TOKENS;
             case "/v1/models" -> ExchangeKeys.MODELS;
@@ -134,7 +135,7 @@ public final class Ingress {
      */
     public static String allowedMethods(String path) {
         return switch (path) {
-            case "/v1/chat/completions", "/v1/embeddings", "/v1/messages", "/v1/messages/count_tokens" -> "POST, OPTIONS";
+            case "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/messages", "/v1/messages/count_tokens" -> "POST, OPTIONS";
             case "/v1/models", "/health/live", "/health/ready", "/health/deployments", "/metrics" -> "GET, HEAD, OPTIONS";
             case "/admin/cache" -> "DELETE, OPTIONS";
             default -> path.startsWith("/admin/") ? "GET, POST, PATCH, DELETE, OPTIONS" : path.startsWith("/v1/models/") && path.length() > "/v1/models/".length() ? "GET, HEAD, OPTIONS" : null;
@@ -236,6 +237,24 @@ public final class Ingress {
     }
 
     /** Parses and checks an OpenAI embeddings body into {@code caravan.request}. */
+    /**
+     * {@code /v1/completions} (legacy text completions): the prompt becomes the canonical chat request's one user
+     * turn ({@link TextCompletions}), checked as a chat body; the responder turns the answer back into text choices.
+     */
+    public void parseCompletionsRequest(Exchange exchange) {
+        ObjectNode body = parseModelRequest(exchange);
+        ObjectNode canonical = Json.object();
+        String echo = TextCompletions.toChat(body, canonical);
+        JsonNode stream = canonical.get("stream");
+        if (stream != null && !stream.isBoolean() && !stream.isNull()) {
+            throw GatewayException.badRequest("invalid_type", "stream", "'stream' must be a boolean.");
+        }
+        RequestChecks.chat(canonical);
+        exchange.setProperty(ExchangeKeys.REQUEST, canonical);
+        exchange.setProperty(ExchangeKeys.STREAMING, stream != null && stream.asBoolean(false));
+        exchange.setProperty(ExchangeKeys.TEXT_COMPLETION, echo == null ? "" : echo);
+    }
+
     public void parseEmbeddingsRequest(Exchange exchange) {
         ObjectNode body = parseModelRequest(exchange);
         RequestChecks.embeddings(body);

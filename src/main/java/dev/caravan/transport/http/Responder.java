@@ -50,9 +50,14 @@ public final class Responder {
             // the stream's cost travels in its usage chunk: the answering deployment's price is known now
             DeploymentConfig deployment = exchange.getProperty(ExchangeKeys.DEPLOYMENT, DeploymentConfig.class);
             DeploymentConfig.Price price = deployment == null ? null : deployment.price();
+            String textCompletion = exchange.getProperty(ExchangeKeys.TEXT_COMPLETION, String.class);
             StreamEncoder encoder = Dialect.speaksAnthropic(exchange) ? new AnthropicStreamEncoder()
                     : new OpenAiStreamEncoder(canonical.path("stream_options").path("include_usage").asBoolean(false),
                             usage -> Pricing.costNanos(usage, price));
+            if (textCompletion != null) {
+                encoder = new dev.caravan.dialect.openai.TextCompletionStreamEncoder((OpenAiStreamEncoder) encoder,
+                        textCompletion.isEmpty() ? null : textCompletion);
+            }
             ModelConfig model = exchange.getProperty(ExchangeKeys.MODEL, ModelConfig.class);
             StreamRelay relay = new StreamRelay(stream, encoder, model.streamIdleTimeout(), keepAliveInterval, streams);
             out.setBody(new SseResponse(relay, headers, request.keepAlive()));
@@ -67,7 +72,11 @@ public final class Responder {
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, 200);
         boolean anthropic = Dialect.speaksAnthropic(exchange)
                 && !ExchangeKeys.COUNT_TOKENS.equals(exchange.getProperty(ExchangeKeys.OPERATION));
-        out.setBody(Json.bytes(anthropic ? MessagesTranslator.toAnthropic(result.body()) : result.body()));
+        String textCompletion = exchange.getProperty(ExchangeKeys.TEXT_COMPLETION, String.class);
+        out.setBody(Json.bytes(anthropic ? MessagesTranslator.toAnthropic(result.body())
+                : textCompletion != null ? dev.caravan.dialect.openai.TextCompletions.fromChat(result.body(),
+                        textCompletion.isEmpty() ? null : textCompletion)
+                : result.body()));
     }
 
     /**
