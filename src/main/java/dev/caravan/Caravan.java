@@ -327,7 +327,13 @@ public final class Caravan {
         });
         r.bind("modelCatalog", new ModelCatalog(config));
         r.bind("upstreamCall", new UpstreamCall(providers, cpu));
-        r.bind("responder", new Responder(streams, keepAlive));
+        // /v1/responses answers kept for previous_response_id: bounded by entries and time (ResponseStore)
+        dev.caravan.dialect.openai.ResponseStore responses = new dev.caravan.dialect.openai.ResponseStore(
+                Integer.parseInt(property(context, "caravan.responses.maxStored",
+                        Integer.toString(dev.caravan.dialect.openai.ResponseStore.DEFAULT_MAX_ENTRIES))),
+                ConfigLoader.parseDuration(property(context, "caravan.responses.ttl", "1h")));
+        r.bind("responder", new Responder(streams, keepAlive, responses));
+        r.bind("responsesDoor", new dev.caravan.transport.http.ResponsesDoor(ingress, responses));
         counters = counters(context);
         database = database(context);
         ledger = database == null ? Ledger.OFF : Ledger.open(database, ledgerSettings, metrics.registry());

@@ -30,6 +30,8 @@ public final class ExchangeKeys {
     public static final String CONTROLS = "caravan.controls";
     /** Set on a {@code /v1/completions} request: the prompt to echo before the answer, or "" for none. */
     public static final String TEXT_COMPLETION = "caravan.textCompletion";
+    /** Set on a {@code /v1/responses} request: what its answer repeats and keeps (a {@code ResponsesRequest.Context}). */
+    public static final String RESPONSES = "caravan.responses";
     public static final String STREAMING = "caravan.streaming";
     public static final String MODEL = "caravan.model";
     public static final String DEPLOYMENTS = "caravan.deployments";

@@ -82,7 +82,7 @@ public final class Ingress {
     /** The API operation an HTTP path asks for; null for what is not an API call (health, metrics, unknown paths). */
     static String operationOf(String path) {
         return switch (path) {
-            case "/v1/chat/completions", "/v1/messages", "/v1/completions" -> ExchangeKeys.CHAT;
+            case "/v1/chat/completions", "/v1/messages", "/v1/completions", "/v1/responses" -> ExchangeKeys.CHAT;
             case "/v1/embeddings" -> ExchangeKeys.EMBEDDINGS;
             case "/v1/messages/count_tokens" -> ExchangeKeys.COUNT_TOKENS;
             case "/v1/models" -> ExchangeKeys.MODELS;
@@ -135,10 +135,10 @@ public final class Ingress {
      */
     public static String allowedMethods(String path) {
         return switch (path) {
-            case "/v1/chat/completions", "/v1/completions", "/v1/embeddings", "/v1/messages", "/v1/messages/count_tokens" -> "POST, OPTIONS";
+            case "/v1/chat/completions", "/v1/completions", "/v1/responses", "/v1/embeddings", "/v1/messages", "/v1/messages/count_tokens" -> "POST, OPTIONS";
             case "/v1/models", "/health/live", "/health/ready", "/health/deployments", "/metrics" -> "GET, HEAD, OPTIONS";
             case "/admin/cache" -> "DELETE, OPTIONS";
-            default -> path.startsWith("/admin/") ? "GET, POST, PATCH, DELETE, OPTIONS" : path.startsWith("/v1/models/") && path.length() > "/v1/models/".length() ? "GET, HEAD, OPTIONS" : null;
+            default -> path.startsWith("/v1/responses/") ? "GET, HEAD, DELETE, OPTIONS" : path.startsWith("/admin/") ? "GET, POST, PATCH, DELETE, OPTIONS" : path.startsWith("/v1/models/") && path.length() > "/v1/models/".length() ? "GET, HEAD, OPTIONS" : null;
         };
     }
 
@@ -265,7 +265,7 @@ public final class Ingress {
      * What every model request shares: a JSON object naming a model; Caravan's own {@code caravan} object is taken
      * out of it (into {@code caravan.controls}) so it never reaches the upstream.
      */
-    private ObjectNode parseModelRequest(Exchange exchange) {
+    ObjectNode parseModelRequest(Exchange exchange) {
         ObjectNode body = parseJsonObject(exchange);
         JsonNode model = body.get("model");
         if (model != null && !model.isNull() && !model.isTextual()) {

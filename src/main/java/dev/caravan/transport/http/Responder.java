@@ -12,6 +12,9 @@ import dev.caravan.config.ModelConfig;
 import dev.caravan.dialect.anthropic.AnthropicStreamEncoder;
 import dev.caravan.stream.MeteredStream;
 import dev.caravan.dialect.anthropic.MessagesTranslator;
+import dev.caravan.dialect.openai.ResponsesAnswer;
+import dev.caravan.dialect.openai.ResponsesRequest;
+import dev.caravan.dialect.openai.ResponsesStreamEncoder;
 import dev.caravan.provider.ChatResult;
 import dev.caravan.usage.Pricing;
 import org.apache.camel.Exchange;
@@ -32,10 +35,17 @@ public final class Responder {
 
     private final StreamRegistry streams;
     private final Duration keepAliveInterval;
+    private final dev.caravan.dialect.openai.ResponseStore responses;
 
     public Responder(StreamRegistry streams, Duration keepAliveInterval) {
+        this(streams, keepAliveInterval, new dev.caravan.dialect.openai.ResponseStore(1, Duration.ofSeconds(1)));
+    }
+
+    /** @param responses where {@code /v1/responses} answers are kept for a follow-up (when the request stores) */
+    public Responder(StreamRegistry streams, Duration keepAliveInterval, dev.caravan.dialect.openai.ResponseStore responses) {
         this.streams = streams;
         this.keepAliveInterval = keepAliveInterval;
+        this.responses = responses;
     }
 
     public void respond(Exchange exchange) {
@@ -58,6 +68,16 @@ public final class Responder {
                 encoder = new dev.caravan.dialect.openai.TextCompletionStreamEncoder((OpenAiStreamEncoder) encoder,
                         textCompletion.isEmpty() ? null : textCompletion);
             }
+            ResponsesRequest.Context responsesCall = exchange.getProperty(ExchangeKeys.RESPONSES, ResponsesRequest.Context.class);
+            if (responsesCall != null) {
+                String owner = ownerOf(exchange);
+                encoder = new ResponsesStreamEncoder(responsesCall, ResponsesAnswer.newId("resp_"),
+                        usage -> Pricing.costNanos(usage, price), response -> {
+                            if (responsesCall.store()) {
+                                responses.keep(owner, response, responsesCall.conversation());
+                            }
+                        });
+            }
             ModelConfig model = exchange.getProperty(ExchangeKeys.MODEL, ModelConfig.class);
             StreamRelay relay = new StreamRelay(stream, encoder, model.streamIdleTimeout(), keepAliveInterval, streams);
             out.setBody(new SseResponse(relay, headers, request.keepAlive()));
@@ -72,11 +92,26 @@ public final class Responder {
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, 200);
         boolean anthropic = Dialect.speaksAnthropic(exchange)
                 && !ExchangeKeys.COUNT_TOKENS.equals(exchange.getProperty(ExchangeKeys.OPERATION));
+        ResponsesRequest.Context responsesCall = exchange.getProperty(ExchangeKeys.RESPONSES, ResponsesRequest.Context.class);
+        if (responsesCall != null) {
+            ObjectNode response = ResponsesAnswer.fromChat(result.body(), responsesCall, ResponsesAnswer.newId("resp_"));
+            if (responsesCall.store()) {
+                responses.keep(ownerOf(exchange), response, responsesCall.conversation());
+            }
+            out.setBody(Json.bytes(response));
+            return;
+        }
         String textCompletion = exchange.getProperty(ExchangeKeys.TEXT_COMPLETION, String.class);
         out.setBody(Json.bytes(anthropic ? MessagesTranslator.toAnthropic(result.body())
                 : textCompletion != null ? dev.caravan.dialect.openai.TextCompletions.fromChat(result.body(),
                         textCompletion.isEmpty() ? null : textCompletion)
                 : result.body()));
+    }
+
+    /** The key (or token subject) a stored response belongs to. */
+    static String ownerOf(Exchange exchange) {
+        dev.caravan.auth.Principal p = exchange.getProperty(ExchangeKeys.PRINCIPAL, dev.caravan.auth.Principal.class);
+        return p == null ? "" : p.keyId();
     }
 
     /**
