@@ -35,7 +35,8 @@ public final class DoorRefusals implements DoorWitness {
             case "overloaded" -> "overloaded";
             case "shutting_down" -> "shutting_down";
             case "method_not_allowed" -> "method_not_allowed";
-            case "not_found" -> "not_found";
+            // the admin API answers not_found for a key or team that does not exist: that is an answer, not the door
+            case "not_found" -> "admin".equals(f.endpoint()) ? null : "not_found";
             case "invalid_http_request", "unsupported_transfer_encoding" -> "bad_http";
             default -> null;
         };
