@@ -55,7 +55,7 @@ class MetricsAndAccessLogTest {
             """;
     static final String AUTH = "Bearer " + TestGateway.MASTER_KEY;
     static final ListAppender<ILoggingEvent> ACCESS = new ListAppender<>();
-    /** Behind a proxy on 127.0.0.1, with a small body limit. */
+    /** Behind a proxy on 127.0.0.1, with a small body limit and a smaller budget of bodies in flight. */
     static TestGateway proxied;
     /** Reached directly: X-Forwarded-For is the client's own word. */
     static TestGateway direct;
@@ -65,7 +65,7 @@ class MetricsAndAccessLogTest {
         ACCESS.start();
         ((Logger) LoggerFactory.getLogger("caravan.access")).addAppender(ACCESS);
         proxied = TestGateway.start(CONFIG, Map.of("caravan.trustedProxies", "10.0.0.0/8, 127.0.0.1",
-                "caravan.maxBodyBytes", "4096"));
+                "caravan.maxBodyBytes", "4096", "caravan.maxBodyBytesInFlight", "2048"));
         direct = TestGateway.start(CONFIG);
     }
 
@@ -122,6 +122,18 @@ class MetricsAndAccessLogTest {
         assertThat(line.path("refused_by").asText()).isEqualTo("door");
         assertThat(line.path("endpoint").asText()).isEqualTo("chat");
         assertThat(proxied.metric("caravan_door_refusals_total{reason=\"too_large\"}")).isEqualTo(before + 1);
+    }
+
+    @Test
+    void aBodyThatDoesNotFitTheBudgetIsAnOverloadedDoorRefusal() throws Exception {
+        double before = proxied.metric("caravan_door_refusals_total{reason=\"overloaded\"}");
+        HttpResponse<String> r = proxied.post("/v1/chat/completions", "{\"model\":\"mock-gpt\",\"x\":\"" + "a".repeat(3000) + "\"}",
+                "Authorization", AUTH, "Content-Type", "application/json");
+        assertThat(r.statusCode()).isEqualTo(503);
+        JsonNode line = accessLine(requestId(r));
+        assertThat(line.path("error_code").asText()).isEqualTo("overloaded");
+        assertThat(line.path("refused_by").asText()).isEqualTo("door");
+        assertThat(proxied.metric("caravan_door_refusals_total{reason=\"overloaded\"}")).isEqualTo(before + 1);
     }
 
     @Test
