@@ -278,6 +278,7 @@ public final class Caravan {
                     responseCache.close();
                 }
                 closeGuardrails();
+                metrics.close(); // its GC listener
             }
         };
     }
@@ -403,10 +404,13 @@ public final class Caravan {
         r.bind("metrics", metrics);
         r.bind("costMeter", new CostMeter());
         r.bind("metricsRegistry", metrics.registry());
-        r.bind("accessLog", new AccessLog());
+        AccessLog accessLog = new AccessLog();
+        r.bind("accessLog", accessLog);
+        // X-Forwarded-For names the client only when the peer is one of these (IPs or CIDRs; empty: the peer)
+        ingress.trustProxies(dev.caravan.transport.http.TrustedProxies.parse(property(context, "caravan.trustedProxies", "")));
         r.bind("streamFinisher", new StreamFinisher(context));
         r.bind("health", new Health(context, config, ingress, deployments));
-        r.bind("caravanHttp", new GatewayChannelHandlerFactory(maxBody));
+        r.bind("caravanHttp", new GatewayChannelHandlerFactory(maxBody, new dev.caravan.observe.DoorRefusals(metrics, accessLog)));
         r.bind("caravanGuard", new ListenerGuard(ListenerLimits.read(k -> property(context, k, null)),
                 authenticator::knowsKey, metrics.registry()));
         Json.allowStringsUpTo(maxBody);

@@ -15,11 +15,23 @@ import org.apache.camel.Exchange;
  *
  * @param costNanos what it cost in nano-dollars (1e-9 USD), as the record route's cost step measured it
  * @param region    the region of the deployment that answered (or was tried last), or null when it names none
+ * @param endpoint  what the path asks for, a bounded label: {@link #endpointOf}
+ * @param requestedModel the model the client named, as it named it (cut and cleaned for the log), or null
+ * @param fallback  the fallback model that answered, or null when the requested one did (or none answered)
+ * @param attempts  deployments tried, or -1 when no model was called
+ * @param client    the client's address (the peer, or from X-Forwarded-For behind a trusted proxy), or null
+ * @param userAgent the client's User-Agent, cut and cleaned for the log, or null
  */
 public record RequestFacts(String requestId, String operation, String method, String path, String keyId, String team, String model,
                            String deployment, int status, String errorCode, boolean stream, String outcome,
                            long durationNanos, long upstreamNanos, long ttftNanos, Usage usage, long costNanos,
-                           String cache, String region) {
+                           String cache, String region, String endpoint, String requestedModel, String fallback,
+                           int attempts, String client, String userAgent) {
+
+    /** Longest User-Agent kept in the access log; SDKs send under 100 characters. */
+    static final int MAX_USER_AGENT = 256;
+    /** Longest requested model name kept in the access log (configured names are far shorter). */
+    static final int MAX_REQUESTED_MODEL = 128;
 
     /** Read once per request: metrics and the access log see the same facts (and the same duration). */
     public static RequestFacts of(Exchange exchange) {
@@ -40,6 +52,8 @@ public record RequestFacts(String requestId, String operation, String method, St
                 : exchange.getProperty(ExchangeKeys.REQUEST, ObjectNode.class) != null ? "unknown" : "none";
         Long start = exchange.getProperty(ExchangeKeys.START_NANOS, Long.class);
         Usage usage = exchange.getProperty(ExchangeKeys.USAGE, Usage.NONE, Usage.class);
+        ObjectNode body = exchange.getProperty(ExchangeKeys.REQUEST, ObjectNode.class);
+        String asked = body == null || !body.path("model").isTextual() ? null : body.path("model").asText();
         return new RequestFacts(
                 exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class),
                 exchange.getProperty(ExchangeKeys.OPERATION, String.class),
@@ -59,7 +73,54 @@ public record RequestFacts(String requestId, String operation, String method, St
                 usage,
                 exchange.getProperty(ExchangeKeys.COST_NANOS, 0L, Long.class),
                 cacheResult(exchange),
-                deployment == null ? null : deployment.region());
+                deployment == null ? null : deployment.region(),
+                endpointOf(request == null ? "" : request.path()),
+                asked == null ? null : printable(asked, MAX_REQUESTED_MODEL),
+                exchange.getProperty(ExchangeKeys.FALLBACK, String.class),
+                exchange.getProperty(ExchangeKeys.ATTEMPT_COUNT, -1, Integer.class),
+                exchange.getProperty(ExchangeKeys.CLIENT_ADDRESS, String.class),
+                request == null || request.header("user-agent") == null ? null
+                        : printable(request.header("user-agent"), MAX_USER_AGENT));
+    }
+
+    /**
+     * The endpoint label of a path: {@code chat}, {@code messages}, {@code embeddings}, {@code count_tokens},
+     * {@code models}, {@code admin}, {@code health}, {@code metrics}, or {@code other}; never the caller's string.
+     */
+    public static String endpointOf(String path) {
+        if (path == null) {
+            return "other";
+        }
+        return switch (path) {
+            case "/v1/chat/completions" -> "chat";
+            case "/v1/messages" -> "messages";
+            case "/v1/embeddings" -> "embeddings";
+            case "/v1/messages/count_tokens" -> "count_tokens";
+            case "/v1/models" -> "models";
+            case "/metrics" -> "metrics";
+            default -> path.startsWith("/v1/models/") ? "models" : path.startsWith("/admin/") ? "admin"
+                    : path.startsWith("/health/") ? "health" : "other";
+        };
+    }
+
+    /** At most {@code max} characters of {@code text}, control characters left out: one log line stays one line. */
+    public static String printable(String text, int max) {
+        StringBuilder out = new StringBuilder(Math.min(text.length(), max));
+        for (int i = 0; i < text.length() && out.length() < max; i++) {
+            char c = text.charAt(i);
+            if (!Character.isISOControl(c) && Character.getType(c) != Character.FORMAT) {
+                out.append(c);
+            }
+        }
+        if (!out.isEmpty() && Character.isHighSurrogate(out.charAt(out.length() - 1))) {
+            out.setLength(out.length() - 1); // cut between the halves of a pair
+        }
+        return out.toString();
+    }
+
+    /** The model that answered: the fallback when one did, else the requested one (its label). */
+    public String answeringModel() {
+        return fallback != null ? fallback : model;
     }
 
     /** What the cache did ({@code hit}, {@code semantic}, {@code miss}, {@code bypass}), or null when it was off. */

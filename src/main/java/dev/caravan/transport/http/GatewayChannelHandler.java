@@ -44,8 +44,10 @@ import java.util.List;
  * (close-delimited for HTTP/1.0); every relay attached here is ended when the connection closes.</li>
  * <li>Framing: {@code Content-Length} with {@code Transfer-Encoding}, or a transfer coding other than chunked, is
  * refused with 400 and the connection closed (RFC 9112 6.1).</li>
- * <li>Netty's own bodiless errors (oversized body, unparseable request) get a body in the caller's error shape, and a
- * client that drops the connection is a one-line debug message, not a stack trace.</li>
+ * <li>Netty's own bodiless errors (oversized body, unparseable request, a method no endpoint has) get a body in the
+ * caller's error shape and an {@code x-caravan-request-id}, and are told to the {@link DoorWitness} (counted and
+ * logged like every refusal at the door); a client that drops the connection is a one-line debug message, not a
+ * stack trace.</li>
  * </ul>
  * All state is confined to the channel's event loop.
  */
@@ -67,7 +69,10 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
     static final long MAX_HELD_BYTES = 4L * 1024 * 1024;
 
     /** A request refused at the door, answered in its turn, after which the connection closes. */
-    private record Refusal(boolean anthropic, GatewayException error) {
+    private record Refusal(boolean anthropic, GatewayException error, String method, String uri, String userAgent) {
+        Refusal(boolean anthropic, GatewayException error, HttpRequest request) {
+            this(anthropic, error, request.method().name(), request.uri(), request.headers().get(HttpHeaderNames.USER_AGENT));
+        }
     }
 
     /** After the answers owed, close: the pipeline was cut. */
@@ -78,6 +83,7 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
             .setMaxInitialLineLength(4096).setMaxHeaderSize(8192).setMaxChunkSize(8192);
 
     private final long maxBodyBytes;
+    private final DoorWitness witness;
     private ChannelHandlerContext ctx;
 
     // the request being answered (sent up to the route, its answer not yet completely written)
@@ -85,6 +91,9 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
     private HttpVersion answeringVersion = HttpVersion.HTTP_1_1;
     private boolean answeringKeepAlive = true;
     private boolean anthropicRequest; // errors in Anthropic's shape
+    private String answeringMethod; // for the access line of an answer the listener writes itself
+    private String answeringUri;
+    private String answeringUserAgent;
     private boolean closeAfterAnswer;
 
     // requests that arrived while one was answered: HttpRequest, its HttpContent pieces, Refusal or CLOSE markers;
@@ -104,7 +113,12 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
     private boolean closed;
 
     GatewayChannelHandler(long maxBodyBytes) {
+        this(maxBodyBytes, DoorWitness.NONE);
+    }
+
+    GatewayChannelHandler(long maxBodyBytes, DoorWitness witness) {
         this.maxBodyBytes = maxBodyBytes;
+        this.witness = witness;
     }
 
     @Override
@@ -136,8 +150,9 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
             lastRequestSeen = !HttpUtil.isKeepAlive(request);
             GatewayException refusal = framingError(request);
             if (refusal != null) {
+                Refusal refused = new Refusal(isAnthropic(request), refusal, request);
                 ReferenceCountUtil.release(msg);
-                refuse(new Refusal(isAnthropic(request), refusal));
+                refuse(refused);
                 return;
             }
             if (!answering && held.isEmpty()) {
@@ -187,6 +202,9 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
         answeringVersion = request.protocolVersion();
         answeringKeepAlive = HttpUtil.isKeepAlive(request);
         anthropicRequest = isAnthropic(request);
+        answeringMethod = request.method().name();
+        answeringUri = request.uri();
+        answeringUserAgent = request.headers().get(HttpHeaderNames.USER_AGENT);
         closeAfterAnswer = !answeringKeepAlive; // a client that said close sends nothing after it that counts
     }
 
@@ -228,8 +246,10 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
     private void writeRefusal(Refusal refusal) {
         GatewayException error = refusal.error();
         LOG.debug("Refused a request from {}: {}", ctx.channel().remoteAddress(), error.code());
-        ctx.writeAndFlush(errorResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(error.status()), error,
-                refusal.anthropic(), HttpHeaderValues.CLOSE.toString())).addListener(ChannelFutureListener.CLOSE);
+        FullHttpResponse response = errorResponse(HttpVersion.HTTP_1_1, HttpResponseStatus.valueOf(error.status()), error,
+                refusal.anthropic(), HttpHeaderValues.CLOSE.toString());
+        witnessed(response, refusal.method(), refusal.uri(), refusal.userAgent(), error);
+        ctx.writeAndFlush(response).addListener(ChannelFutureListener.CLOSE);
     }
 
     /** Too much pipelined: drop what is not held yet, answer what is, then close. */
@@ -377,8 +397,28 @@ final class GatewayChannelHandler extends ChannelDuplexHandler {
         GatewayException error = OpenAiErrors.forStatus(response.status().code(), maxBodyBytes);
         FullHttpResponse full = errorResponse(response.protocolVersion(), response.status(), error, anthropicRequest,
                 response.headers().get(HttpHeaderNames.CONNECTION));
+        String id = response.headers().get(Ingress.REQUEST_ID_HEADER);
+        if (id != null) {
+            full.headers().set(Ingress.REQUEST_ID_HEADER, id); // a route's answer: already recorded
+        } else {
+            witnessed(full, answeringMethod, answeringUri, answeringUserAgent, error);
+        }
         ReferenceCountUtil.release(response);
         return full;
+    }
+
+    /** An answer no route wrote: a request id of its own, and the witness counts and logs it. */
+    private void witnessed(FullHttpResponse response, String method, String uri, String userAgent, GatewayException error) {
+        String id = Ingress.newRequestId();
+        response.headers().set(Ingress.REQUEST_ID_HEADER, id);
+        String path = uri == null ? null : uri.split("\\?", 2)[0];
+        String client = ctx.channel().remoteAddress() instanceof java.net.InetSocketAddress peer && peer.getAddress() != null
+                ? peer.getAddress().getHostAddress() : null;
+        try {
+            witness.refused(id, method, path, client, userAgent, response.status().code(), error.code());
+        } catch (RuntimeException e) {
+            LOG.warn("Could not record a refused request: {}", e.toString()); // never fails the answer
+        }
     }
 
     /** An error answer with its JSON body in the caller's shape; {@code connection}, when set, as that header. */

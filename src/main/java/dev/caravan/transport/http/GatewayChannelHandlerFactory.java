@@ -7,13 +7,20 @@ import org.apache.camel.component.netty.DefaultChannelHandlerFactory;
 public final class GatewayChannelHandlerFactory extends DefaultChannelHandlerFactory {
 
     private final long maxBodyBytes;
+    private final DoorWitness witness;
 
     public GatewayChannelHandlerFactory(long maxBodyBytes) {
+        this(maxBodyBytes, DoorWitness.NONE);
+    }
+
+    /** @param witness hears of each request the listener answers without a route (counted, logged) */
+    public GatewayChannelHandlerFactory(long maxBodyBytes, DoorWitness witness) {
         this.maxBodyBytes = maxBodyBytes;
+        this.witness = witness;
     }
 
     @Override
     public ChannelHandler newChannelHandler() {
-        return new GatewayChannelHandler(maxBodyBytes);
+        return new GatewayChannelHandler(maxBodyBytes, witness);
     }
 }

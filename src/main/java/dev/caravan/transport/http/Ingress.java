@@ -35,6 +35,13 @@ public final class Ingress {
 
 
     private final AtomicBoolean draining = new AtomicBoolean();
+    // set once at start, before the listener opens (caravan.trustedProxies)
+    private volatile TrustedProxies trustedProxies = TrustedProxies.NONE;
+
+    /** Whose {@code X-Forwarded-For} names the client ({@code caravan.trustedProxies}); none by default. */
+    public void trustProxies(TrustedProxies proxies) {
+        this.trustedProxies = proxies;
+    }
 
     /**
      * Reads the request straight from Netty's aggregated request (the listener maps no headers into the Camel
@@ -68,8 +75,10 @@ public final class Ingress {
             exchange.setProperty(ExchangeKeys.OPERATION, operation);
         }
         if (in.getHeader("CamelNettyRemoteAddress") instanceof java.net.InetSocketAddress peer) {
-            exchange.setProperty(ExchangeKeys.CLIENT_ADDRESS, peer.getAddress() != null
-                    ? peer.getAddress().getHostAddress() : peer.getHostString());
+            String address = peer.getAddress() != null ? peer.getAddress().getHostAddress() : peer.getHostString();
+            TrustedProxies proxies = trustedProxies;
+            exchange.setProperty(ExchangeKeys.CLIENT_ADDRESS, proxies.isEmpty() ? address
+                    : proxies.clientAddress(address, request.headers().getAll("x-forwarded-for")));
         }
         in.removeHeaders("*");
         in.setBody(null);
@@ -167,6 +176,19 @@ public final class Ingress {
             out.setBody(null);
         }
     }
+
+    /**
+     * The listeners' last step: {@code x-caravan-request-id} on every answer (health, metrics, the models list,
+     * OPTIONS, admin), not only on model answers; a stream's head carries it already, errors get it from the renderer.
+     */
+    public void stampRequestId(Exchange exchange) {
+        Message out = exchange.getMessage();
+        if (!(out.getBody() instanceof io.netty.handler.codec.http.HttpResponse) && out.getHeader(REQUEST_ID_HEADER) == null) {
+            out.setHeader(REQUEST_ID_HEADER, exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class));
+        }
+    }
+
+    static final String REQUEST_ID_HEADER = "x-caravan-request-id";
 
     public void notFound(Exchange exchange) {
         ClientRequest request = ClientRequest.of(exchange);
