@@ -28,4 +28,8 @@ EXPOSE 4000
 # which one 32 MiB request body needs), the young generation held at 48 MB, two malloc arenas
 ENV JAVA_OPTS="-XX:+UseParallelGC -XX:InitialRAMPercentage=25 -XX:MaxRAMPercentage=60 -XX:MaxNewSize=48m -XX:+AlwaysPreTouch -XX:+ExitOnOutOfMemoryError" \
     MALLOC_ARENA_MAX=2
+# ready = GET /health/ready answers 200 (503 while shutting down; no answer while starting). The JRE image
+# promises no curl or wget: bash's /dev/tcp speaks the one request; CARAVAN_PORT moves the listener and the check with it
+HEALTHCHECK --interval=15s --timeout=5s --start-period=60s --retries=3 \
+  CMD ["bash", "-c", "exec 3<>/dev/tcp/127.0.0.1/${CARAVAN_PORT:-4000} && printf 'GET /health/ready HTTP/1.0\\r\\nHost: localhost\\r\\n\\r\\n' >&3 && head -n 1 <&3 | grep -q ' 200 '"]
 ENTRYPOINT ["sh", "-c", "exec java $JAVA_OPTS -jar /app/caravan.jar"]

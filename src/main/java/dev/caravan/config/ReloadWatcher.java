@@ -18,9 +18,9 @@ import java.nio.file.FileSystems;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.nio.file.StandardWatchEventKinds;
-import java.nio.file.WatchEvent;
 import java.nio.file.WatchKey;
 import java.nio.file.WatchService;
+import java.time.Duration;
 import java.time.Instant;
 import java.time.temporal.ChronoUnit;
 import java.util.ArrayList;
@@ -37,11 +37,19 @@ import java.util.concurrent.TimeUnit;
  * changed file is parsed in a throwaway context first, only its own routes (by id) are replaced, and if they fail
  * to start the previous definitions come back. Every outcome is logged and counted in
  * {@code caravan_config_reload_total{kind,result}}.
+ *
+ * <p>What counts as a change is the content, not the event: any event in a watched folder (and, as a fallback, a
+ * poll every {@code caravan.reloadPoll}) compares each watched file's SHA-256, read through symlinks, with the last
+ * one loaded. A Kubernetes ConfigMap volume swaps a {@code ..data} symlink and never writes {@code gateway.yaml}
+ * itself, so events name only {@code ..data}; NFS and some overlay mounts deliver no events at all; an editor's
+ * touch changes nothing, so nothing reloads.
  */
 public final class ReloadWatcher {
 
     private static final Logger LOG = LoggerFactory.getLogger(ReloadWatcher.class);
     private static final long SETTLE_MILLIS = 150; // editors write a file in several steps
+    /** Default of {@code caravan.reloadPoll}: a missed event costs at most this long; hashing 14 small files is ~1 ms. */
+    public static final Duration DEFAULT_POLL = Duration.ofSeconds(5);
 
     private final CamelContext context;
     private final ConfigHolder config;
@@ -52,7 +60,14 @@ public final class ReloadWatcher {
     private final java.util.function.BiConsumer<String, Boolean> metrics;
     private final Runnable templatesChanged;
     private final List<ConfigReloads> configReloads = new java.util.concurrent.CopyOnWriteArrayList<>();
-    private WatchService watchService;
+    /** The SHA-256 of each watched file as last loaded (applied or refused): the same content is not loaded twice. */
+    private final Map<Path, String> loaded = new java.util.concurrent.ConcurrentHashMap<>();
+    /** Watched files found missing (a deletion keeps what runs, as an unwatched deletion always did): logged once. */
+    private final Set<Path> missing = java.util.concurrent.ConcurrentHashMap.newKeySet();
+    /** One reload at a time, whether the watcher or the admin API asked for it. */
+    private final Object reloading = new Object();
+    private volatile WatchService watchService;
+    private volatile boolean stopped;
     private Thread thread;
 
     public ReloadWatcher(CamelContext context, ConfigHolder config, ConfigLoader loader, Path configFile, Path routesDir,
@@ -64,6 +79,11 @@ public final class ReloadWatcher {
         this.routesDir = routesDir.toAbsolutePath().normalize();
         this.metrics = metrics;
         this.templatesChanged = templatesChanged;
+        // what is on disk now is what was just loaded at start
+        remember(this.configFile);
+        for (Path file : routeFiles()) {
+            remember(file);
+        }
     }
 
     /** Hears every reload of the config file, applied or refused, whoever asked for it (this watcher, an admin call). */
@@ -82,24 +102,65 @@ public final class ReloadWatcher {
         configReloads.add(listener);
     }
 
+    /**
+     * Watches with the settings {@code caravan.reloadPoll} (a duration, default 5s, 0 = no poll) and
+     * {@code caravan.reloadEvents} (default true; false = poll only, for filesystems whose events never arrive).
+     */
     public void start() {
+        String poll = property("caravan.reloadPoll", null);
+        Duration interval;
         try {
-            watchService = FileSystems.getDefault().newWatchService();
-            Set<Path> dirs = new LinkedHashSet<>(List.of(configFile.getParent(), routesDir));
-            for (Path dir : dirs) {
-                dir.register(watchService, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY);
+            interval = poll == null ? DEFAULT_POLL : ConfigLoader.parseDuration(poll);
+        } catch (IllegalArgumentException e) {
+            throw new IllegalArgumentException("caravan.reloadPoll: " + e.getMessage(), e);
+        }
+        start(interval, Boolean.parseBoolean(property("caravan.reloadEvents", "true")));
+    }
+
+    /** Watches folder events (when {@code events}) and polls the files' content every {@code poll} (unless zero). */
+    public void start(Duration poll, boolean events) {
+        long pollMillis = poll.toMillis();
+        if (events) {
+            try {
+                watchService = FileSystems.getDefault().newWatchService();
+                Set<Path> dirs = new LinkedHashSet<>(List.of(configFile.getParent(), routesDir));
+                for (Path dir : dirs) {
+                    // any event is only a cue to compare hashes: a ..data swap shows as create and delete
+                    dir.register(watchService, StandardWatchEventKinds.ENTRY_CREATE, StandardWatchEventKinds.ENTRY_MODIFY,
+                            StandardWatchEventKinds.ENTRY_DELETE);
+                }
+            } catch (IOException | RuntimeException e) {
+                closeWatchService();
+                if (pollMillis <= 0) {
+                    LOG.warn("Hot reload is off: cannot watch {} and {} ({}) and caravan.reloadPoll is 0",
+                            configFile, routesDir, describe(e));
+                    return;
+                }
+                LOG.warn("Cannot watch {} and {} ({}): polling their content every {} instead", configFile, routesDir,
+                        describe(e), poll);
             }
-        } catch (IOException e) {
-            LOG.warn("Hot reload is off: cannot watch {} and {}: {}", configFile, routesDir, e.getMessage());
+        } else if (pollMillis <= 0) {
+            LOG.warn("Hot reload is off: caravan.reloadEvents is false and caravan.reloadPoll is 0");
             return;
         }
-        thread = new Thread(this::run, "caravan-reload");
+        thread = new Thread(() -> run(pollMillis), "caravan-reload");
         thread.setDaemon(true);
         thread.start();
-        LOG.info("Watching {} and {}/*.camel.yaml for changes", configFile, routesDir);
+        LOG.info("Watching {} and {}/*.camel.yaml for changes ({}{})", configFile, routesDir,
+                watchService == null ? "no file events" : "file events",
+                pollMillis > 0 ? ", content polled every " + poll.toString().substring(2).toLowerCase(java.util.Locale.ROOT) : "");
     }
 
     public void stop() {
+        stopped = true;
+        closeWatchService();
+        Thread t = thread;
+        if (t != null) {
+            t.interrupt();
+        }
+    }
+
+    private void closeWatchService() {
         try {
             if (watchService != null) {
                 watchService.close();
@@ -109,19 +170,25 @@ public final class ReloadWatcher {
         }
     }
 
-    private void run() {
-        while (true) {
+    private void run(long pollMillis) {
+        while (!stopped) {
             try {
-                WatchKey key = watchService.take();
-                Set<Path> changed = new LinkedHashSet<>();
-                collect(key, changed);
-                // let a burst of writes settle into one reload
-                WatchKey more;
-                while ((more = watchService.poll(SETTLE_MILLIS, TimeUnit.MILLISECONDS)) != null) {
-                    collect(more, changed);
+                WatchService events = watchService;
+                if (events == null) {
+                    Thread.sleep(pollMillis);
+                } else {
+                    WatchKey key = pollMillis > 0 ? events.poll(pollMillis, TimeUnit.MILLISECONDS) : events.take();
+                    if (key != null) {
+                        drain(key);
+                        // let a burst of writes settle into one reload
+                        WatchKey more;
+                        while ((more = events.poll(SETTLE_MILLIS, TimeUnit.MILLISECONDS)) != null) {
+                            drain(more);
+                        }
+                    }
                 }
-                for (Path file : changed) {
-                    reload(file);
+                if (!stopped) {
+                    reloadChanged();
                 }
             } catch (InterruptedException | ClosedWatchServiceException e) {
                 return; // stopping
@@ -134,22 +201,77 @@ public final class ReloadWatcher {
         }
     }
 
-    private void reload(Path file) {
-        if (file.equals(configFile)) {
-            reloadConfig();
-        } else if (routesDir.equals(file.getParent()) && file.getFileName().toString().endsWith(".camel.yaml")
-                && Files.isRegularFile(file)) {
-            reloadRoutes(file);
+    /**
+     * Reloads every watched file whose content differs from what was last loaded: the config file, then each
+     * {@code routes/*.camel.yaml} (new files included). A file that is gone is skipped: what it defined keeps running.
+     */
+    public void reloadChanged() {
+        synchronized (reloading) {
+            String hash = changedHash(configFile);
+            if (hash != null) {
+                loaded.put(configFile, hash);
+                applyConfig();
+            }
+            for (Path file : routeFiles()) {
+                hash = changedHash(file);
+                if (hash != null) {
+                    loaded.put(file, hash);
+                    applyRoutes(file);
+                }
+            }
         }
     }
 
-    private static void collect(WatchKey key, Set<Path> changed) {
-        Path dir = (Path) key.watchable();
-        for (WatchEvent<?> event : key.pollEvents()) {
-            if (event.context() instanceof Path p) {
-                changed.add(dir.resolve(p).toAbsolutePath().normalize());
+    /** The file's hash when it differs from the one last loaded, else null (unchanged or unreadable). */
+    private String changedHash(Path file) {
+        String hash = sha256(file);
+        if (hash == null) {
+            if (missing.add(file)) {
+                LOG.info("{} cannot be read now; what it defined keeps running", file);
             }
+            return null;
         }
+        missing.remove(file);
+        return hash.equals(loaded.get(file)) ? null : hash;
+    }
+
+    private void remember(Path file) {
+        String hash = sha256(file);
+        if (hash != null) {
+            loaded.put(file, hash);
+        }
+    }
+
+    /** Every {@code *.camel.yaml} in the routes folder that is (or links to) a regular file, in name order. */
+    private List<Path> routeFiles() {
+        try (java.util.stream.Stream<Path> list = Files.list(routesDir)) {
+            return list.filter(f -> f.getFileName().toString().endsWith(".camel.yaml") && Files.isRegularFile(f))
+                    .map(f -> f.toAbsolutePath().normalize()).sorted().toList();
+        } catch (IOException | RuntimeException e) {
+            LOG.debug("Cannot list {}: {}", routesDir, describe(e));
+            return List.of();
+        }
+    }
+
+    /** SHA-256 of the file's bytes, read through symlinks; null when it cannot be read. */
+    private static String sha256(Path file) {
+        try {
+            byte[] bytes = Files.readAllBytes(file);
+            return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256").digest(bytes));
+        } catch (IOException | RuntimeException e) {
+            return null;
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException("every JVM has SHA-256", e);
+        }
+    }
+
+    private String property(String key, String fallback) {
+        return context == null ? fallback : context.getPropertiesComponent().resolveProperty(key).orElse(fallback);
+    }
+
+    /** Empties one key's events: which file they name does not matter, the hashes say what changed. */
+    private static void drain(WatchKey key) {
+        key.pollEvents();
         key.reset();
     }
 
@@ -158,6 +280,13 @@ public final class ReloadWatcher {
      * failure, whatever it is, refuses the edit: one log line, the failure counted, the watcher carries on.
      */
     public boolean reloadConfig() {
+        synchronized (reloading) {
+            remember(configFile);
+            return applyConfig();
+        }
+    }
+
+    private boolean applyConfig() {
         String name = configFile.getFileName().toString();
         GatewayConfig previous = config.file();
         GatewayConfig next;
@@ -189,6 +318,14 @@ public final class ReloadWatcher {
      * made from a changed template); on any failure the previous routes and templates come back.
      */
     public boolean reloadRoutes(Path file) {
+        synchronized (reloading) {
+            Path normalized = file.toAbsolutePath().normalize();
+            remember(normalized);
+            return applyRoutes(normalized);
+        }
+    }
+
+    private boolean applyRoutes(Path file) {
         String name = file.getFileName().toString();
         List<RouteDefinition> fresh;
         List<String> templates = new ArrayList<>();

@@ -123,4 +123,24 @@ class ReloadWatcherTest {
             Thread.sleep(50);
         }
     }
+
+    @Test
+    void thePollRefusesABadFileOnceAndAppliesTheNextEditWithoutFileEvents() throws Exception {
+        setUp("before", null, null);
+        watcher.start(java.time.Duration.ofMillis(100), false);
+        Files.writeString(file, config("before").replace("type: mock", "type: magic"));
+        long deadline = System.currentTimeMillis() + 10_000;
+        while (failures() < 1) {
+            assertThat(System.currentTimeMillis()).as("the refusal is counted").isLessThan(deadline);
+            Thread.sleep(50);
+        }
+        Thread.sleep(600); // six polls more of the same bad bytes
+        assertThat(failures()).as("the same content is not refused again").isEqualTo(1);
+        Files.writeString(file, config("after"));
+        while (!live().equals("after")) {
+            assertThat(System.currentTimeMillis()).as("the next edit applies").isLessThan(deadline);
+            Thread.sleep(50);
+        }
+        assertThat(applied).containsExactly("after");
+    }
 }
