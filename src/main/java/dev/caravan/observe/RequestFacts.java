@@ -84,7 +84,8 @@ public record RequestFacts(String requestId, String operation, String method, St
     }
 
     /**
-     * The endpoint label of a path: {@code chat}, {@code messages}, {@code embeddings}, {@code count_tokens},
+     * The endpoint label of a path: {@code chat}, {@code messages}, {@code embeddings}, {@code responses},
+     * {@code completions}, {@code count_tokens},
      * {@code models}, {@code admin}, {@code health}, {@code metrics}, or {@code other}; never the caller's string.
      */
     public static String endpointOf(String path) {
@@ -95,10 +96,13 @@ public record RequestFacts(String requestId, String operation, String method, St
             case "/v1/chat/completions" -> "chat";
             case "/v1/messages" -> "messages";
             case "/v1/embeddings" -> "embeddings";
+            case "/v1/responses" -> "responses";
+            case "/v1/completions" -> "completions";
             case "/v1/messages/count_tokens" -> "count_tokens";
             case "/v1/models" -> "models";
             case "/metrics" -> "metrics";
-            default -> path.startsWith("/v1/models/") ? "models" : path.startsWith("/admin/") ? "admin"
+            default -> path.startsWith("/v1/models/") ? "models" : path.startsWith("/v1/responses/") ? "responses"
+                    : path.startsWith("/admin/") ? "admin"
                     : path.startsWith("/health/") ? "health" : "other";
         };
     }
