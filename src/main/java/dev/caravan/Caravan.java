@@ -282,6 +282,7 @@ public final class Caravan {
                     responseCache.close();
                 }
                 closeGuardrails();
+                LOG.info("Caravan stopped");
             }
         };
     }
