@@ -243,6 +243,30 @@ class OperatorExperienceTest {
     }
 
     @Test
+    void aRouteFileThatIsNotYamlStopsStartNamingTheFileLineAndColumn() throws Exception {
+        Path routes = Files.createDirectories(dir.resolve("routes"));
+        try (Stream<Path> files = Files.list(Path.of("routes"))) {
+            for (Path f : files.toList()) {
+                Files.copy(f, routes.resolve(f.getFileName()));
+            }
+        }
+        Files.writeString(routes.resolve("broken.camel.yaml"), """
+                - route:
+                    id: broken
+                    from:
+                      uri: direct:broken
+                     steps: []
+                """);
+        Map<String, String> env = new java.util.HashMap<>(configured(ONE_MODEL, TestGateway.freePort()));
+        env.put("CARAVAN_ROUTES", routes.toString());
+        Run run = run(env, "");
+        assertThat(run.exitCode()).as(run.stderr()).isEqualTo(2);
+        assertThat(run.stderr()).doesNotContain("\tat ");
+        assertThat(run.errorLines()).as(run.stderr()).singleElement().asString().contains("Caravan cannot start: "
+                + routes.resolve("broken.camel.yaml") + ": not valid YAML at line 5, column 6: ");
+    }
+
+    @Test
     void aLiteralApiKeyIsRefusedInWordsNotWithTheSchemasRegex() throws Exception {
         Run run = run(configured("""
                 providers:
