@@ -163,6 +163,9 @@ public final class Caravan {
     }
 
     public static void main(String[] args) {
+        if (dev.caravan.cli.Commands.wanted(args)) {
+            System.exit(dev.caravan.cli.Commands.fromCommandLine(args)); // --help, --version, key new|hash: no gateway
+        }
         if (dev.caravan.policy.audit.AuditCommand.wanted(args)) {
             System.exit(dev.caravan.policy.audit.AuditCommand.fromCommandLine(args)); // audit verify: one line, no gateway
         }
@@ -241,6 +244,7 @@ public final class Caravan {
             @Override
             public void onContextStarted(CamelContext c) {
                 startWatcher(context);
+                announce(context);
             }
 
             @Override
@@ -279,11 +283,45 @@ public final class Caravan {
                 }
                 closeGuardrails();
                 metrics.close(); // its GC listener
+                LOG.info("Caravan stopped");
             }
         };
     }
 
+    /** Once serving: the one summary line, and a warning if no caller could get in. */
+    private void announce(CamelContext context) {
+        LOG.info(dev.caravan.cli.StartLines.summary(config.get(), property(context, "caravan.host", "0.0.0.0"),
+                property(context, "caravan.port", "4000"), Boolean.parseBoolean(property(context, "caravan.reload", "true")),
+                property(context, "caravan.managementHost", "127.0.0.1"), property(context, "caravan.managementPort", null)));
+        dev.caravan.cli.StartLines.noKeyWarning(config.get(), options.masterKey()).ifPresent(LOG::warn);
+    }
+
+    /** A listener's port taken by another process stops the start here, in one line that names it. */
+    private static void requireFreePorts(CamelContext context) {
+        String host = property(context, "caravan.host", "0.0.0.0");
+        dev.caravan.transport.http.PortCheck.requireFree(host, port(property(context, "caravan.port", "4000"), "caravan.port"),
+                "caravan.port");
+        String management = property(context, "caravan.managementPort", "");
+        if (!management.isBlank()) {
+            dev.caravan.transport.http.PortCheck.requireFree(property(context, "caravan.managementHost", "127.0.0.1"),
+                    port(management, "caravan.managementPort"), "caravan.managementPort");
+        }
+    }
+
+    private static int port(String value, String property) {
+        try {
+            int port = Integer.parseInt(value.trim());
+            if (port >= 0 && port <= 65535) {
+                return port;
+            }
+        } catch (NumberFormatException e) {
+            // said below
+        }
+        throw new IllegalArgumentException(property + " must be a port number (0 to 65535), not '" + value.trim() + "'");
+    }
+
     private void bindBeans(CamelContext context) {
+        requireFreePorts(context);
         Thread warm = new Thread(TokenCounter::warm, "caravan-tokenizer-warm-up");
         warm.setDaemon(true);
         warm.start();

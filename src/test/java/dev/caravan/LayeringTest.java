@@ -72,6 +72,15 @@ class LayeringTest {
     }
 
     @Test
+    void onlyTheCompositionRootUsesTheCommandLine() {
+        USES.forEach((pkg, uses) -> {
+            if (!pkg.isEmpty()) {
+                assertThat(uses).as("%s refers to the command line", pkg).doesNotContain("cli");
+            }
+        });
+    }
+
+    @Test
     void onlyTheTransportsAndWhatObservesThemKnowATransport() {
         USES.forEach((pkg, uses) -> {
             if (pkg.startsWith("provider") || pkg.startsWith("dialect") || pkg.startsWith("stream")

@@ -76,6 +76,57 @@ class ShippedFlagsIT {
     }
 
     @Test
+    void binCaravanRunsFromAnyDirectoryWithTheJarConfigAndRoutesBesideIt() throws Exception {
+        Path elsewhere = Files.createTempDirectory("caravan-elsewhere");
+        String script = Path.of("bin/caravan").toAbsolutePath().toString();
+
+        Process version = new ProcessBuilder("sh", script, "--version").directory(elsewhere.toFile())
+                .redirectErrorStream(true).start();
+        String printed = new String(version.getInputStream().readAllBytes(), StandardCharsets.UTF_8);
+        assertThat(version.waitFor()).as(printed).isZero();
+        assertThat(printed).matches("caravan \\d+\\.\\d+\\.\\d+[-.\\w]*\\R");
+
+        Process hash = new ProcessBuilder("sh", script, "key", "hash").directory(elsewhere.toFile()).start();
+        hash.getOutputStream().write(KEY.getBytes(StandardCharsets.UTF_8));
+        hash.getOutputStream().close();
+        assertThat(new String(hash.getInputStream().readAllBytes(), StandardCharsets.UTF_8).strip())
+                .isEqualTo("bd064c47a07f5e297c4d7198b05c97024eae96d2a4d18612def78da7f1307af4"); // config/gateway.yaml's demo key
+        assertThat(hash.waitFor()).isZero();
+
+        // served from elsewhere with no CARAVAN_CONFIG or CARAVAN_ROUTES: the checkout's config/ and routes/
+        int otherPort = TestGateway.freePort();
+        Path log = elsewhere.resolve("caravan.log");
+        ProcessBuilder pb = new ProcessBuilder("sh", script).directory(elsewhere.toFile()).redirectErrorStream(true)
+                .redirectOutput(log.toFile());
+        List.of("CARAVAN_CONFIG", "CARAVAN_PROPERTIES", "CARAVAN_ROUTES", "CARAVAN_JAR").forEach(pb.environment()::remove);
+        pb.environment().put("JAVA_OPTS", "-Xmx160m"); // a second gateway beside the one above: keep it small
+        pb.environment().put("CARAVAN_PORT", Integer.toString(otherPort));
+        pb.environment().put("CARAVAN_DATA_DIR", elsewhere.resolve("data").toString());
+        Process served = pb.start();
+        try {
+            long deadline = System.nanoTime() + Duration.ofSeconds(60).toNanos();
+            HttpResponse<String> models = null;
+            while (models == null) {
+                try {
+                    models = HTTP.send(HttpRequest.newBuilder(URI.create("http://127.0.0.1:" + otherPort + "/v1/models"))
+                            .header("Authorization", "Bearer " + KEY).timeout(Duration.ofSeconds(10)).build(),
+                            HttpResponse.BodyHandlers.ofString());
+                } catch (IOException e) {
+                    assertThat(served.isAlive()).as(Files.readString(log)).isTrue();
+                    assertThat(System.nanoTime()).as(Files.readString(log)).isLessThan(deadline);
+                    Thread.sleep(200);
+                }
+            }
+            assertThat(models.statusCode()).as(models.body()).isEqualTo(200);
+            assertThat(models.body()).contains("mock-gpt");
+            assertThat(Files.readString(log)).contains("Caravan listening on 0.0.0.0:" + otherPort + ": ");
+        } finally {
+            served.destroy();
+            served.waitFor(60, java.util.concurrent.TimeUnit.SECONDS);
+        }
+    }
+
+    @Test
     void requestAtTheDocumentedBodyLimitWithA25MegabyteImageIsAnswered() throws Exception {
         byte[] body = bigChat();
         assertThat(body.length).isBetween(33_000_000, 33_554_432);

@@ -13,13 +13,11 @@ import dev.caravan.config.Limits;
 import dev.caravan.core.GatewayException;
 import dev.caravan.core.Json;
 
-import java.security.SecureRandom;
 import java.sql.SQLException;
 import java.time.Duration;
 import java.time.Instant;
 import java.util.ArrayList;
 import java.util.Comparator;
-import java.util.HexFormat;
 import java.util.List;
 import java.util.Map;
 import java.util.Optional;
@@ -33,9 +31,6 @@ import java.util.Set;
  */
 public final class KeysEndpoints {
 
-    static final String PREFIX = "sk-cvn-";
-    private static final String BASE62 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
-    private static final SecureRandom RANDOM = new SecureRandom();
     static final Duration MAX_GRACE = Duration.ofDays(30);
     private static final Set<String> CREATE_FIELDS = Set.of("id", "team", "role", "models", "limits", "budget",
             "regions", "metadata", "expires");
@@ -64,22 +59,18 @@ public final class KeysEndpoints {
 
     /** A new secret: {@code sk-cvn-} and 32 base62 characters (190 bits). */
     public static String newSecret() {
-        StringBuilder out = new StringBuilder(PREFIX);
-        for (int i = 0; i < 32; i++) {
-            out.append(BASE62.charAt(RANDOM.nextInt(BASE62.length())));
-        }
-        return out.toString();
+        return dev.caravan.auth.KeySecrets.newSecret();
     }
 
     static String sha256Hex(String secret) {
-        return HexFormat.of().formatHex(KeyAuthenticator.sha256(secret));
+        return dev.caravan.auth.KeySecrets.sha256Hex(secret);
     }
 
     AdminReply create(AdminRequest request) throws SQLException {
         AdminScope.require(request, Role.TEAM_ADMIN);
         BodyReader body = new BodyReader(request.objectBody(), CREATE_FIELDS);
         GatewayConfig now = config.get();
-        String id = body.has("id") ? body.name("id") : "key-" + newSecret().substring(PREFIX.length(), PREFIX.length() + 12).toLowerCase();
+        String id = body.has("id") ? body.name("id") : dev.caravan.auth.KeySecrets.newId();
         if (id == null) {
             throw BodyReader.bad("invalid_value", "id", "'id' must not be null; leave it out to have one made.");
         }

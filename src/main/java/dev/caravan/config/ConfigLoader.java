@@ -136,14 +136,14 @@ public final class ConfigLoader {
         try {
             root = yaml.readTree(text);
         } catch (IOException e) {
-            throw new ConfigException(source, List.of("not valid YAML: " + firstLine(e.getMessage())));
+            throw new ConfigException(source, List.of(yamlProblem(e)));
         }
         if (root == null || !root.isObject()) {
             throw new ConfigException(source, List.of("the file must hold a YAML mapping with providers and models"));
         }
         Set<ValidationMessage> violations = schema.validate(root);
         if (!violations.isEmpty()) {
-            throw new ConfigException(source, violations.stream().map(ValidationMessage::getMessage).sorted().toList());
+            throw new ConfigException(source, violations.stream().map(ConfigLoader::readable).sorted().toList());
         }
         List<String> problems = new ArrayList<>();
         GatewayConfig config = build(root, problems);
@@ -151,6 +151,34 @@ public final class ConfigLoader {
             throw new ConfigException(source, problems);
         }
         return config.withDocument(root);
+    }
+
+    /** A YAML syntax error as an operator reads it: where (line and column, from 1) and what. */
+    private static String yamlProblem(IOException e) {
+        if (e.getCause() instanceof org.yaml.snakeyaml.error.MarkedYAMLException y && y.getProblemMark() != null
+                && y.getProblem() != null) {
+            // SnakeYAML's own words for what is wrong, at the place it found it (its marks count from 0)
+            return "not valid YAML at line " + (y.getProblemMark().getLine() + 1) + ", column "
+                    + (y.getProblemMark().getColumn() + 1) + ": " + firstLine(y.getProblem())
+                    + (y.getContext() == null ? "" : " (" + firstLine(y.getContext()) + ")");
+        }
+        if (e instanceof com.fasterxml.jackson.core.JsonProcessingException p && p.getLocation() != null
+                && p.getLocation().getLineNr() > 0) {
+            return "not valid YAML at line " + p.getLocation().getLineNr() + ", column " + p.getLocation().getColumnNr()
+                    + ": " + firstLine(p.getOriginalMessage());
+        }
+        return "not valid YAML: " + firstLine(e.getMessage());
+    }
+
+    /**
+     * A schema violation in words rather than the schema's text: a literal secret (where {@code $defs/secret} wants
+     * a reference) says what to write instead of quoting the regex.
+     */
+    private static String readable(ValidationMessage m) {
+        if ("pattern".equals(m.getType()) && String.valueOf(m.getSchemaLocation()).contains("$defs/secret")) {
+            return m.getInstanceLocation() + ": literal secrets are refused; write ${env:NAME}";
+        }
+        return m.getMessage();
     }
 
     private GatewayConfig build(JsonNode root, List<String> problems) {

@@ -29,6 +29,9 @@ public final class StartFailure {
             if (t instanceof ConfigException e) {
                 return Optional.of(e.getMessage());
             }
+            if (t instanceof org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException y && y.getProblemMark().isPresent()) {
+                return Optional.of(routeYaml(y)); // a route file Camel's YAML DSL cannot parse
+            }
             if (route == null && t instanceof FailedToCreateRouteException e) {
                 route = e.getRouteId();
             } else if (route == null && t instanceof FailedToStartRouteException e) {
@@ -43,6 +46,15 @@ public final class StartFailure {
             return Optional.empty();
         }
         return Optional.of((route == null ? "" : "route " + route + ": ") + oneLine(root));
+    }
+
+    /** {@code routes/x.camel.yaml: not valid YAML at line 5, column 6: ...}, as config/gateway.yaml's errors read. */
+    private static String routeYaml(org.snakeyaml.engine.v2.exceptions.MarkedYamlEngineException y) {
+        org.snakeyaml.engine.v2.exceptions.Mark at = y.getProblemMark().orElseThrow();
+        String file = at.getName() == null ? "a route file" : at.getName().replaceFirst("^file:", "");
+        return file + ": not valid YAML at line " + (at.getLine() + 1) + ", column " + (at.getColumn() + 1) + ": "
+                + oneLine(new IllegalArgumentException(y.getProblem()))
+                + (y.getContext() == null ? "" : " (" + y.getContext().strip() + ")");
     }
 
     /** The one-line reason of any other failure to start (a port already taken, ...). */
@@ -76,6 +88,10 @@ public final class StartFailure {
     }
 
     private static String oneLine(Throwable t) {
+        if (t instanceof BindException && t.getMessage() != null && t.getMessage().contains("in use")) {
+            // taken between the check before start and Camel's bind (PortCheck names the port in all other cases)
+            return "a port is already in use (caravan.port or caravan.managementPort): " + t.getMessage();
+        }
         String message = t.getMessage() == null ? t.getClass().getSimpleName() : t.getMessage();
         int nl = message.indexOf('\n');
         return (nl < 0 ? message : message.substring(0, nl)).strip();

@@ -54,8 +54,9 @@ class ConfigLoaderTest {
                 providers:
                   openai: { type: openai, baseUrl: "https://api.openai.com/v1", apiKey: "sk-literal-key" }
                 models: []
-                """)).isInstanceOf(ConfigException.class).hasMessageContaining("apiKey")
-                .hasMessageNotContaining("sk-literal-key");
+                """)).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("$.providers.openai.apiKey: literal secrets are refused; write ${env:NAME}")
+                .hasMessageNotContaining("regex").hasMessageNotContaining("sk-literal-key");
     }
 
     @Test
@@ -114,7 +115,10 @@ class ConfigLoaderTest {
     @Test
     void notYamlAtAll() {
         assertThatThrownBy(() -> loader.parse("test", "providers: [unclosed")).isInstanceOf(ConfigException.class)
-                .hasMessageContaining("not valid YAML");
+                .hasMessageContaining("not valid YAML at line 1, column 21: ");
+        assertThatThrownBy(() -> loader.parse("test", "providers:\n  mock: { type: mock }\nmodels:\n  - name: m\n"
+                + "   deployments: []\n")).isInstanceOf(ConfigException.class)
+                .hasMessageContaining("not valid YAML at line 5, column 4: expected <block end>");
     }
 
     static String withModel(String modelLines, String deploymentLines) {
