@@ -331,6 +331,30 @@ class MockFeaturesTest {
                 .satisfies(b -> assertThat(b.asToolUse().name()).isEqualTo("get_time"));
     }
 
+    /** A schema that refers to itself, or asks for thousands of properties, costs little: depth and size are bounded. */
+    @Test
+    void recursiveAndHugeSchemasGiveBoundedArguments() throws Exception {
+        StringBuilder many = new StringBuilder("{\"type\":\"object\",\"properties\":{");
+        StringBuilder required = new StringBuilder();
+        for (int i = 0; i < 500; i++) {
+            many.append(i == 0 ? "" : ",").append("\"p").append(i).append("\":{\"type\":\"array\",\"minItems\":1000,\"items\":{\"type\":\"string\"}}");
+            required.append(i == 0 ? "" : ",").append("\"p").append(i).append('"');
+        }
+        many.append("},\"required\":[").append(required).append("]}");
+        String recursive = """
+                {"type": "object", "properties": {"self": {"$ref": "#"}, "list": {"type": "array", "items": {"$ref": "#"}, "minItems": 2}},
+                 "required": ["self", "list"]}""";
+
+        for (String schema : List.of(recursive, many.toString())) {
+            ChatCompletion c = openai.chat().completions().create(ChatCompletionCreateParams.builder().model("mock-gpt")
+                    .addUserMessage("go").addTool(tool("deep", "a deep tool", schema))
+                    .toolChoice(ChatCompletionToolChoiceOption.Auto.REQUIRED).build());
+            String arguments = c.choices().get(0).message().toolCalls().orElseThrow().get(0).asFunction().function().arguments();
+            assertThat(JSON.readTree(arguments).isObject()).isTrue();
+            assertThat(arguments.length()).as("arguments for a bounded schema").isLessThan(64_000);
+        }
+    }
+
     // --- helpers
 
     static ChatCompletionCreateParams.Builder withTools(String prompt) {

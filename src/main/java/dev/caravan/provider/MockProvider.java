@@ -27,8 +27,10 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The built-in provider that needs no network: a deterministic reply derived from the prompt, OpenAI-shaped
- * bodies and stream chunks, realistic usage, and configurable latency, chunk pacing and failures. All waiting is
- * done on one scheduler thread, so thousands of paced streams hold no threads.
+ * bodies and stream chunks, realistic usage, and configurable latency, chunk pacing and failures. It speaks what
+ * agent frameworks demo: tool calls ({@link MockTools}), {@code response_format} ({@link MockFormat}) and {@code n}
+ * choices, whole and streamed. All waiting is done on one scheduler thread, so thousands of paced streams hold no
+ * threads.
  */
 public final class MockProvider implements Provider {
 
