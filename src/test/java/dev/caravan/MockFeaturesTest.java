@@ -4,6 +4,8 @@ import com.anthropic.client.AnthropicClient;
 import com.anthropic.client.okhttp.AnthropicOkHttpClient;
 import com.anthropic.helpers.MessageAccumulator;
 import com.anthropic.models.messages.ContentBlock;
+import com.anthropic.models.messages.ContentBlockParam;
+import com.anthropic.models.messages.ToolResultBlockParam;
 import com.anthropic.models.messages.Message;
 import com.anthropic.models.messages.MessageCreateParams;
 import com.anthropic.models.messages.RawMessageStreamEvent;
@@ -209,7 +211,7 @@ class MockFeaturesTest {
     @Test
     void theSdksClassBasedToolHelperRoundTrips() {
         ChatCompletion c = openai.chat().completions().create(ChatCompletionCreateParams.builder().model("mock-gpt")
-                .addUserMessage("Book a table in Rome for 4 people").addTool(BookTable.class).build());
+                .addUserMessage("Book a table in Rome at 19 for 4 people").addTool(BookTable.class).build());
 
         BookTable args = c.choices().get(0).message().toolCalls().orElseThrow().get(0).asFunction().function()
                 .arguments(BookTable.class);
@@ -317,6 +319,24 @@ class MockFeaturesTest {
             assertValid(WEATHER_SCHEMA, input);
             assertThat(input.path("city").asText()).isEqualTo("Lisbon");
         }
+    }
+
+    @Test
+    void anthropicToolResultsGetATextAnswer() {
+        MessageCreateParams.Builder request = MessageCreateParams.builder().model("mock-gpt").maxTokens(300)
+                .addUserMessage("What's the weather in Lisbon?")
+                .addTool(anthropicTool("get_weather", "Current weather for a city", WEATHER_SCHEMA));
+        Message call = claude.messages().create(request.build());
+        ToolUseBlock use = call.content().stream().filter(ContentBlock::isToolUse).map(ContentBlock::asToolUse).findFirst().orElseThrow();
+
+        Message answer = claude.messages().create(request.addMessage(call)
+                .addUserMessageOfContentBlockParams(List.of(ContentBlockParam.ofToolResult(
+                        ToolResultBlockParam.builder().toolUseId(use.id()).content("21 degrees").build())))
+                .build());
+
+        assertThat(answer.stopReason()).hasValue(StopReason.END_TURN);
+        assertThat(answer.content()).singleElement()
+                .satisfies(b -> assertThat(b.asText().text()).isEqualTo("The tool get_weather returned: 21 degrees."));
     }
 
     @Test

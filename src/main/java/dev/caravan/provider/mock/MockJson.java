@@ -233,10 +233,22 @@ public final class MockJson {
         return v != null && v.isNumber() ? v.decimalValue() : null;
     }
 
-    /** The first number in the prompt, for a number property the prompt talks about (or any, if there is one). */
+    /**
+     * The number the prompt gives next to the property's name ("for 4 people", "days: 3"), else the prompt's first
+     * number; null for an unnamed value or a prompt without numbers.
+     */
     private BigDecimal fromPrompt(String name) {
+        if (name == null) {
+            return null;
+        }
+        String word = Pattern.quote(name.toLowerCase(Locale.ROOT));
+        String lower = prompt.toLowerCase(Locale.ROOT);
+        Matcher near = Pattern.compile("(-?\\d+(?:\\.\\d+)?)\\s+" + word + "|" + word + "\\s*(?:of|is|=|:)?\\s*(-?\\d+(?:\\.\\d+)?)").matcher(lower);
+        if (near.find()) {
+            return new BigDecimal(near.group(1) != null ? near.group(1) : near.group(2));
+        }
         Matcher m = NUMBER.matcher(prompt);
-        return m.find() && name != null ? new BigDecimal(m.group()) : null;
+        return m.find() ? new BigDecimal(m.group()) : null;
     }
 
     private String string(JsonNode schema, String name, int variant) {
