@@ -21,6 +21,7 @@ import com.networknt.schema.SpecVersion;
 import com.openai.client.OpenAIClient;
 import com.openai.core.JsonValue;
 import com.openai.core.http.StreamResponse;
+import com.openai.errors.BadRequestException;
 import com.openai.helpers.ChatCompletionAccumulator;
 import com.openai.models.FunctionDefinition;
 import com.openai.models.FunctionParameters;
@@ -48,6 +49,7 @@ import java.util.List;
 import java.util.Map;
 
 import static org.assertj.core.api.Assertions.assertThat;
+import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 /**
  * The built-in mock speaks the features agent frameworks need, so they can be tried without a provider key: tool
@@ -149,6 +151,15 @@ class MockFeaturesTest {
         List<ChatCompletionMessageToolCall> calls = c.choices().get(0).message().toolCalls().orElseThrow();
         assertThat(calls).singleElement().satisfies(call -> assertThat(call.asFunction().function().name()).isEqualTo("get_time"));
         assertValid(TIME_SCHEMA, JSON.readTree(calls.get(0).asFunction().function().arguments()));
+    }
+
+    @Test
+    void aNamedFunctionThatIsNotOfferedIsA400LikeOpenAis() {
+        assertThatThrownBy(() -> openai.chat().completions().create(withTools("hello")
+                .toolChoice(ChatCompletionNamedToolChoice.builder()
+                        .function(ChatCompletionNamedToolChoice.Function.builder().name("launch_rocket").build()).build())
+                .build()))
+                .isInstanceOfSatisfying(BadRequestException.class, e -> assertThat(e.getMessage()).contains("launch_rocket"));
     }
 
     @Test

@@ -149,8 +149,12 @@ public final class MockProvider implements Provider {
             GatewayException failure = maybeFail(call.deployment());
             if (failure != null) {
                 result.completeExceptionally(failure);
-            } else {
+                return;
+            }
+            try {
                 result.complete(answer.get());
+            } catch (RuntimeException e) { // a request the mock refuses (a tool_choice naming no offered tool)
+                result.completeExceptionally(e);
             }
         });
         return result;
