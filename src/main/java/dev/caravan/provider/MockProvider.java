@@ -7,6 +7,8 @@ import dev.caravan.core.GatewayException;
 import dev.caravan.core.Json;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.ProviderConfig.MockSettings;
+import dev.caravan.provider.mock.MockFormat;
+import dev.caravan.provider.mock.MockTools;
 import dev.caravan.usage.CanonicalText;
 import dev.caravan.usage.Usage;
 
@@ -25,8 +27,10 @@ import java.util.concurrent.atomic.AtomicLong;
 
 /**
  * The built-in provider that needs no network: a deterministic reply derived from the prompt, OpenAI-shaped
- * bodies and stream chunks, realistic usage, and configurable latency, chunk pacing and failures. All waiting is
- * done on one scheduler thread, so thousands of paced streams hold no threads.
+ * bodies and stream chunks, realistic usage, and configurable latency, chunk pacing and failures. It speaks what
+ * agent frameworks demo: tool calls ({@link MockTools}), {@code response_format} ({@link MockFormat}) and {@code n}
+ * choices, whole and streamed. All waiting is done on one scheduler thread, so thousands of paced streams hold no
+ * threads.
  */
 public final class MockProvider implements Provider {
 
@@ -47,29 +51,43 @@ public final class MockProvider implements Provider {
     @Override
     public CompletableFuture<ChatResult> chat(ChatCall call) {
         return afterLatency(call, () -> {
-            Reply reply = reply(call);
+            List<Reply> replies = replies(call);
             ObjectNode body = Json.object();
             body.put("id", "chatcmpl-mock-" + call.requestId());
             body.put("object", "chat.completion");
             body.put("created", System.currentTimeMillis() / 1000);
             body.put("model", call.deployment().model());
-            ObjectNode choice = body.putArray("choices").addObject();
-            choice.put("index", 0);
-            ObjectNode message = choice.putObject("message");
-            message.put("role", "assistant");
-            message.put("content", String.join(" ", reply.words()));
-            message.putNull("refusal");
-            choice.putNull("logprobs");
-            choice.put("finish_reason", reply.finishReason());
-            body.set("usage", usageNode(reply.usage()));
+            ArrayNode choices = body.putArray("choices");
+            for (int i = 0; i < replies.size(); i++) {
+                Reply reply = replies.get(i);
+                ObjectNode choice = choices.addObject();
+                choice.put("index", i);
+                ObjectNode message = choice.putObject("message");
+                message.put("role", "assistant");
+                if (reply.toolCalls().isEmpty()) {
+                    message.put("content", String.join("", reply.pieces()));
+                } else {
+                    message.putNull("content");
+                    ArrayNode calls = message.putArray("tool_calls");
+                    for (ToolCall t : reply.toolCalls()) {
+                        ObjectNode c = calls.addObject().put("id", t.id()).put("type", "function");
+                        c.putObject("function").put("name", t.name()).put("arguments", t.arguments());
+                    }
+                }
+                message.putNull("refusal");
+                choice.putNull("logprobs");
+                choice.put("finish_reason", reply.finishReason());
+            }
+            Usage usage = total(replies);
+            body.set("usage", usageNode(usage));
             body.put("system_fingerprint", "caravan-mock");
-            return new ChatResult(body, Map.of(), reply.usage());
+            return new ChatResult(body, Map.of(), usage);
         });
     }
 
     @Override
     public CompletableFuture<ChatStream> chatStream(ChatCall call) {
-        return afterLatency(call, () -> new MockStream(call, reply(call), call.deployment().provider().mock().chunkInterval()));
+        return afterLatency(call, () -> new MockStream(call, replies(call), call.deployment().provider().mock().chunkInterval()));
     }
 
     /**
@@ -131,8 +149,12 @@ public final class MockProvider implements Provider {
             GatewayException failure = maybeFail(call.deployment());
             if (failure != null) {
                 result.completeExceptionally(failure);
-            } else {
+                return;
+            }
+            try {
                 result.complete(answer.get());
+            } catch (RuntimeException e) { // a request the mock refuses (a tool_choice naming no offered tool)
+                result.completeExceptionally(e);
             }
         });
         return result;
@@ -166,55 +188,124 @@ public final class MockProvider implements Provider {
         return UpstreamErrors.fromStatus(deployment, settings.failureStatus(), Json.bytes(body), Map.of());
     }
 
-    record Reply(List<String> words, String finishReason, Usage usage) {
+    /** One tool call of a reply: its id, the function's name, its arguments as JSON text. */
+    record ToolCall(String id, String name, String arguments) {
     }
 
-    static Reply reply(ChatCall call) {
-        String prompt = lastUserText(call.body().path("messages"));
-        long seed = 1125899906842597L;
-        for (byte b : prompt.getBytes(StandardCharsets.UTF_8)) {
-            seed = 31 * seed + b;
+    /**
+     * One choice's answer: text in the pieces it streams as (joined, the content), or tool calls; why it finished;
+     * its usage (each choice counts the prompt, {@link #total} counts it once).
+     */
+    record Reply(List<String> pieces, List<ToolCall> toolCalls, String finishReason, Usage usage) {
+    }
+
+    /** {@code n} choices (1 by default, at most 16): tool calls when the request's tools call for them, else text. */
+    static List<Reply> replies(ChatCall call) {
+        ObjectNode body = call.body();
+        int n = Math.max(1, Math.min(16, body.path("n").asInt(1)));
+        List<MockTools.Call> calls = MockTools.calls(body);
+        List<Reply> replies = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            replies.add(calls.isEmpty() ? reply(call, i) : toolReply(call, calls, i));
         }
-        int count = 12 + (int) Math.floorMod(seed, 13L);
-        List<String> words = new ArrayList<>(count + 8);
-        String quoted = prompt.length() > 60 ? prompt.substring(0, 60) + "…" : prompt;
-        words.add("Mock");
-        words.add("reply");
-        words.add("to");
-        words.add("\"" + quoted.replace('\n', ' ') + "\":");
-        long x = seed;
-        for (int i = 0; i < count; i++) {
-            x = x * 6364136223846793005L + 1442695040888963407L;
-            words.add(WORDS[(int) Math.floorMod(x >>> 33, (long) WORDS.length)]);
+        return replies;
+    }
+
+    private static Reply toolReply(ChatCall call, List<MockTools.Call> calls, int index) {
+        List<ToolCall> out = new ArrayList<>(calls.size());
+        long completionTokens = 0;
+        for (int j = 0; j < calls.size(); j++) {
+            MockTools.Call c = calls.get(j);
+            String id = "call_" + Long.toHexString(seed(call.requestId() + "/" + index + "/" + j) & 0xffffffffffffL);
+            out.add(new ToolCall(id, c.name(), c.arguments()));
+            completionTokens += 5 + (c.name().length() + c.arguments().length() + 3) / 4;
+        }
+        long promptTokens = promptTokens(call.body());
+        return new Reply(List.of(), out, "tool_calls", new Usage(promptTokens, completionTokens, promptTokens + completionTokens, false));
+    }
+
+    /** Choice 0 is the mock's long-standing reply to the prompt; other choices vary it by their index. */
+    static Reply reply(ChatCall call, int index) {
+        JsonNode body = call.body();
+        String prompt = MockTools.lastUserText(body.path("messages"));
+        String toolAnswer = MockTools.toolResultAnswer(body.path("messages"));
+        List<String> words = new ArrayList<>();
+        if (toolAnswer != null) {
+            words.addAll(List.of(toolAnswer.split(" ")));
+            if (index > 0) {
+                words.add("(choice " + (index + 1) + ")");
+            }
+        } else {
+            long seed = seed(prompt);
+            for (int i = 0; i < index; i++) {
+                seed = seed * 6364136223846793005L + 1442695040888963407L;
+            }
+            int count = 12 + (int) Math.floorMod(seed, 13L);
+            String quoted = prompt.length() > 60 ? prompt.substring(0, 60) + "…" : prompt;
+            words.add("Mock");
+            words.add("reply");
+            words.add("to");
+            words.add("\"" + quoted.replace('\n', ' ') + "\":");
+            long x = seed;
+            for (int i = 0; i < count; i++) {
+                x = x * 6364136223846793005L + 1442695040888963407L;
+                words.add(WORDS[(int) Math.floorMod(x >>> 33, (long) WORDS.length)]);
+            }
+        }
+        List<String> pieces = new ArrayList<>(words.size());
+        if (MockFormat.isJson(body)) {
+            // JSON streams in pieces of a few characters, about a token each
+            String json = MockFormat.content(body, prompt, String.join(" ", words), index);
+            for (int i = 0; i < json.length(); i += 4) {
+                pieces.add(json.substring(i, Math.min(json.length(), i + 4)));
+            }
+        } else {
+            for (int i = 0; i < words.size(); i++) {
+                pieces.add((i == 0 ? "" : " ") + words.get(i));
+            }
         }
         String finish = "stop";
-        int limit = call.body().path("max_completion_tokens").asInt(call.body().path("max_tokens").asInt(0));
-        if (limit > 0 && limit < words.size()) {
-            words = new ArrayList<>(words.subList(0, limit));
+        int limit = body.path("max_completion_tokens").asInt(body.path("max_tokens").asInt(0));
+        if (limit > 0 && limit < pieces.size()) {
+            pieces = new ArrayList<>(pieces.subList(0, limit));
             finish = "length";
         }
-        long promptTokens = promptTokens(call.body().path("messages"));
-        long completionTokens = words.size();
-        return new Reply(words, finish, new Usage(promptTokens, completionTokens, promptTokens + completionTokens, false));
+        long promptTokens = promptTokens(body);
+        long completionTokens = pieces.size();
+        return new Reply(pieces, List.of(), finish, new Usage(promptTokens, completionTokens, promptTokens + completionTokens, false));
+    }
+
+    private static long seed(String text) {
+        long seed = 1125899906842597L;
+        for (byte b : text.getBytes(StandardCharsets.UTF_8)) {
+            seed = 31 * seed + b;
+        }
+        return seed;
+    }
+
+    /** The prompt once, every choice's completion. */
+    private static Usage total(List<Reply> replies) {
+        long prompt = replies.get(0).usage().promptTokens();
+        long completion = 0;
+        for (Reply r : replies) {
+            completion += r.usage().completionTokens();
+        }
+        return new Usage(prompt, completion, prompt + completion, false);
     }
 
     /** Close to what tiktoken gives for English: about four characters a token, plus framing per message. */
-    private static long promptTokens(JsonNode messages) {
+    private static long promptTokens(JsonNode body) {
         long tokens = 3;
-        for (JsonNode m : messages) {
+        for (JsonNode m : body.path("messages")) {
             tokens += 4 + (CanonicalText.of(m.path("content"), "").length() + 3) / 4;
-        }
-        return tokens;
-    }
-
-    private static String lastUserText(JsonNode messages) {
-        for (int i = messages.size() - 1; i >= 0; i--) {
-            JsonNode m = messages.get(i);
-            if ("user".equals(m.path("role").asText())) {
-                return CanonicalText.of(m.path("content"), "");
+            for (JsonNode c : m.path("tool_calls")) {
+                tokens += 4 + (c.path("function").toString().length() + 3) / 4;
             }
         }
-        return messages.isEmpty() ? "" : CanonicalText.of(messages.get(messages.size() - 1).path("content"), "");
+        if (body.has("tools")) {
+            tokens += (body.get("tools").toString().length() + 3) / 4;
+        }
+        return tokens;
     }
 
     private static ObjectNode usageNode(Usage usage) {
@@ -235,26 +326,62 @@ public final class MockProvider implements Provider {
         private boolean scheduled;
         private ScheduledFuture<?> timer;
 
-        MockStream(ChatCall call, Reply reply, Duration interval) {
+        MockStream(ChatCall call, List<Reply> replies, Duration interval) {
             super(Map.of());
             this.call = call;
             this.interval = interval;
-            chunks.add(chunk(delta -> {
-                delta.put("role", "assistant");
-                delta.put("content", "");
-            }, null));
-            for (int i = 0; i < reply.words().size(); i++) {
-                String word = (i == 0 ? "" : " ") + reply.words().get(i);
-                chunks.add(chunk(delta -> delta.put("content", word), null));
+            // choices interleave, one chunk each in turn, as OpenAI's do: clients (openai-java's accumulator) take the
+            // completion as done once every choice they have seen has finished
+            List<List<ObjectNode>> perChoice = new ArrayList<>();
+            for (int index = 0; index < replies.size(); index++) {
+                Reply reply = replies.get(index);
+                List<ObjectNode> chunks = new ArrayList<>();
+                perChoice.add(chunks);
+                boolean tools = !reply.toolCalls().isEmpty();
+                chunks.add(chunk(index, delta -> {
+                    delta.put("role", "assistant");
+                    if (tools) {
+                        delta.putNull("content");
+                    } else {
+                        delta.put("content", "");
+                    }
+                }, null));
+                for (String piece : reply.pieces()) {
+                    chunks.add(chunk(index, delta -> delta.put("content", piece), null));
+                }
+                for (int j = 0; j < reply.toolCalls().size(); j++) {
+                    ToolCall t = reply.toolCalls().get(j);
+                    int toolIndex = j;
+                    // OpenAI's shape: id, type and name first with empty arguments, then the arguments in pieces
+                    chunks.add(chunk(index, delta -> {
+                        ObjectNode c = delta.putArray("tool_calls").addObject().put("index", toolIndex)
+                                .put("id", t.id()).put("type", "function");
+                        c.putObject("function").put("name", t.name()).put("arguments", "");
+                    }, null));
+                    for (int at = 0; at < t.arguments().length(); at += 8) {
+                        String piece = t.arguments().substring(at, Math.min(t.arguments().length(), at + 8));
+                        chunks.add(chunk(index, delta -> delta.putArray("tool_calls").addObject().put("index", toolIndex)
+                                .putObject("function").put("arguments", piece), null));
+                    }
+                }
+                chunks.add(chunk(index, delta -> { }, reply.finishReason()));
             }
-            chunks.add(chunk(delta -> { }, reply.finishReason()));
+            for (int at = 0, left = 1; left > 0; at++) {
+                left = 0;
+                for (List<ObjectNode> choice : perChoice) {
+                    if (at < choice.size()) {
+                        this.chunks.add(choice.get(at));
+                        left++;
+                    }
+                }
+            }
             // like OpenAI with stream_options.include_usage: every chunk says usage null, the last carries it
-            ObjectNode usageChunk = chunk(null, null);
-            usageChunk.set("usage", usageNode(reply.usage()));
-            chunks.add(usageChunk);
+            ObjectNode usageChunk = chunk(0, null, null);
+            usageChunk.set("usage", usageNode(total(replies)));
+            this.chunks.add(usageChunk);
         }
 
-        private ObjectNode chunk(java.util.function.Consumer<ObjectNode> delta, String finishReason) {
+        private ObjectNode chunk(int index, java.util.function.Consumer<ObjectNode> delta, String finishReason) {
             String id = "chatcmpl-mock-" + call.requestId();
             long created = System.currentTimeMillis() / 1000;
             ObjectNode c;
@@ -264,6 +391,7 @@ public final class MockProvider implements Provider {
                 ObjectNode d = Json.object();
                 delta.accept(d);
                 c = StreamChunks.delta(id, created, call.deployment().model(), d, finishReason);
+                ((ObjectNode) c.path("choices").path(0)).put("index", index);
             }
             c.put("system_fingerprint", "caravan-mock");
             return c;
