@@ -51,6 +51,19 @@ class LangChainAgainstMockTest {
         assertThat(run.output()).doesNotContain("FAIL").contains("ok   withStructuredOutputGivesAMatchingObject");
     }
 
+    @Test
+    void theOfficialNodeSdksResponsesCreateAndStreamWorkAgainstTheMock() throws Exception {
+        installOnce();
+        Files.copy(SOURCE.resolve("openai-responses.mjs"), WORK.resolve("openai-responses.mjs"), StandardCopyOption.REPLACE_EXISTING);
+
+        Run run = run(List.of("node", "openai-responses.mjs"), Map.of("CARAVAN_BASE_URL", gateway.baseUrl() + "/v1",
+                "CARAVAN_API_KEY", TestGateway.DEMO_KEY), 120);
+
+        System.out.println("openai (Node) Responses API against the mock, " + run.millis() + " ms:\n" + run.output());
+        assertThat(run.exitCode()).as("node openai-responses.mjs said:\n%s", run.output()).isZero();
+        assertThat(run.output()).doesNotContain("FAIL").contains("ok   streamAssemblesTheEventsIntoTheFinalResponse");
+    }
+
     /** npm ci into target/, skipped when the installed lock file is the committed one. */
     static void installOnce() throws Exception {
         Files.createDirectories(WORK);
