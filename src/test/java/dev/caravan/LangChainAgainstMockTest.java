@@ -40,28 +40,25 @@ class LangChainAgainstMockTest {
 
     @Test
     void langChainJsBindsToolsAndGetsStructuredOutputFromTheMock() throws Exception {
-        installOnce();
-        Files.copy(SOURCE.resolve("langchain-mock.mjs"), WORK.resolve("langchain-mock.mjs"), StandardCopyOption.REPLACE_EXISTING);
-
-        Run run = run(List.of("node", "langchain-mock.mjs"), Map.of("CARAVAN_BASE_URL", gateway.baseUrl() + "/v1",
-                "CARAVAN_API_KEY", TestGateway.DEMO_KEY), 120);
-
-        System.out.println("LangChain JS against the mock, " + run.millis() + " ms:\n" + run.output());
-        assertThat(run.exitCode()).as("node langchain-mock.mjs said:\n%s", run.output()).isZero();
-        assertThat(run.output()).doesNotContain("FAIL").contains("ok   withStructuredOutputGivesAMatchingObject");
+        runScript("langchain-mock.mjs", "ok   withStructuredOutputGivesAMatchingObject");
     }
 
     @Test
     void theOfficialNodeSdksResponsesCreateAndStreamWorkAgainstTheMock() throws Exception {
-        installOnce();
-        Files.copy(SOURCE.resolve("openai-responses.mjs"), WORK.resolve("openai-responses.mjs"), StandardCopyOption.REPLACE_EXISTING);
+        runScript("openai-responses.mjs", "ok   streamAssemblesTheEventsIntoTheFinalResponse");
+    }
 
-        Run run = run(List.of("node", "openai-responses.mjs"), Map.of("CARAVAN_BASE_URL", gateway.baseUrl() + "/v1",
+    /** Runs one script of src/test/node against the gateway: it must exit 0, fail nothing, and say {@code last}. */
+    static void runScript(String script, String last) throws Exception {
+        installOnce();
+        Files.copy(SOURCE.resolve(script), WORK.resolve(script), StandardCopyOption.REPLACE_EXISTING);
+
+        Run run = run(List.of("node", script), Map.of("CARAVAN_BASE_URL", gateway.baseUrl() + "/v1",
                 "CARAVAN_API_KEY", TestGateway.DEMO_KEY), 120);
 
-        System.out.println("openai (Node) Responses API against the mock, " + run.millis() + " ms:\n" + run.output());
-        assertThat(run.exitCode()).as("node openai-responses.mjs said:\n%s", run.output()).isZero();
-        assertThat(run.output()).doesNotContain("FAIL").contains("ok   streamAssemblesTheEventsIntoTheFinalResponse");
+        System.out.println("node " + script + " against the mock, " + run.millis() + " ms:\n" + run.output());
+        assertThat(run.exitCode()).as("node %s said:\n%s", script, run.output()).isZero();
+        assertThat(run.output()).doesNotContain("FAIL").contains(last);
     }
 
     /** npm ci into target/, skipped when the installed lock file is the committed one. */

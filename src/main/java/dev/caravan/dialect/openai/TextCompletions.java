@@ -78,11 +78,7 @@ public final class TextCompletions {
 
     /** A whole chat answer as a text completion. */
     public static ObjectNode fromChat(JsonNode chat, String echo) {
-        ObjectNode out = Json.object();
-        out.put("id", "cmpl-" + chat.path("id").asText("caravan").replaceFirst("^chatcmpl-", ""));
-        out.put("object", "text_completion");
-        out.put("created", chat.path("created").asLong(System.currentTimeMillis() / 1000));
-        out.set("model", chat.get("model"));
+        ObjectNode out = head(chat);
         ArrayNode choices = out.putArray("choices");
         for (JsonNode c : chat.path("choices")) {
             ObjectNode choice = choices.addObject();
@@ -103,11 +99,7 @@ public final class TextCompletions {
 
     /** One canonical stream chunk as a completions chunk ({@code choices[].text}); usage and ids kept. */
     public static ObjectNode chunkFromChat(ObjectNode chunk) {
-        ObjectNode out = Json.object();
-        out.put("id", "cmpl-" + chunk.path("id").asText("caravan").replaceFirst("^chatcmpl-", ""));
-        out.put("object", "text_completion");
-        out.put("created", chunk.path("created").asLong(System.currentTimeMillis() / 1000));
-        out.set("model", chunk.get("model"));
+        ObjectNode out = head(chunk);
         ArrayNode choices = out.putArray("choices");
         for (JsonNode c : chunk.path("choices")) {
             ObjectNode choice = choices.addObject();
@@ -119,6 +111,16 @@ public final class TextCompletions {
         if (chunk.has("usage")) {
             out.set("usage", chunk.get("usage"));
         }
+        return out;
+    }
+
+    /** A text completion's id, object, created and model, from the chat answer or chunk's. */
+    private static ObjectNode head(JsonNode chat) {
+        ObjectNode out = Json.object();
+        out.put("id", "cmpl-" + chat.path("id").asText("caravan").replaceFirst("^chatcmpl-", ""));
+        out.put("object", "text_completion");
+        out.put("created", chat.path("created").asLong(System.currentTimeMillis() / 1000));
+        out.set("model", chat.get("model"));
         return out;
     }
 }
