@@ -1,5 +1,6 @@
 package dev.caravan.policy.audit;
 
+import dev.caravan.policy.ledger.SqlFailures;
 import dev.caravan.policy.audit.AuditLog.AuditRow;
 import io.micrometer.core.instrument.Counter;
 import org.slf4j.Logger;
@@ -177,17 +178,7 @@ final class AuditWriter {
 
     /** The database said no to the data (SQLSTATE class 22 data, 23 integrity): the same batch cannot succeed. */
     private static boolean refused(Exception e) {
-        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof SQLException sql && (refusal(sql) || refusal(sql.getNextException()))) {
-                return true;
-            }
-        }
-        return false;
-    }
-
-    private static boolean refusal(SQLException e) {
-        String state = e == null ? null : e.getSQLState();
-        return state != null && (state.startsWith("22") || state.startsWith("23"));
+        return SqlFailures.refused(e, state -> state.startsWith("22") || state.startsWith("23"));
     }
 
     private void drop(int n) {
@@ -199,9 +190,7 @@ final class AuditWriter {
         long now = System.nanoTime();
         if (now - lastFailureLog >= REPORT_EVERY_NANOS) {
             lastFailureLog = now;
-            String message = String.valueOf(e.getMessage());
-            int end = message.indexOf('\n');
-            LOG.warn("Audit log database {}: {}", what, end < 0 ? message : message.substring(0, end));
+            LOG.warn("Audit log database {}: {}", what, SqlFailures.reason(e));
         }
     }
 

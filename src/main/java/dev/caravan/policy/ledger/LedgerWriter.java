@@ -235,17 +235,7 @@ final class LedgerWriter {
      * timing out or closed, no state at all) is an outage, waited out.
      */
     private static boolean refused(Exception e) {
-        for (Throwable t = e; t != null; t = t.getCause() == t ? null : t.getCause()) {
-            if (t instanceof SQLException sql && (refusal(sql) || refusal(sql.getNextException()))) {
-                return true; // a batch's own state, or (PostgreSQL) that of the statement in it that failed
-            }
-        }
-        return false;
-    }
-
-    private static boolean refusal(SQLException e) {
-        String state = e == null ? null : e.getSQLState();
-        return state != null && (state.startsWith("21") || state.startsWith("22") || state.startsWith("23")
+        return SqlFailures.refused(e, state -> state.startsWith("21") || state.startsWith("22") || state.startsWith("23")
                 || state.startsWith("42"));
     }
 
@@ -253,20 +243,8 @@ final class LedgerWriter {
         long now = System.nanoTime();
         if (now - lastFailureLog >= REPORT_EVERY_NANOS) {
             lastFailureLog = now;
-            LOG.warn("Spend ledger database {}: {}", what, reason(e));
+            LOG.warn("Spend ledger database {}: {}", what, SqlFailures.reason(e));
         }
-    }
-
-    /** The database's own words, without the batch's SQL (PostgreSQL's batch error quotes every row of it). */
-    private static String reason(Exception e) {
-        Throwable last = e;
-        if (e instanceof SQLException sql && sql.getNextException() != null) {
-            last = sql.getNextException();
-        }
-        String message = String.valueOf(last.getMessage());
-        int end = message.indexOf('\n'); // H2 appends the statement on the next lines
-        message = end < 0 ? message : message.substring(0, end);
-        return message.length() <= 300 ? message : message.substring(0, 300) + "...";
     }
 
     /** At most one WARN per 10 s, from this thread: the request path never logs a drop itself. */
