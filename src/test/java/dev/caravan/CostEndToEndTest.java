@@ -153,18 +153,7 @@ class CostEndToEndTest {
 
     /** The access log line of one request, once written. */
     static JsonNode accessLine(String requestId) throws Exception {
-        JsonNode[] found = new JsonNode[1];
-        TestGateway.eventually(() -> {
-            for (ILoggingEvent e : List.copyOf(ACCESS.list)) {
-                JsonNode line = Json.parseObjectOrNull(e.getFormattedMessage());
-                if (line != null && requestId.equals(line.path("request_id").asText())) {
-                    found[0] = line;
-                    return true;
-                }
-            }
-            return false;
-        }, "the access log line of " + requestId);
-        return found[0];
+        return dev.caravan.AccessLines.of(ACCESS, requestId);
     }
 
     static String requestId(HttpResponseFor<?> r) {
