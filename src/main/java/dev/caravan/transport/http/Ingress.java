@@ -218,12 +218,20 @@ public final class Ingress {
                         "Each message must be an object with a 'role'.");
             }
         }
-        JsonNode stream = body.get("stream");
+        acceptChat(exchange, body);
+    }
+
+    /**
+     * The canonical chat request every chat-shaped door ends with (chat, text completions, responses): its
+     * {@code stream} a boolean, its fields checked, then {@code caravan.request} and {@code caravan.streaming} set.
+     */
+    void acceptChat(Exchange exchange, ObjectNode canonical) {
+        JsonNode stream = canonical.get("stream");
         if (stream != null && !stream.isBoolean() && !stream.isNull()) {
             throw GatewayException.badRequest("invalid_type", "stream", "'stream' must be a boolean.");
         }
-        RequestChecks.chat(body);
-        exchange.setProperty(ExchangeKeys.REQUEST, body);
+        RequestChecks.chat(canonical);
+        exchange.setProperty(ExchangeKeys.REQUEST, canonical);
         exchange.setProperty(ExchangeKeys.STREAMING, stream != null && stream.asBoolean(false));
     }
 
@@ -267,13 +275,7 @@ public final class Ingress {
         ObjectNode body = parseModelRequest(exchange);
         ObjectNode canonical = Json.object();
         String echo = TextCompletions.toChat(body, canonical);
-        JsonNode stream = canonical.get("stream");
-        if (stream != null && !stream.isBoolean() && !stream.isNull()) {
-            throw GatewayException.badRequest("invalid_type", "stream", "'stream' must be a boolean.");
-        }
-        RequestChecks.chat(canonical);
-        exchange.setProperty(ExchangeKeys.REQUEST, canonical);
-        exchange.setProperty(ExchangeKeys.STREAMING, stream != null && stream.asBoolean(false));
+        acceptChat(exchange, canonical);
         exchange.setProperty(ExchangeKeys.TEXT_COMPLETION, echo == null ? "" : echo);
     }
 

@@ -46,15 +46,9 @@ public final class ResponsesDoor {
                             Map.of()))
                     .conversation();
         }
-        JsonNode stream = body.get("stream");
-        if (stream != null && !stream.isBoolean() && !stream.isNull()) {
-            throw GatewayException.badRequest("invalid_type", "stream", "'stream' must be a boolean.");
-        }
         ObjectNode canonical = Json.object();
         ResponsesRequest.Context context = ResponsesRequest.toChat(body, canonical, previous);
-        RequestChecks.chat(canonical);
-        exchange.setProperty(ExchangeKeys.REQUEST, canonical);
-        exchange.setProperty(ExchangeKeys.STREAMING, stream != null && stream.asBoolean(false));
+        ingress.acceptChat(exchange, canonical);
         exchange.setProperty(ExchangeKeys.RESPONSES, context);
     }
 
