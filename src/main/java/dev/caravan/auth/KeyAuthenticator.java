@@ -95,7 +95,8 @@ public final class KeyAuthenticator {
             throw GatewayException.unauthorized(
                     "Missing API key: send it as 'Authorization: Bearer <key>' or in the 'x-api-key' header.");
         }
-        Principal principal = lookup(key);
+        byte[] hash = sha256(key);
+        Principal principal = lookup(hash, true);
         if (principal != null) {
             return CompletableFuture.completedFuture(principal);
         }
@@ -103,7 +104,7 @@ public final class KeyAuthenticator {
         if (verifier.claims(key)) {
             return verifier.principalFor(key);
         }
-        String revoked = uses.revoked(HexFormat.of().formatHex(sha256(key)));
+        String revoked = uses.revoked(HexFormat.of().formatHex(hash));
         if (revoked != null) {
             uses.revokedUse(revoked, request);
             throw GatewayException.unauthorized("This API key has been revoked.");
@@ -120,15 +121,18 @@ public final class KeyAuthenticator {
         try {
             // a revoked key counts as known here, so that the authenticate step records its use
             // a JWT of a configured issuer too: it is verified by the authenticate step, not here
-            return key != null && (lookup(key) != null || tokens.claims(key)
-                    || uses.revoked(HexFormat.of().formatHex(sha256(key))) != null);
+            if (key == null) {
+                return false;
+            }
+            byte[] hash = sha256(key);
+            return lookup(hash, false) != null || tokens.claims(key) || uses.revoked(HexFormat.of().formatHex(hash)) != null;
         } catch (GatewayException expired) {
             return true; // a known key past its expiry: the authenticate step says so, clearly
         }
     }
 
-    private Principal lookup(String key) {
-        byte[] hash = sha256(key);
+    /** The principal of the key whose SHA-256 is {@code hash}, or null; {@code use}: the key authenticates a request. */
+    private Principal lookup(byte[] hash, boolean use) {
         if (masterKeyHash != null && MessageDigest.isEqual(hash, masterKeyHash)) {
             return new Principal("master", null, "admin", null);
         }
@@ -140,7 +144,9 @@ public final class KeyAuthenticator {
         if (found.expiresAt() != null && !java.time.Instant.now().isBefore(found.expiresAt())) {
             throw GatewayException.unauthorized("This API key expired at " + found.expiresAt() + ".");
         }
-        uses.used(found);
+        if (use) {
+            uses.used(found);
+        }
         return new Principal(found.id(), found.team(), found.role(), allowedModels(found, current),
                 allowedRegions(found, current));
     }
