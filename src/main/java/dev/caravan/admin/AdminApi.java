@@ -14,8 +14,6 @@ import org.apache.camel.Exchange;
 import org.apache.camel.support.AsyncProcessorSupport;
 
 import java.io.IOException;
-import java.net.URLDecoder;
-import java.nio.charset.StandardCharsets;
 import java.util.ArrayList;
 import java.util.LinkedHashMap;
 import java.util.LinkedHashSet;
@@ -158,7 +156,8 @@ public final class AdminApi extends AsyncProcessorSupport {
                 if (segments[i].isEmpty()) {
                     return null;
                 }
-                params.put(p.substring(1, p.length() - 1), URLDecoder.decode(segments[i], StandardCharsets.UTF_8));
+                // the ingress decoded the path once already: a second decoding would turn "%2541" into "A"
+                params.put(p.substring(1, p.length() - 1), segments[i]);
             } else if (!p.equals(segments[i])) {
                 return null;
             }

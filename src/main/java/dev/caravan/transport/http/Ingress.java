@@ -61,7 +61,15 @@ public final class Ingress {
         String uri = request.uri();
         int q = uri.indexOf('?');
         String query = q >= 0 ? uri.substring(q + 1) : null;
-        String path = new QueryStringDecoder(uri.startsWith("http") ? URI.create(uri).getRawPath() : uri).path();
+        String rawPath = uri.startsWith("http") ? URI.create(uri).getRawPath() : (q >= 0 ? uri.substring(0, q) : uri);
+        String path;
+        boolean malformed = false;
+        try {
+            path = new QueryStringDecoder(rawPath).path();
+        } catch (IllegalArgumentException e) { // a stray '%' (or a bad one): answered 400 once the request is captured
+            path = rawPath;
+            malformed = true;
+        }
         if (path.length() > 1 && path.endsWith("/")) {
             path = path.substring(0, path.length() - 1);
         }
@@ -86,6 +94,9 @@ public final class Ingress {
         in.setHeader(Exchange.HTTP_URI, path);
         in.setHeader(Exchange.HTTP_METHOD, method);
         RefusedRequest.rethrow(request, exchange); // the listener refused its body (413, 503): answer that
+        if (malformed) {
+            throw GatewayException.badRequest("invalid_path", null, "The path holds a malformed %-escape.");
+        }
     }
 
     /** The API operation an HTTP path asks for; null for what is not an API call (health, metrics, unknown paths). */
