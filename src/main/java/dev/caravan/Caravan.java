@@ -147,6 +147,8 @@ public final class Caravan {
     private CpuPool cpu;
     private DeploymentRegistry deployments;
     private DeploymentRoutes deploymentRoutes;
+    private dev.caravan.transport.bus.BusRoutes busRoutes;
+    private dev.caravan.transport.bus.ReplyMemory busMemory;
     private Counters counters;
     private Ledger ledger;
     private LedgerSettings ledgerSettings;
@@ -230,6 +232,7 @@ public final class Caravan {
             @Override
             public void afterConfigure(BaseMainSupport m) {
                 deploymentRoutes.sync(config.get()); // the template is loaded: stamp a route per deployment
+                busRoutes.start(m.getCamelContext(), config.get().bus()); // and a route per configured bus
             }
         });
     }
@@ -280,6 +283,12 @@ public final class Caravan {
                 }
                 if (responseCache != null) {
                     responseCache.close();
+                }
+                if (busRoutes != null) {
+                    busRoutes.close();
+                }
+                if (busMemory != null) {
+                    busMemory.close();
                 }
                 closeGuardrails();
                 metrics.close(); // its GC listener
@@ -447,12 +456,35 @@ public final class Caravan {
         // X-Forwarded-For names the client only when the peer is one of these (IPs or CIDRs; empty: the peer)
         ingress.trustProxies(dev.caravan.transport.http.TrustedProxies.parse(property(context, "caravan.trustedProxies", "")));
         r.bind("streamFinisher", new StreamFinisher(context));
-        r.bind("health", new Health(context, config, ingress, deployments));
+        bindBus(context, r);
+        r.bind("health", new Health(context, config, ingress, deployments, busRoutes::status));
         r.bind("caravanHttp", new GatewayChannelHandlerFactory(maxBody, new dev.caravan.observe.DoorRefusals(metrics, accessLog)));
         r.bind("caravanGuard", new ListenerGuard(ListenerLimits.read(k -> property(context, k, null)),
                 authenticator::knowsKey, metrics.registry()));
         Json.allowStringsUpTo(maxBody);
         r.bind("caravanHeaderFilter", new GatewayHeaderFilter());
+    }
+
+    /**
+     * The message buses (routes/ingress-bus.camel.yaml): the door shared by every bus, its reply memory (in this
+     * process, or in Redis with {@code CARAVAN_REDIS_URL} so a restarted or second gateway knows every reply), and
+     * one adapter per bus, whose route is stamped at start when its block is configured.
+     */
+    private void bindBus(CamelContext context, Registry r) {
+        dev.caravan.config.BusConfig bus = config.get().bus();
+        busMemory = new dev.caravan.transport.bus.LocalReplyMemory(bus.dedupMaxEntries(), bus.dedupTtl());
+        String redis = redisUrl(context);
+        if (redis != null && bus.any()) {
+            io.micrometer.core.instrument.Counter outages = io.micrometer.core.instrument.Counter
+                    .builder("caravan_bus_memory_outages_total")
+                    .description("calls to Redis by the bus reply memory that failed (this gateway's memory answered)")
+                    .register(metrics.registry());
+            busMemory = new dev.caravan.transport.bus.RedisReplyMemory(redis, property(context, "caravan.redisPrefix", "caravan:"),
+                    bus.dedupTtl(), busMemory, outages::increment);
+        }
+        r.bind("busDoor", new dev.caravan.transport.bus.BusDoor(() -> config.get().bus(), busMemory, metrics.registry()));
+        busRoutes = new dev.caravan.transport.bus.BusRoutes(java.util.List.of(
+        ));
     }
 
     /**

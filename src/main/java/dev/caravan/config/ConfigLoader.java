@@ -300,7 +300,8 @@ public final class ConfigLoader {
                 read.integer(limits, "limits", "defaultMaxTokens", (int) CostSettings.DEFAULT_MAX_TOKENS, 1, 10_000_000),
                 root.path("metrics").path("keyLabels").asBoolean(false));
         return new GatewayConfig(providers, models, keys, policies(root, models, keys, problems), teams, cost,
-                cache(root, read), guardrails(root, read), auth(root, teams, read), audit(root, read));
+                cache(root, read), guardrails(root, read), auth(root, teams, read), audit(root, read), bus(root, read),
+                null);
     }
 
     /** A team's or key's {@code regions: [eu]}; absent: null (any region). */
@@ -349,6 +350,55 @@ public final class ConfigLoader {
                     defaults.hasNonNull("role") ? defaults.get("role").asText() : null, leeway));
         }
         return new AuthConfig(issuers);
+    }
+
+    /** {@code bus: { jms, amqp, kafka, maxInFlight, redeliveries, dedupTtl, dedupMaxEntries }}. */
+    private BusConfig bus(JsonNode root, FieldReader read) {
+        JsonNode b = root.path("bus");
+        if (b.isMissingNode() || b.isNull()) {
+            return BusConfig.NONE;
+        }
+        BusConfig.Jms jms = null;
+        if (b.hasNonNull("jms")) {
+            JsonNode j = b.get("jms");
+            jms = new BusConfig.Jms(j.get("url").asText(), text(j, "username", null),
+                    j.hasNonNull("password") ? secret("bus.jms.password", j.get("password").asText(), read) : null,
+                    text(j, "requestQueue", BusConfig.DEFAULT_REQUESTS), text(j, "deadLetterQueue", BusConfig.DEFAULT_DEAD_LETTERS),
+                    read.integer(j, "bus.jms", "concurrency", 8, 1, 256));
+            if (jms.requestQueue().equals(jms.deadLetterQueue())) {
+                read.problem("bus.jms.deadLetterQueue", "must differ from requestQueue");
+            }
+        }
+        BusConfig.Amqp amqp = null;
+        if (b.hasNonNull("amqp")) {
+            JsonNode a = b.get("amqp");
+            amqp = new BusConfig.Amqp(text(a, "url", "amqp://localhost:5672"), text(a, "username", "guest"),
+                    a.hasNonNull("password") ? secret("bus.amqp.password", a.get("password").asText(), read) : "guest",
+                    text(a, "requestQueue", BusConfig.DEFAULT_REQUESTS), text(a, "deadLetterQueue", BusConfig.DEFAULT_DEAD_LETTERS),
+                    read.integer(a, "bus.amqp", "concurrency", 8, 1, 256));
+            if (amqp.requestQueue().equals(amqp.deadLetterQueue())) {
+                read.problem("bus.amqp.deadLetterQueue", "must differ from requestQueue");
+            }
+        }
+        BusConfig.Kafka kafka = null;
+        if (b.hasNonNull("kafka")) {
+            JsonNode k = b.get("kafka");
+            kafka = new BusConfig.Kafka(k.get("bootstrap").asText(), text(k, "requestTopic", BusConfig.DEFAULT_REQUESTS),
+                    text(k, "replyTopic", BusConfig.DEFAULT_REPLIES), text(k, "deadLetterTopic", BusConfig.DEFAULT_DEAD_LETTERS),
+                    text(k, "groupId", "caravan"), read.integer(k, "bus.kafka", "concurrency", 1, 1, 64));
+            if (kafka.requestTopic().equals(kafka.replyTopic()) || kafka.requestTopic().equals(kafka.deadLetterTopic())) {
+                read.problem("bus.kafka.requestTopic", "must differ from replyTopic and deadLetterTopic");
+            }
+        }
+        return new BusConfig(jms, amqp, kafka,
+                read.integer(b, "bus", "maxInFlight", BusConfig.DEFAULT_MAX_IN_FLIGHT, 1, 10_000),
+                read.integer(b, "bus", "redeliveries", BusConfig.DEFAULT_REDELIVERIES, 0, 100),
+                read.duration(b, "bus", "dedupTtl", BusConfig.DEFAULT_DEDUP_TTL, Duration.ofMinutes(1), Duration.ofDays(30)),
+                read.integer(b, "bus", "dedupMaxEntries", BusConfig.DEFAULT_DEDUP_MAX_ENTRIES, 100, 10_000_000));
+    }
+
+    private static String text(JsonNode parent, String field, String fallback) {
+        return parent.hasNonNull(field) ? parent.get(field).asText() : fallback;
     }
 
     /** {@code audit: { sink, file }}. */

@@ -16,6 +16,7 @@ import java.util.Set;
  * @param cost          the gateway-wide cost-control switches
  * @param auth          who may call besides virtual keys (OIDC issuers)
  * @param audit         where the audit log is copied to besides the database
+ * @param bus           the message buses whose requests come in beside HTTP (read at start)
  * @param document      the file as it was read (secrets as their {@code ${env:...}} references), or null; read-only
  */
 public record GatewayConfig(Map<String, ProviderConfig> providers,
@@ -28,6 +29,7 @@ public record GatewayConfig(Map<String, ProviderConfig> providers,
                             GuardrailConfig guardrails,
                             AuthConfig auth,
                             AuditConfig audit,
+                            BusConfig bus,
                             com.fasterxml.jackson.databind.JsonNode document) {
 
     /**
@@ -53,23 +55,23 @@ public record GatewayConfig(Map<String, ProviderConfig> providers,
                          Map<String, KeyConfig> keysBySha256, Policies policies, Map<String, TeamConfig> teams,
                          CostSettings cost, CacheConfig cache, GuardrailConfig guardrails, AuthConfig auth,
                          AuditConfig audit) {
-        this(providers, models, keysBySha256, policies, teams, cost, cache, guardrails, auth, audit, null);
+        this(providers, models, keysBySha256, policies, teams, cost, cache, guardrails, auth, audit, BusConfig.NONE, null);
     }
 
     /** This snapshot, remembering the file it was read from. */
     public GatewayConfig withDocument(com.fasterxml.jackson.databind.JsonNode document) {
         return new GatewayConfig(providers, models, keysBySha256, policies, teams, cost, cache, guardrails, auth,
-                audit, document);
+                audit, bus, document);
     }
 
     public GatewayConfig(Map<String, ProviderConfig> providers, Map<String, ModelConfig> models,
                          Map<String, KeyConfig> keysBySha256) {
-        this(providers, models, keysBySha256, Policies.NONE, Map.of(), CostSettings.DEFAULT, CacheConfig.DEFAULT, GuardrailConfig.NONE, AuthConfig.NONE, AuditConfig.NONE, null);
+        this(providers, models, keysBySha256, Policies.NONE, Map.of(), CostSettings.DEFAULT, CacheConfig.DEFAULT, GuardrailConfig.NONE, AuthConfig.NONE, AuditConfig.NONE, BusConfig.NONE, null);
     }
 
     public GatewayConfig(Map<String, ProviderConfig> providers, Map<String, ModelConfig> models,
                          Map<String, KeyConfig> keysBySha256, Policies policies) {
-        this(providers, models, keysBySha256, policies, Map.of(), CostSettings.DEFAULT, CacheConfig.DEFAULT, GuardrailConfig.NONE, AuthConfig.NONE, AuditConfig.NONE, null);
+        this(providers, models, keysBySha256, policies, Map.of(), CostSettings.DEFAULT, CacheConfig.DEFAULT, GuardrailConfig.NONE, AuthConfig.NONE, AuditConfig.NONE, BusConfig.NONE, null);
     }
 
     public GatewayConfig {
@@ -80,6 +82,7 @@ public record GatewayConfig(Map<String, ProviderConfig> providers,
         guardrails = guardrails == null ? GuardrailConfig.NONE : guardrails;
         auth = auth == null ? AuthConfig.NONE : auth;
         audit = audit == null ? AuditConfig.NONE : audit;
+        bus = bus == null ? BusConfig.NONE : bus;
         providers = Map.copyOf(providers);
         models = java.util.Collections.unmodifiableMap(new java.util.LinkedHashMap<>(models));
         keysBySha256 = Map.copyOf(keysBySha256);
@@ -120,6 +123,6 @@ public record GatewayConfig(Map<String, ProviderConfig> providers,
         });
         allKeys.putAll(keysBySha256);
         return new GatewayConfig(providers, models, allKeys, policies, allTeams, cost, cache, guardrails, auth, audit,
-                document);
+                bus, document);
     }
 }

@@ -58,6 +58,16 @@ public final class ExchangeKeys {
     public static final String RESPONSE_HEADERS = "caravan.responseHeaders";
     /** Post-processing's reading of the request, made once; dropped when an error changes the answer. */
     public static final String FACTS = "caravan.facts";
+    /**
+     * How the request came in, a bounded label for metrics, the access log and the ledger: {@code http} (absent
+     * means HTTP), {@code jms}, {@code amqp} or {@code kafka}.
+     */
+    public static final String INGRESS = "caravan.ingress";
+    public static final String HTTP = "http";
+    /** A bus request message as its bus adapter read it (a {@code transport.bus.BusMessage}). */
+    public static final String BUS_MESSAGE = "caravan.busMessage";
+    /** The reply a bus message gets (a {@code transport.bus.BusReply}): the answer, an error, or a remembered one. */
+    public static final String BUS_REPLY = "caravan.busReply";
 
     private ExchangeKeys() {
     }

@@ -17,12 +17,20 @@ public final class Health {
     private final Ingress ingress;
 
     private final DeploymentRegistry deployments;
+    private final java.util.function.Supplier<java.util.Map<String, Boolean>> buses;
 
     public Health(CamelContext context, ConfigHolder config, Ingress ingress, DeploymentRegistry deployments) {
+        this(context, config, ingress, deployments, java.util.Map::of);
+    }
+
+    /** @param buses each configured message bus and whether its broker answers now */
+    public Health(CamelContext context, ConfigHolder config, Ingress ingress, DeploymentRegistry deployments,
+                  java.util.function.Supplier<java.util.Map<String, Boolean>> buses) {
         this.context = context;
         this.config = config;
         this.ingress = ingress;
         this.deployments = deployments;
+        this.buses = buses;
     }
 
     /** {@code /health/deployments}: each deployment's breaker, load, latency and last error; no secrets. */
@@ -69,6 +77,12 @@ public final class Health {
         checks.put("routeCount", context.getRoutes().size());
         checks.put("accepting", ingress.isDraining() ? "DOWN" : "UP");
         checks.put("lastReload", config.lastReload()); // a refused edit leaves the previous version serving: still UP
+        java.util.Map<String, Boolean> busStatus = buses.get();
+        if (!busStatus.isEmpty()) {
+            // a bus whose broker is down is retried in the background; HTTP still serves, so it leaves status UP
+            ObjectNode b = checks.putObject("buses");
+            busStatus.forEach((name, isUp) -> b.put(name, isUp ? "UP" : "DOWN"));
+        }
         boolean up = configLoaded && started && !ingress.isDraining();
         body.put("status", up ? "UP" : "DOWN");
         Answers.json(exchange, up ? 200 : 503, body);

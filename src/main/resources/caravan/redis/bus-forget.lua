@@ -1,0 +1,5 @@
+-- Gives up a bus message's slot if this gateway (ARGV[1]) still holds its claim. KEYS[1] the slot.
+if redis.call('GET', KEYS[1]) == 'P|' .. ARGV[1] then
+  redis.call('DEL', KEYS[1])
+end
+return 1

@@ -1,0 +1,150 @@
+package dev.caravan.transport.bus;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import dev.caravan.TestGateway;
+import dev.caravan.core.ExchangeKeys;
+import dev.caravan.core.Json;
+import org.apache.camel.Exchange;
+import org.apache.camel.ProducerTemplate;
+import org.apache.camel.support.DefaultExchange;
+import org.junit.jupiter.api.AfterAll;
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+
+import java.nio.charset.StandardCharsets;
+import java.util.HashMap;
+import java.util.Map;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/**
+ * The bus's door and the shared spine, below any broker: a message as an adapter reads it goes to
+ * {@code direct:bus-request} and comes back as the reply its bus would send.
+ */
+class BusDoorThroughTheSpineTest {
+
+    private static TestGateway gateway;
+    private static ProducerTemplate producer;
+
+    @BeforeAll
+    static void start() throws Exception {
+        gateway = TestGateway.start(TestGateway.MOCK_CONFIG);
+        producer = gateway.caravan().context().createProducerTemplate();
+    }
+
+    @AfterAll
+    static void stop() throws Exception {
+        producer.close();
+        gateway.close();
+    }
+
+    private static BusReply send(String messageId, String body, boolean canReply, String... properties) {
+        Map<String, String> p = new HashMap<>();
+        for (int i = 0; i < properties.length; i += 2) {
+            p.put(properties[i], properties[i + 1]);
+        }
+        Exchange exchange = new DefaultExchange(gateway.caravan().context());
+        exchange.setProperty(ExchangeKeys.BUS_MESSAGE, new BusMessage("jms", messageId, p,
+                body.getBytes(StandardCharsets.UTF_8), canReply));
+        Exchange done = producer.send("direct:bus-request", exchange);
+        assertThat(done.getException()).isNull();
+        return done.getProperty(ExchangeKeys.BUS_REPLY, BusReply.class);
+    }
+
+    private static JsonNode json(BusReply reply) {
+        return Json.parseObjectOrNull(reply.body());
+    }
+
+    private static final String CHAT = """
+            {"model":"mock-gpt","messages":[{"role":"user","content":"hello over the bus"}]}""";
+
+    @Test
+    void aChatRequestGetsTheAnswerHttpWouldGiveWithItsProperties() {
+        BusReply reply = send("m-1", CHAT, true, "caravan-api-key", TestGateway.DEMO_KEY);
+        assertThat(reply.status()).isEqualTo(200);
+        assertThat(reply.deadLetter()).isNull();
+        assertThat(json(reply).path("object").asText()).isEqualTo("chat.completion");
+        assertThat(json(reply).path("choices").get(0).path("message").path("content").asText()).isNotBlank();
+        assertThat(reply.properties()).containsEntry(BusReply.STATUS, "200").containsKey(BusReply.REQUEST_ID)
+                .containsKey(BusReply.COST).containsEntry("caravan-deployment", "mock-mock-gpt");
+        assertThat(reply.properties().get(BusReply.REQUEST_ID)).startsWith("req_");
+    }
+
+    @Test
+    void theSameMessageDeliveredTwiceGetsTheSameReplyWithoutASecondCall() {
+        BusReply first = send("m-dup", CHAT, true, "caravan-api-key", TestGateway.DEMO_KEY);
+        BusReply second = send("m-dup", CHAT, true, "caravan-api-key", TestGateway.DEMO_KEY);
+        assertThat(second.body()).isEqualTo(first.body()); // the mock's answer id is new on every call
+        assertThat(second.properties()).containsEntry(BusReply.REPLAYED, "true")
+                .containsEntry(BusReply.REQUEST_ID, first.properties().get(BusReply.REQUEST_ID));
+        BusReply other = send("m-other", CHAT, true, "caravan-api-key", TestGateway.DEMO_KEY);
+        assertThat(json(other).path("id").asText()).isNotEqualTo(json(first).path("id").asText());
+    }
+
+    @Test
+    void anIdempotencyKeyMakesTwoMessagesOneRequest() {
+        BusReply first = send("a", CHAT, true, "caravan-api-key", TestGateway.DEMO_KEY, "caravan-idempotency-key", "order-7");
+        BusReply second = send("b", CHAT, true, "caravan-api-key", TestGateway.DEMO_KEY, "caravan-idempotency-key", "order-7");
+        assertThat(second.body()).isEqualTo(first.body());
+    }
+
+    @Test
+    void noKeyIsA401ReplyInOpenAisShape() {
+        BusReply reply = send("m-401", CHAT, true);
+        assertThat(reply.status()).isEqualTo(401);
+        assertThat(reply.properties()).containsEntry(BusReply.STATUS, "401");
+        assertThat(json(reply).path("error").path("type").asText()).isNotBlank();
+        assertThat(reply.deadLetter()).isNull();
+    }
+
+    @Test
+    void theAnthropicDialectIsAnsweredAsMessages() {
+        BusReply reply = send("m-anthropic", """
+                {"model":"mock-gpt","max_tokens":64,"messages":[{"role":"user","content":"hi"}]}""", true,
+                "caravan-api-key", TestGateway.DEMO_KEY, "caravan-dialect", "anthropic");
+        assertThat(reply.status()).isEqualTo(200);
+        assertThat(json(reply).path("type").asText()).isEqualTo("message");
+        assertThat(json(reply).path("content").get(0).path("type").asText()).isEqualTo("text");
+    }
+
+    @Test
+    void aStreamIsAnsweredWhole() {
+        BusReply reply = send("m-stream", """
+                {"model":"mock-gpt","stream":true,"messages":[{"role":"user","content":"hi"}]}""", true,
+                "caravan-api-key", TestGateway.DEMO_KEY);
+        assertThat(reply.status()).isEqualTo(200);
+        assertThat(json(reply).path("object").asText()).isEqualTo("chat.completion");
+        assertThat(json(reply).path("usage").path("total_tokens").asInt()).isPositive();
+    }
+
+    @Test
+    void embeddingsAreAnOperation() {
+        BusReply reply = send("m-emb", """
+                {"model":"mock-gpt","input":"a sentence"}""", true,
+                "caravan-api-key", TestGateway.DEMO_KEY, "caravan-operation", "embeddings");
+        assertThat(reply.status()).isEqualTo(200);
+        assertThat(json(reply).path("data").get(0).path("embedding").isArray()).isTrue();
+    }
+
+    @Test
+    void anUnknownOperationIsA400NamingTheProperty() {
+        BusReply reply = send("m-op", CHAT, true, "caravan-api-key", TestGateway.DEMO_KEY, "caravan-operation", "images");
+        assertThat(reply.status()).isEqualTo(400);
+        assertThat(json(reply).path("error").path("code").asText()).isEqualTo("invalid_operation");
+        assertThat(json(reply).path("error").path("param").asText()).isEqualTo("caravan-operation");
+    }
+
+    @Test
+    void malformedJsonIsA400Reply() {
+        BusReply reply = send("m-bad", "{not json", true, "caravan-api-key", TestGateway.DEMO_KEY);
+        assertThat(reply.status()).isEqualTo(400);
+        assertThat(json(reply).path("error").path("code").asText()).isEqualTo("invalid_json");
+    }
+
+    @Test
+    void aMessageWithNowhereToReplyIsDeadLetteredWithoutACall() {
+        BusReply reply = send("m-noreply", CHAT, false, "caravan-api-key", TestGateway.DEMO_KEY);
+        assertThat(reply.deadLetter()).isEqualTo("no_reply_destination");
+        assertThat(reply.status()).isEqualTo(400);
+    }
+}

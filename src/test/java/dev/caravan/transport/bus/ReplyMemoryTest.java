@@ -1,0 +1,115 @@
+package dev.caravan.transport.bus;
+
+import org.junit.jupiter.api.Test;
+
+import java.time.Duration;
+import java.util.Map;
+import java.util.UUID;
+import java.util.concurrent.CompletableFuture;
+import java.util.concurrent.TimeUnit;
+
+import static org.assertj.core.api.Assertions.assertThat;
+
+/** The bus's reply memory, in process and in the real Redis at 127.0.0.1:6379 (CI starts it). */
+class ReplyMemoryTest {
+
+    private static final String REDIS = "redis://127.0.0.1:6379";
+    private static final BusReply OK = new BusReply(200, "{\"id\":\"a\"}".getBytes(), Map.of(BusReply.STATUS, "200"), null);
+
+    private static String prefix() {
+        return "caravan-test-" + UUID.randomUUID() + ":";
+    }
+
+    @Test
+    void aRememberedReplyIsGivenAgainAndAForgottenMessageIsClaimedAnew() throws Exception {
+        ReplyMemory memory = new LocalReplyMemory(100, Duration.ofMinutes(5));
+        assertThat(memory.claim("k")).isInstanceOf(ReplyMemory.Owned.class);
+        memory.remember("k", OK);
+        assertThat(memory.claim("k")).isEqualTo(new ReplyMemory.Remembered(OK));
+        assertThat(memory.claim("j")).isInstanceOf(ReplyMemory.Owned.class);
+        memory.forget("j");
+        assertThat(memory.claim("j")).isInstanceOf(ReplyMemory.Owned.class);
+    }
+
+    @Test
+    void aDuplicateInFlightWaitsForTheFirstDeliverysReply() throws Exception {
+        ReplyMemory memory = new LocalReplyMemory(100, Duration.ofMinutes(5));
+        memory.claim("k");
+        CompletableFuture<ReplyMemory.Claim> second = CompletableFuture.supplyAsync(() -> {
+            try {
+                return memory.claim("k");
+            } catch (InterruptedException e) {
+                throw new RuntimeException(e);
+            }
+        });
+        Thread.sleep(100);
+        assertThat(second).isNotDone();
+        memory.remember("k", OK);
+        assertThat(second.get(5, TimeUnit.SECONDS)).isEqualTo(new ReplyMemory.Remembered(OK));
+    }
+
+    @Test
+    void theLocalMemoryIsBoundedByEntries() throws Exception {
+        LocalReplyMemory memory = new LocalReplyMemory(100, Duration.ofMinutes(5));
+        for (int i = 0; i < 1000; i++) {
+            memory.claim("k" + i);
+            memory.remember("k" + i, OK);
+        }
+        assertThat(memory.size()).isLessThanOrEqualTo(100);
+    }
+
+    @Test
+    void redisSharesRepliesBetweenGateways() throws Exception {
+        String prefix = prefix();
+        try (RedisReplyMemory a = new RedisReplyMemory(REDIS, prefix, Duration.ofMinutes(5), new LocalReplyMemory(100, Duration.ofMinutes(5)), () -> { });
+             RedisReplyMemory b = new RedisReplyMemory(REDIS, prefix, Duration.ofMinutes(5), new LocalReplyMemory(100, Duration.ofMinutes(5)), () -> { })) {
+            assertThat(a.claim("m")).isInstanceOf(ReplyMemory.Owned.class);
+            CompletableFuture<ReplyMemory.Claim> onB = CompletableFuture.supplyAsync(() -> {
+                try {
+                    return b.claim("m");
+                } catch (InterruptedException e) {
+                    throw new RuntimeException(e);
+                }
+            });
+            Thread.sleep(500);
+            assertThat(onB).as("b waits while a, alive, answers").isNotDone();
+            a.remember("m", OK);
+            ReplyMemory.Claim claim = onB.get(5, TimeUnit.SECONDS);
+            assertThat(claim).isInstanceOf(ReplyMemory.Remembered.class);
+            BusReply again = ((ReplyMemory.Remembered) claim).reply();
+            assertThat(again.body()).isEqualTo(OK.body());
+            assertThat(again.properties()).isEqualTo(OK.properties());
+            // a transient failure gives the claim up: the next delivery answers
+            assertThat(a.claim("n")).isInstanceOf(ReplyMemory.Owned.class);
+            a.forget("n");
+            Thread.sleep(200);
+            assertThat(b.claim("n")).isInstanceOf(ReplyMemory.Owned.class);
+        }
+    }
+
+    @Test
+    void aClaimOfAGatewayThatIsGoneIsTakenOver() throws Exception {
+        String prefix = prefix();
+        RedisReplyMemory dead = new RedisReplyMemory(REDIS, prefix, Duration.ofMinutes(5), new LocalReplyMemory(100, Duration.ofMinutes(5)), () -> { });
+        Thread.sleep(300); // its liveness key is written
+        assertThat(dead.claim("m")).isInstanceOf(ReplyMemory.Owned.class);
+        dead.close(); // as after a kill, once its liveness key lapses (close deletes it at once)
+        try (RedisReplyMemory next = new RedisReplyMemory(REDIS, prefix, Duration.ofMinutes(5), new LocalReplyMemory(100, Duration.ofMinutes(5)), () -> { })) {
+            long start = System.nanoTime();
+            assertThat(next.claim("m")).isInstanceOf(ReplyMemory.Owned.class);
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(2));
+        }
+    }
+
+    @Test
+    void withRedisUnreachableTheGatewaysOwnMemoryAnswers() throws Exception {
+        int[] outages = {0};
+        try (RedisReplyMemory memory = new RedisReplyMemory("redis://127.0.0.1:1", prefix(), Duration.ofMinutes(5),
+                new LocalReplyMemory(100, Duration.ofMinutes(5)), () -> outages[0]++)) {
+            assertThat(memory.claim("m")).isInstanceOf(ReplyMemory.Owned.class);
+            memory.remember("m", OK);
+            assertThat(memory.claim("m")).isEqualTo(new ReplyMemory.Remembered(OK));
+            assertThat(outages[0]).isPositive();
+        }
+    }
+}
