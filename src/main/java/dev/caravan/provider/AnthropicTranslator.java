@@ -13,13 +13,17 @@ import java.util.List;
 
 /**
  * Canonical (OpenAI chat) requests to Anthropic's Messages API and Anthropic's answers back. The request is built
- * field by field from what Anthropic accepts, so OpenAI-only fields (n, penalties, logprobs, seed, response_format,
- * stream_options...) never reach it and cannot make it refuse the call.
+ * field by field from what Anthropic accepts, so OpenAI-only fields (n, penalties, logprobs, seed, stream_options...)
+ * never reach it and cannot make it refuse the call; {@code response_format} is translated ({@link #outputFormat}).
  */
 final class AnthropicTranslator {
 
     /** Anthropic requires max_tokens; OpenAI's is optional. */
     static final int DEFAULT_MAX_TOKENS = 4096;
+
+    /** The system instruction that stands in for OpenAI's JSON mode, which Anthropic lacks. */
+    static final String JSON_ONLY = "Answer with a single valid JSON object and nothing else: no text before or "
+            + "after it and no Markdown code fence.";
 
     private AnthropicTranslator() {
     }
@@ -46,6 +50,7 @@ final class AnthropicTranslator {
                         "Message role '" + GatewayException.quote(role) + "' cannot be sent to an Anthropic model.");
             }
         }
+        outputFormat(canonical, out, system);
         if (!system.isEmpty()) {
             out.put("system", String.join("\n\n", system));
         }
@@ -71,7 +76,29 @@ final class AnthropicTranslator {
         return out;
     }
 
-    /** The count_tokens body: what the model reads, none of what shapes its answer. */
+    /**
+     * {@code response_format} as Anthropic's structured output. A schema goes to {@code output_config.format}: the
+     * GA field (anthropic-java 3.14's GA MessageCreateParams has only output_config; the beta output_format is
+     * deprecated there), so no {@code anthropic-beta} header is needed. Anthropic has no schema-free JSON mode (every
+     * object must say additionalProperties false, and anthropic-java's own schema check wants named properties, so
+     * {"type":"object"} cannot mean "any object"): json_object, or json_schema without a schema, asks for JSON in the
+     * system prompt instead.
+     */
+    private static void outputFormat(JsonNode canonical, ObjectNode out, List<String> system) {
+        JsonNode format = canonical.path("response_format");
+        String type = format.path("type").asText("text");
+        JsonNode schema = format.path("json_schema").get("schema");
+        if (type.equals("json_schema") && schema != null && schema.isObject()) {
+            out.putObject("output_config").putObject("format").put("type", "json_schema").set("schema", schema.deepCopy());
+        } else if (type.equals("json_object") || type.equals("json_schema")) {
+            system.add(JSON_ONLY);
+        }
+    }
+
+    /**
+     * The count_tokens body: what the model reads, none of what shapes its answer but {@code output_config}, which
+     * the counting endpoint takes (a format's schema is input the model reads too).
+     */
     static ObjectNode countRequest(JsonNode canonical, String model) {
         ObjectNode body = request(canonical, model, false);
         body.remove(List.of("max_tokens", "stream", "stop_sequences", "temperature", "top_p", "metadata",

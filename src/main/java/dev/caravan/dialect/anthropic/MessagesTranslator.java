@@ -12,8 +12,10 @@ import java.util.List;
 /**
  * Anthropic's Messages API at the door, the canonical (OpenAI chat) shape inside: a {@code /v1/messages} request
  * becomes a canonical request, and a canonical answer becomes an Anthropic message, whichever provider served it.
- * Anthropic-only request fields with no canonical meaning ({@code top_k}, {@code thinking}, {@code cache_control})
- * are dropped; what cannot be translated is refused with a 400 rather than silently lost.
+ * Anthropic-only request fields with no canonical meaning ({@code top_k}, {@code thinking}, {@code cache_control},
+ * {@code output_config.effort}) are dropped; what cannot be translated is refused with a 400 rather than silently lost. Structured output
+ * ({@code output_config.format}, or the deprecated beta {@code output_format}) becomes {@code response_format}, so
+ * every provider, the mock included, answers JSON valid against the schema.
  */
 public final class MessagesTranslator {
 
@@ -62,6 +64,14 @@ public final class MessagesTranslator {
             }
         }
         tools(a, c);
+        JsonNode format = outputFormat(a);
+        if (format != null) {
+            // Anthropic always decodes against the schema (there is no loose mode), hence strict; it has no name
+            ObjectNode schema = c.putObject("response_format").put("type", "json_schema").putObject("json_schema");
+            schema.put("name", "response");
+            schema.set("schema", format.get("schema"));
+            schema.put("strict", true);
+        }
         JsonNode stop = a.get("stop_sequences");
         if (stop != null && stop.isArray() && !stop.isEmpty()) {
             c.set("stop", stop);
@@ -152,6 +162,7 @@ public final class MessagesTranslator {
                 throw invalid(field, field + ": Input should be a number.");
             }
         }
+        outputFormat(a);
         JsonNode metadata = a.get("metadata");
         if (present(metadata) && !metadata.isObject()) {
             throw invalid("metadata", "metadata: Input should be an object.");
@@ -159,6 +170,43 @@ public final class MessagesTranslator {
         if (present(metadata)) {
             requireText(metadata.get("user_id"), "metadata", "metadata.user_id");
         }
+    }
+
+    /**
+     * The structured-output format, checked, or null for plain text. anthropic-java 3.x sends it as
+     * {@code output_config.format} (the GA field; {@code output_config} may carry only {@code effort}) and, from its
+     * deprecated beta builder, as {@code output_format}; both are {@code {"type":"json_schema","schema":{...}}}.
+     */
+    private static JsonNode outputFormat(ObjectNode a) {
+        JsonNode config = a.get("output_config");
+        if (present(config) && !config.isObject()) {
+            throw invalid("output_config", "output_config: Input should be an object.");
+        }
+        JsonNode ga = present(config) && present(config.get("format")) ? config.get("format") : null;
+        JsonNode beta = present(a.get("output_format")) ? a.get("output_format") : null;
+        if (ga != null && beta != null) {
+            throw invalid("output_format", "output_format: send either output_config.format or output_format "
+                    + "(its deprecated beta form), not both.");
+        }
+        if (ga != null) {
+            return jsonSchemaFormat(ga, "output_config", "output_config.format");
+        }
+        return beta == null ? null : jsonSchemaFormat(beta, "output_format", "output_format");
+    }
+
+    private static JsonNode jsonSchemaFormat(JsonNode format, String param, String at) {
+        if (!format.isObject()) {
+            throw invalid(param, at + ": Input should be an object with 'type' and 'schema'.");
+        }
+        JsonNode type = format.get("type");
+        if (type == null || !type.isTextual() || !type.asText().equals("json_schema")) {
+            String got = type != null && type.isTextual() ? " (got '" + GatewayException.quote(type.asText()) + "')" : "";
+            throw invalid(param, at + ".type: Input should be 'json_schema'" + got + ".");
+        }
+        if (!format.path("schema").isObject()) {
+            throw invalid(param, at + ".schema: Field required (a JSON Schema object).");
+        }
+        return format;
     }
 
     /** A content block: an object with a string type; the nested objects the translation reads are objects. */
