@@ -269,12 +269,7 @@ class ResponsesApiTest {
     }
 
     @Test
-    void aToolTheGatewayCannotServeIsA400NamingIt() {
-        HttpResponse<String> r = gateway.post("/v1/responses",
-                "{\"model\":\"gpt-4o-mini\",\"input\":\"x\",\"tools\":[{\"type\":\"web_search\"}]}",
-                "Authorization", "Bearer " + TestGateway.MASTER_KEY, "Content-Type", "application/json");
-        assertThat(r.statusCode()).isEqualTo(400);
-        assertThat(r.body()).contains("\"param\":\"tools[0].type\"");
+    void aRequestWithoutInputIsA400NamingIt() { // a hosted tool's 400 (on a model without OpenAI deployments): PassThroughTest
         HttpResponse<String> none = gateway.post("/v1/responses", "{\"model\":\"gpt-4o-mini\"}",
                 "Authorization", "Bearer " + TestGateway.MASTER_KEY, "Content-Type", "application/json");
         assertThat(none.body()).contains("\"param\":\"input\"");

@@ -781,7 +781,11 @@ public final class ConfigLoader {
             read.problem(path + ".caFile", "cannot read " + FieldReader.quote(caFile));
         }
         String apiVersion = p.hasNonNull("apiVersion") ? p.get("apiVersion").asText() : ProviderConfig.defaultApiVersion(type);
-        return new ProviderConfig(name, type, baseUrl, apiKey, apiVersion, caFile, mock);
+        boolean completions = p.path("completions").asBoolean(false);
+        if (completions && !ProviderConfig.mayHaveCompletions(type)) {
+            read.problem(path + ".completions", "only openai, azure and openai-compatible servers have /completions");
+        }
+        return new ProviderConfig(name, type, baseUrl, apiKey, apiVersion, caFile, mock, completions);
     }
 
     /**

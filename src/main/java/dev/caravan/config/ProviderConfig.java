@@ -14,9 +14,35 @@ import java.time.Duration;
  * @param apiVersion Azure OpenAI's {@code api-version} or Anthropic's {@code anthropic-version}; null for other types
  * @param caFile   PEM file of the CA certificates to trust for this provider's TLS instead of the JVM's, or null
  * @param mock     mock behaviour, used by {@code type: mock} only
+ * @param completions the server has OpenAI's legacy {@code /completions} ({@code completions: true}; openai, azure
+ *                 and openai-compatible only, default false): text completions pass through to it instead of being
+ *                 translated to chat
  */
 public record ProviderConfig(String name, String type, URI baseUrl, String apiKey, String apiVersion, String caFile,
-                             MockSettings mock) {
+                             MockSettings mock, boolean completions) {
+
+    public ProviderConfig(String name, String type, URI baseUrl, String apiKey, String apiVersion, String caFile,
+                          MockSettings mock) {
+        this(name, type, baseUrl, apiKey, apiVersion, caFile, mock, false);
+    }
+
+    /** The types whose servers may have {@code /completions} (the flag is refused on the others). */
+    public static boolean mayHaveCompletions(String type) {
+        return type.equals("openai") || type.equals("azure") || type.equals("openai-compatible");
+    }
+
+    /**
+     * Whether this provider's servers answer OpenAI's {@code endpoint} themselves, so that a request the canonical
+     * chat request does not model can be passed through ({@link dev.caravan.core.PassThrough}): {@code responses}
+     * (OpenAI only: its Responses API runs the hosted tools), {@code completions} (where the flag says so).
+     */
+    public boolean servesOwn(String endpoint) {
+        return switch (endpoint) {
+            case "responses" -> type.equals("openai");
+            case "completions" -> completions;
+            default -> false;
+        };
+    }
 
     public static final String DEFAULT_AZURE_API_VERSION = "2024-10-21";
     public static final String DEFAULT_ANTHROPIC_VERSION = "2023-06-01";

@@ -32,6 +32,11 @@ public final class ExchangeKeys {
     public static final String TEXT_COMPLETION = "caravan.textCompletion";
     /** Set on a {@code /v1/responses} request: what its answer repeats and keeps (a {@code ResponsesRequest.Context}). */
     public static final String RESPONSES = "caravan.responses";
+    /**
+     * Set by a door whose request may be sent upstream as the client wrote it (a {@link PassThrough}): a Responses
+     * request with hosted tools, a text completion. Removed by the route step when no deployment could take it.
+     */
+    public static final String PASS_THROUGH = "caravan.passThrough";
     public static final String STREAMING = "caravan.streaming";
     public static final String MODEL = "caravan.model";
     public static final String DEPLOYMENTS = "caravan.deployments";

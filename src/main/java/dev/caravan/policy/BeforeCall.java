@@ -48,7 +48,8 @@ public final class BeforeCall extends AsyncProcessorSupport {
                 principal == null ? null : principal.team(), principal == null ? null : principal.regions(),
                 exchange.getProperty(ExchangeKeys.REQUEST, ObjectNode.class),
                 dev.caravan.core.ClientRequest.of(exchange),
-                exchange.getProperty(ExchangeKeys.CONTROLS, com.fasterxml.jackson.databind.JsonNode.class));
+                exchange.getProperty(ExchangeKeys.CONTROLS, com.fasterxml.jackson.databind.JsonNode.class),
+                exchange.getProperty(ExchangeKeys.PASS_THROUGH) != null);
         exchange.setProperty(ExchangeKeys.POLICY_CALL, call);
         return run(exchange, call, 0, callback, true);
     }

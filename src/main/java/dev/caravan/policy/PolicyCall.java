@@ -31,6 +31,7 @@ public final class PolicyCall {
     private volatile ObjectNode request;
     private final dev.caravan.core.ClientRequest client;
     private final com.fasterxml.jackson.databind.JsonNode controls;
+    private final boolean passesThrough;
     private volatile Map<String, String> responseHeaders; // bounded: a handful of names, set by the policies
     private volatile long ran; // written on the request's loop, read when the stream or the request ends
     private final AtomicBoolean ended = new AtomicBoolean();
@@ -39,7 +40,7 @@ public final class PolicyCall {
     PolicyCall(PolicyChain chain, long enabled, String requestId, String operation, boolean anthropic,
                boolean streaming, ModelConfig modelConfig, List<DeploymentConfig> deployments, String keyId,
                String team, java.util.Set<String> regions, ObjectNode request, dev.caravan.core.ClientRequest client,
-               com.fasterxml.jackson.databind.JsonNode controls) {
+               com.fasterxml.jackson.databind.JsonNode controls, boolean passesThrough) {
         this.chain = chain;
         this.enabled = enabled;
         this.requestId = requestId;
@@ -55,6 +56,15 @@ public final class PolicyCall {
         this.request = request;
         this.client = client;
         this.controls = controls;
+        this.passesThrough = passesThrough;
+    }
+
+    /**
+     * Some deployment may get the client's own body rather than {@link #request()} ({@code caravan.passThrough}: a
+     * hosted tool, a text completion for a server with {@code /completions}); its answer is the upstream's own.
+     */
+    public boolean passesThrough() {
+        return passesThrough;
     }
 
     /** The size of the client's request body in bytes (0 when the door had none): what hashing it would cost. */

@@ -9,7 +9,8 @@ import java.util.Map;
 /**
  * One attempt at one deployment.
  *
- * @param body           the canonical (OpenAI chat) request, without Caravan's own controls; adapters copy it, never change it
+ * @param body           the canonical (OpenAI chat) request, without Caravan's own controls, or for a request passed
+ *                       through ({@link Provider#passThrough}) the client's own body; adapters copy it, never change it
  * @param forwardHeaders the client headers on the allow-list, lower-case names
  * @param timeout        until the first response byte
  */

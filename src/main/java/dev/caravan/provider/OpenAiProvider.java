@@ -4,6 +4,7 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.core.Json;
+import dev.caravan.core.PassThrough;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.usage.Usage;
 import io.netty.handler.codec.http.HttpHeaderNames;
@@ -20,7 +21,9 @@ import java.util.concurrent.CompletableFuture;
 /**
  * OpenAI's chat-completions wire, which is also the canonical shape: the body passes through with the model name
  * swapped for the deployment's, so fields the gateway does not model reach the upstream untouched. Serves every
- * host of that wire; {@link Host} holds what differs between them (URL, credential header, known quirks).
+ * host of that wire; {@link Host} holds what differs between them (URL, credential header, known quirks). A request
+ * the canonical one does not model is passed through to the upstream's own {@code /responses} or {@code /completions}
+ * as the client wrote it, model swapped ({@link ResponsesWire}, {@link CompletionsWire} read the answer back).
  */
 public final class OpenAiProvider implements Provider {
 
@@ -108,6 +111,45 @@ public final class OpenAiProvider implements Provider {
         }
         return post.stream(call, uri(call, "chat/completions"), headers(call, "text/event-stream"), body,
                 (headers, upstream) -> new OpenAiSseStream(deployment, headers, upstream, host == Host.COMPATIBLE));
+    }
+
+    @Override
+    public CompletableFuture<ChatResult> passThrough(ChatCall call, String endpoint) {
+        ObjectNode body = passedBody(call);
+        body.remove("stream");
+        body.remove("stream_options");
+        boolean responses = PassThrough.RESPONSES.equals(endpoint);
+        return post.json(call, uri(call, endpoint), headers(call, "application/json"), body,
+                        answer -> responses ? answer.path("output").isArray() : answer.has("choices"),
+                        responses ? "a response" : "a text completion")
+                .thenApply(answer -> responses
+                        ? new ChatResult(ResponsesWire.view(answer.body()), answer.headers(),
+                                Usage.fromResponses(answer.body().get("usage")), answer.body())
+                        : new ChatResult(CompletionsWire.view(answer.body()), answer.headers(),
+                                Usage.fromOpenAi(answer.body().get("usage")), answer.body()));
+    }
+
+    @Override
+    public CompletableFuture<ChatStream> passThroughStream(ChatCall call, String endpoint) {
+        DeploymentConfig deployment = call.deployment();
+        ObjectNode body = passedBody(call);
+        body.put("stream", true);
+        boolean responses = PassThrough.RESPONSES.equals(endpoint);
+        if (!responses) {
+            // usage is counted; the client's writer hides it again if the client did not ask (response.completed
+            // carries it on the Responses stream)
+            ((ObjectNode) body.with("stream_options")).put("include_usage", true);
+        }
+        return post.stream(call, uri(call, endpoint), headers(call, "text/event-stream"), body,
+                (headers, upstream) -> responses ? new ResponsesWire.Stream(deployment, headers, upstream)
+                        : new CompletionsWire.Stream(deployment, headers, upstream));
+    }
+
+    /** The client's own body with the deployment's model: nothing else is changed. */
+    private static ObjectNode passedBody(ChatCall call) {
+        ObjectNode body = call.body().deepCopy();
+        body.put("model", call.deployment().model());
+        return body;
     }
 
     private URI uri(ChatCall call, String operation) {

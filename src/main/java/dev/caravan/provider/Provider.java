@@ -22,6 +22,26 @@ public interface Provider {
         return CompletableFuture.completedFuture(-1L);
     }
 
+    /**
+     * A request passed through ({@link dev.caravan.core.PassThrough}), whole: {@code call.body()} is the client's own
+     * body, sent to the upstream's {@code endpoint} with the deployment's model; the result's body is the answer's
+     * canonical view and its {@link ChatResult#wire()} the answer as the upstream wrote it. Only asked of a
+     * deployment whose provider {@link dev.caravan.config.ProviderConfig#servesOwn serves} the endpoint.
+     */
+    default CompletableFuture<ChatResult> passThrough(ChatCall call, String endpoint) {
+        return CompletableFuture.failedFuture(cannotPassThrough(call, endpoint));
+    }
+
+    /** The same, streamed: canonical chunks, each carrying the upstream event it was read from. */
+    default CompletableFuture<ChatStream> passThroughStream(ChatCall call, String endpoint) {
+        return CompletableFuture.failedFuture(cannotPassThrough(call, endpoint));
+    }
+
+    private static dev.caravan.core.GatewayException cannotPassThrough(ChatCall call, String endpoint) {
+        return dev.caravan.core.GatewayException.badRequest("unsupported_operation", "model",
+                "Deployment '" + call.deployment().id() + "' has no /" + endpoint + " endpoint.");
+    }
+
     /** OpenAI's embeddings: the body is the canonical {@code /v1/embeddings} request. */
     default CompletableFuture<ChatResult> embeddings(ChatCall call) {
         return CompletableFuture.failedFuture(dev.caravan.core.GatewayException.badRequest("unsupported_operation", "model",

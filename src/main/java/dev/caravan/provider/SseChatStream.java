@@ -100,6 +100,20 @@ abstract class SseChatStream extends BaseChatStream {
         return !index.isNumber() || (index.canConvertToInt() && index.asInt() >= 0 && index.asInt() < bound);
     }
 
+    /**
+     * The event a chunk was read from, for a stream passed through ({@link dev.caravan.core.PassThrough#EVENT}): the
+     * client's writer relays it as the upstream wrote it, or changed where a policy changed the chunk's text.
+     */
+    protected static ObjectNode upstreamEvent(String event, String data, ObjectNode json) {
+        ObjectNode raw = dev.caravan.core.Json.object();
+        if (event == null) {
+            raw.putNull("event");
+        } else {
+            raw.put("event", event);
+        }
+        return raw.put("data", data).set("json", json);
+    }
+
     /** The model said why it stopped: a body that ends after this ended well even without a terminal event. */
     protected final void finishSeen() {
         finishSeen = true;

@@ -1,6 +1,7 @@
 package dev.caravan.routing;
 
 import dev.caravan.core.GatewayException;
+import dev.caravan.core.PassThrough;
 import dev.caravan.auth.Principal;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.ModelConfig;
@@ -24,6 +25,7 @@ final class AttemptPlan {
     final boolean streaming;
     final long deadlineNanos;
     final Principal principal;
+    final PassThrough passThrough; // the fallbacks' deployments are filtered by it as the model's were
     final Deque<String> fallbacks = new ArrayDeque<>();
     final Set<String> modelsTried = new HashSet<>();
     final Map<String, Integer> triesByDeployment = new HashMap<>();
@@ -40,10 +42,11 @@ final class AttemptPlan {
     boolean deadlineHit;
     boolean succeeded;
 
-    AttemptPlan(boolean streaming, long deadlineNanos, Principal principal) {
+    AttemptPlan(boolean streaming, long deadlineNanos, Principal principal, PassThrough passThrough) {
         this.streaming = streaming;
         this.deadlineNanos = deadlineNanos;
         this.principal = principal;
+        this.passThrough = passThrough;
     }
 
     int attempts() {

@@ -6,6 +6,7 @@ import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.ModelConfig;
 import dev.caravan.core.ExchangeKeys;
+import dev.caravan.core.PassThrough;
 import dev.caravan.stream.MeteredStream;
 import io.micrometer.core.instrument.Counter;
 import io.micrometer.core.instrument.MeterRegistry;
@@ -41,13 +42,37 @@ public final class Attempts {
         long start = exchange.getProperty(ExchangeKeys.START_NANOS, System.nanoTime(), Long.class);
         // a stream has no overall deadline: each attempt has its first-byte timeout, and a long stream is fine
         long deadline = streaming ? Long.MAX_VALUE : start + model.routing().deadline().toNanos();
-        AttemptPlan plan = new AttemptPlan(streaming, deadline, exchange.getProperty(ExchangeKeys.PRINCIPAL, Principal.class));
+        AttemptPlan plan = new AttemptPlan(streaming, deadline, exchange.getProperty(ExchangeKeys.PRINCIPAL, Principal.class),
+                passThroughAsSent(exchange));
         @SuppressWarnings("unchecked")
         List<DeploymentConfig> ranked = exchange.getProperty(ExchangeKeys.DEPLOYMENTS, List.class);
         plan.useModel(model, ranked);
         plan.fallbacks.addAll(fallbackControls.fallbacksFor(exchange, model));
         exchange.setProperty(ExchangeKeys.ATTEMPTS, plan);
         picker.pickNext(exchange, plan);
+    }
+
+    /**
+     * The request's pass-through, if the policies left the request as the door made it. A before-hook that changed
+     * it (a guardrail's redaction) changed what the client's own body would send: a request that must pass through
+     * is refused rather than sent unchanged, one that may is sent translated, with the change.
+     */
+    private static PassThrough passThroughAsSent(Exchange exchange) {
+        PassThrough pass = exchange.getProperty(ExchangeKeys.PASS_THROUGH, PassThrough.class);
+        if (pass == null) {
+            return null;
+        }
+        Object request = exchange.getProperty(ExchangeKeys.REQUEST);
+        if (request == pass.canonical() || pass.canonical().equals(request)) {
+            return pass;
+        }
+        if (pass.required()) {
+            throw GatewayException.badRequest("pass_through_refused", null, "A policy changed this request (a "
+                    + "guardrail's redaction, say), but it can only be sent to the upstream's own /" + pass.endpoint()
+                    + " as the client wrote it: it is refused rather than sent without the change.");
+        }
+        exchange.removeProperty(ExchangeKeys.PASS_THROUGH);
+        return null;
     }
 
     /** The wait before the picked attempt: backoff on a deployment tried before, or its rate-limit cool-down. */

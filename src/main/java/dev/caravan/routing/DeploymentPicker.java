@@ -121,9 +121,9 @@ final class DeploymentPicker {
             if (next == null) {
                 continue; // removed by a reload since the request started
             }
-            List<DeploymentConfig> ranked = router.rank(next, plan.principal);
+            List<DeploymentConfig> ranked = router.rank(next, plan.principal, plan.passThrough);
             if (ranked.isEmpty()) {
-                continue; // none of its deployments is in the principal's regions: skipped, not counted as used
+                continue; // none of its deployments is in the principal's regions (or serves a pass-through): skipped
             }
             Counter.builder("caravan.fallbacks").description("Requests moved to a fallback model")
                     .tags("from", plan.model.name(), "to", name).register(meters).increment();

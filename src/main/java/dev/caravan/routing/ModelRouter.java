@@ -7,6 +7,7 @@ import dev.caravan.config.ConfigHolder;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.ModelConfig;
 import dev.caravan.core.ExchangeKeys;
+import dev.caravan.core.PassThrough;
 import org.apache.camel.Exchange;
 
 import java.util.ArrayList;
@@ -16,12 +17,15 @@ import java.util.List;
 import java.util.Set;
 import java.util.TreeSet;
 import java.util.concurrent.ThreadLocalRandom;
+import java.util.function.Predicate;
 
 /**
  * The route step: the requested model name becomes the ranked list of deployments to try
  * ({@code caravan.model}, {@code caravan.deployments}), by the model's strategy. A principal bound to regions only
  * ever gets deployments in them (data residency): here for the requested model, in {@link DeploymentPicker} for
- * each fallback model, through {@link #rank(ModelConfig, Principal)}.
+ * each fallback model, through {@link #rank(ModelConfig, Principal, PassThrough)}. A request that must pass through
+ * (a hosted tool) gets only deployments whose provider serves its endpoint, the same way; with none in the model or
+ * its fallbacks it is the door's 400.
  */
 public final class ModelRouter {
 
@@ -44,8 +48,16 @@ public final class ModelRouter {
             throw GatewayException.forbidden("model_not_allowed",
                     "This API key is not allowed to use the model '" + GatewayException.quote(name) + "'.");
         }
-        List<DeploymentConfig> ranked = rank(model, principal);
-        if (ranked.isEmpty() && principal.regions() != null && !aFallbackServes(exchange, model, principal)) {
+        PassThrough pass = exchange.getProperty(ExchangeKeys.PASS_THROUGH, PassThrough.class);
+        List<DeploymentConfig> ranked = rank(model, principal, pass);
+        if (pass != null && !takesAsWritten(exchange, model, pass)) {
+            if (pass.required()) {
+                throw pass.refusal(); // no deployment here ever could: the client's 400, before any policy runs
+            }
+            exchange.removeProperty(ExchangeKeys.PASS_THROUGH); // translated like any request, the cache included
+        }
+        if (ranked.isEmpty() && principal.regions() != null && !aFallbackServes(exchange, model,
+                d -> principal.mayBeServedIn(d.region()) && (pass == null || !pass.required() || serves(d, pass)))) {
             // refused before any policy runs: no limit is charged, no cached answer served, nothing called elsewhere
             throw GatewayException.forbidden("region_not_allowed", "The model '" + GatewayException.quote(name)
                     + "' has no deployment in the regions this API key may be served in (" + regions(principal) + ").");
@@ -60,13 +72,25 @@ public final class ModelRouter {
      * a rate limit (a later attempt may still reach them). Empty when none is in the principal's regions.
      */
     public List<DeploymentConfig> rank(ModelConfig model, Principal principal) {
+        return rank(model, principal, null);
+    }
+
+    /**
+     * The same, for a request that may be passed through: when it must be ({@link PassThrough#required()}), only the
+     * deployments whose provider serves its endpoint (a hosted tool only OpenAI runs), as regions filter them.
+     */
+    public List<DeploymentConfig> rank(ModelConfig model, Principal principal, PassThrough pass) {
         // null for all but region-bound principals: one null check is all residency costs the others
         Set<String> regions = principal == null ? null : principal.regions();
+        boolean capability = pass != null && pass.required();
         long now = System.nanoTime();
         List<DeploymentConfig> ready = new ArrayList<>();
         List<DeploymentConfig> resting = new ArrayList<>();
         for (DeploymentConfig d : model.deployments()) {
             if (regions != null && !principal.mayBeServedIn(d.region())) {
+                continue;
+            }
+            if (capability && !serves(d, pass)) {
                 continue;
             }
             DeploymentRegistry.State s = deployments.state(d);
@@ -95,15 +119,29 @@ public final class ModelRouter {
         return ready;
     }
 
-    /** Only asked when the requested model has no deployment in the principal's regions: may a fallback serve it? */
-    private boolean aFallbackServes(Exchange exchange, ModelConfig model, Principal principal) {
+    /** Only asked when the requested model has no deployment for the request: has one of its fallbacks one? */
+    private boolean aFallbackServes(Exchange exchange, ModelConfig model, Predicate<DeploymentConfig> fits) {
         for (String name : fallbackControls.fallbacksFor(exchange, model)) {
             ModelConfig fallback = config.get().model(name).orElse(null);
-            if (fallback != null && fallback.deployments().stream().anyMatch(d -> principal.mayBeServedIn(d.region()))) {
+            if (fallback != null && fallback.deployments().stream().anyMatch(fits)) {
                 return true;
             }
         }
         return false;
+    }
+
+    /**
+     * Whether a deployment of the model (or, for a request that must pass through, of a fallback) serves the
+     * pass-through's endpoint, wherever it is: regions are asked separately, and say 403.
+     */
+    private boolean takesAsWritten(Exchange exchange, ModelConfig model, PassThrough pass) {
+        return model.deployments().stream().anyMatch(d -> serves(d, pass))
+                || (pass.required() && aFallbackServes(exchange, model, d -> serves(d, pass)));
+    }
+
+    /** The deployment's provider answers the pass-through's endpoint itself. */
+    static boolean serves(DeploymentConfig d, PassThrough pass) {
+        return d.provider().servesOwn(pass.endpoint());
     }
 
     /** The principal's regions for an error message: labels from config (the schema's pattern), never client text. */

@@ -13,6 +13,7 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.config.DeploymentConfig;
 import dev.caravan.config.ModelConfig;
 import dev.caravan.core.ExchangeKeys;
+import dev.caravan.core.PassThrough;
 import dev.caravan.stream.MeteredStream;
 import dev.caravan.usage.TokenCounter;
 import dev.caravan.usage.Usage;
@@ -31,7 +32,8 @@ import java.util.concurrent.CompletableFuture;
  * sends the canonical request and waits without holding a thread (an asynchronous Camel processor). A whole answer
  * lands in {@code caravan.result}; a stream whose upstream answered lands in {@code caravan.relay} as a
  * {@link MeteredStream}, for the responder to hand to the client's writer; a failure is the exchange's exception,
- * for the call step to judge. Nothing here knows the client's wire format.
+ * for the call step to judge. A request passed through ({@link PassThrough}) goes as the client wrote it to each
+ * deployment that serves its endpoint. Nothing here knows the client's wire format.
  */
 public final class UpstreamCall extends AsyncProcessorSupport {
 
@@ -59,7 +61,7 @@ public final class UpstreamCall extends AsyncProcessorSupport {
         }
         ObjectNode body = result.body();
         body.set("usage", embeddings ? usage.toOpenAi().without(java.util.List.of("completion_tokens")) : usage.toOpenAi());
-        return new ChatResult(body, result.headers(), usage);
+        return new ChatResult(body, result.headers(), usage, result.wire());
     }
 
     private record Count(long tokens, boolean estimated) {
@@ -72,8 +74,11 @@ public final class UpstreamCall extends AsyncProcessorSupport {
             ModelConfig model = exchange.getProperty(ExchangeKeys.MODEL, ModelConfig.class);
             ObjectNode body = exchange.getProperty(ExchangeKeys.REQUEST, ObjectNode.class);
             Duration timeout = exchange.getProperty(ExchangeKeys.ATTEMPT_TIMEOUT, model.timeout(), Duration.class);
-            ChatCall call = new ChatCall(exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class), deployment, body,
-                    HeaderAllowList.toUpstream(ClientRequest.of(exchange)), timeout);
+            PassThrough pass = exchange.getProperty(ExchangeKeys.PASS_THROUGH, PassThrough.class);
+            // a deployment that serves the endpoint gets the client's own body; the others the canonical request
+            String passedTo = pass != null && deployment.provider().servesOwn(pass.endpoint()) ? pass.endpoint() : null;
+            ChatCall call = new ChatCall(exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class), deployment,
+                    passedTo != null ? pass.body() : body, HeaderAllowList.toUpstream(ClientRequest.of(exchange)), timeout);
             Provider provider = providers.forType(deployment.provider().type());
             long sent = System.nanoTime();
             boolean streaming = exchange.getProperty(ExchangeKeys.STREAMING, false, Boolean.class);
@@ -83,7 +88,7 @@ public final class UpstreamCall extends AsyncProcessorSupport {
             if (streaming) {
                 long start = exchange.getProperty(ExchangeKeys.START_NANOS, Long.class);
                 // the stream asks for an estimate when it ends, on its event loop: a bounded count, extrapolated
-                done = provider.chatStream(call).thenAccept(stream -> exchange.setProperty(ExchangeKeys.RELAY,
+                done = (passedTo != null ? provider.passThroughStream(call, passedTo) : provider.chatStream(call)).thenAccept(stream -> exchange.setProperty(ExchangeKeys.RELAY,
                         new MeteredStream(stream, text -> TokenCounter.estimate(
                                 TokenCounter.promptTokens(body, upstreamModel, TokenCounter.ON_LOOP_CHARS),
                                 TokenCounter.count(text.toString(), upstreamModel, TokenCounter.ON_LOOP_CHARS)), start)));
@@ -102,7 +107,8 @@ public final class UpstreamCall extends AsyncProcessorSupport {
                 // an answer without usage is counted on the pool; with the pool full, a bounded count here, since the
                 // upstream has answered (and billed) and the estimate must not cost the client its answer
                 boolean embeddings = ExchangeKeys.EMBEDDINGS.equals(operation);
-                done = (embeddings ? provider.embeddings(call) : provider.chat(call)).thenCompose(result -> result.usage().isEmpty()
+                done = (embeddings ? provider.embeddings(call) : passedTo != null ? provider.passThrough(call, passedTo)
+                        : provider.chat(call)).thenCompose(result -> result.usage().isEmpty()
                         ? cpu.submitOr(() -> estimated(result, body, upstreamModel, embeddings, TokenCounter.MAX_EXACT_CHARS),
                                 () -> estimated(result, body, upstreamModel, embeddings, TokenCounter.ON_LOOP_CHARS))
                         : CompletableFuture.completedFuture(result)).thenAccept(counted -> {

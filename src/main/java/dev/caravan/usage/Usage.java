@@ -46,6 +46,21 @@ public record Usage(long promptTokens, long completionTokens, long totalTokens, 
                 usage.path("caravan_estimated").asBoolean(false));
     }
 
+    /**
+     * Reads a Responses API {@code usage} object (input, output, cached input and reasoning tokens); null or missing
+     * gives {@link #NONE}.
+     */
+    public static Usage fromResponses(JsonNode usage) {
+        if (usage == null || !usage.isObject()) {
+            return NONE;
+        }
+        long input = tokens(usage.path("input_tokens"));
+        long output = tokens(usage.path("output_tokens"));
+        long total = usage.path("total_tokens").isNumber() ? tokens(usage.get("total_tokens")) : input + output;
+        return new Usage(input, output, total, tokens(usage.path("input_tokens_details").path("cached_tokens")),
+                tokens(usage.path("output_tokens_details").path("reasoning_tokens")), false);
+    }
+
     /** The canonical (OpenAI) {@code usage} object; estimates say so in {@code caravan_estimated}. */
     public ObjectNode toOpenAi() {
         ObjectNode u = Json.object();

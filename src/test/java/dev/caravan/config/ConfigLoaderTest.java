@@ -274,6 +274,23 @@ class ConfigLoaderTest {
     }
 
     @Test
+    void theCompletionsFlagIsOffByDefaultAndOnlyForServersThatCanHaveTheEndpoint() throws Exception {
+        GatewayConfig config = loader.parse("test", """
+                providers:
+                  openai: { type: openai }
+                  vllm: { type: openai-compatible, baseUrl: "http://localhost:8000/v1", completions: true }
+                models: [ { name: m, deployments: [ { provider: openai, model: m }, { provider: vllm, model: m } ] } ]
+                """);
+        assertThat(config.model("m").orElseThrow().deployments()).extracting(d -> d.provider().completions())
+                .containsExactly(false, true);
+        assertThat(refused("""
+                providers: { p: { type: mistral, completions: true } }
+                models: [ { name: m, deployments: [ { provider: p, model: m } ] } ]
+                """).problems()).containsExactly(
+                "providers.p.completions: only openai, azure and openai-compatible servers have /completions");
+    }
+
+    @Test
     void aSecretFileThatIsNotAFileIsAProblemNotACrash() {
         assertThat(refused("""
                 providers: { p: { type: openai, apiKey: "${file:/dev/zero}" } }

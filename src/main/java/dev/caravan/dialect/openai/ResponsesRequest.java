@@ -16,6 +16,11 @@ import java.util.Set;
  * response's, when {@code previous_response_id} names one; function tools become chat tools; {@code text.format}
  * becomes {@code response_format}; {@code max_output_tokens} becomes {@code max_tokens}; {@code reasoning.effort}
  * becomes {@code reasoning_effort} (OpenAI's chat field; other providers' translators map or drop it).
+ *
+ * <p>A tool only OpenAI runs ({@link #hostedTool}: web search, file search, code interpreter, MCP...) makes the body
+ * one that passes through, as written, to OpenAI deployments; its canonical request is then only what the gateway
+ * reads (routing, limits, budgets, guardrails, estimates): the messages' text, the function tools, and what has no
+ * chat equivalent (the hosted tools, other input items and parts, {@code include}) left out instead of refused.
  */
 public final class ResponsesRequest {
 
@@ -31,13 +36,39 @@ public final class ResponsesRequest {
     }
 
     /**
+     * The client's 400 for the first tool that is not a function, or null when there is none. Such a tool runs at
+     * OpenAI, so the body passes through to the model's OpenAI deployments; this answers a model without one.
+     */
+    public static GatewayException hostedTool(ObjectNode body) {
+        JsonNode tools = body.get("tools");
+        if (tools == null || !tools.isArray()) {
+            return null;
+        }
+        for (int i = 0; i < tools.size(); i++) {
+            String type = tools.get(i).path("type").asText();
+            if (!"function".equals(type)) {
+                return GatewayException.badRequest("unsupported_tool", "tools[" + i + "].type", "Tool type '"
+                        + GatewayException.quote(type) + "' runs at OpenAI: it is served only by deployments of provider "
+                        + "type openai (the request passes through to their /responses as written), and model '"
+                        + GatewayException.quote(body.path("model").asText()) + "' has none; other providers serve "
+                        + "function tools.");
+            }
+        }
+        return null;
+    }
+
+    /**
      * The canonical chat request for a Responses body (a JSON object with a string model).
      *
      * @param previous the stored conversation of {@code previous_response_id} (its messages, answer included), or
      *                 null when the body names none
      */
     public static Context toChat(ObjectNode body, ObjectNode canonical, List<JsonNode> previous) {
+        boolean passes = hostedTool(body) != null; // read, not refused: the upstream takes what the gateway does not
         for (String field : UNSUPPORTED) {
+            if (passes && field.equals("include")) {
+                continue; // asks OpenAI for more of its tools' output (web_search_call.action.sources)
+            }
             JsonNode v = body.get(field);
             if (v != null && !v.isNull() && !(v.isArray() && v.isEmpty()) && !(field.equals("background") && !v.asBoolean())) {
                 throw GatewayException.badRequest("unsupported_parameter", field,
@@ -57,10 +88,10 @@ public final class ResponsesRequest {
         if (previous != null) {
             previous.forEach(conversation::add);
         }
-        input(body.get("input"), conversation);
+        input(body.get("input"), conversation, passes);
         conversation.forEach(messages::add);
         tools(body.get("tools"), canonical);
-        toolChoice(body.get("tool_choice"), canonical);
+        toolChoice(body.get("tool_choice"), canonical, passes);
         JsonNode format = body.path("text").get("format");
         if (format != null && !format.isNull()) {
             canonical.set("response_format", responseFormat(format));
@@ -99,7 +130,7 @@ public final class ResponsesRequest {
         }
     }
 
-    private static void input(JsonNode input, ArrayNode out) {
+    private static void input(JsonNode input, ArrayNode out, boolean passes) {
         if (input == null || input.isNull()) {
             throw GatewayException.badRequest("missing_required_parameter", "input", "Missing required parameter: 'input'.");
         }
@@ -121,7 +152,7 @@ public final class ResponsesRequest {
             switch (type) {
                 case "message" -> {
                     pendingCalls = null;
-                    out.add(message(item, at));
+                    out.add(message(item, at, passes));
                 }
                 case "function_call" -> {
                     for (String f : new String[] {"call_id", "name", "arguments"}) {
@@ -153,14 +184,19 @@ public final class ResponsesRequest {
                 case "reasoning" -> {
                     // a model's own reasoning item, sent back by agents: no provider takes it as input
                 }
-                default -> throw GatewayException.badRequest("invalid_value", at + ".type", "Invalid value for '" + at
+                default -> {
+                    if (passes) {
+                        continue; // a hosted tool's item (web_search_call...): the upstream reads it, the gateway need not
+                    }
+                    throw GatewayException.badRequest("invalid_value", at + ".type", "Invalid value for '" + at
                         + ".type': this gateway takes message, function_call and function_call_output items, not '"
                         + GatewayException.quote(type) + "'.");
+                }
             }
         }
     }
 
-    private static ObjectNode message(JsonNode item, String at) {
+    private static ObjectNode message(JsonNode item, String at, boolean passes) {
         String role = item.path("role").asText();
         if (!Set.of("user", "assistant", "system", "developer").contains(role)) {
             throw GatewayException.badRequest("invalid_value", at + ".role", "Invalid value for '" + at
@@ -201,12 +237,16 @@ public final class ResponsesRequest {
                         image.put("detail", part.get("detail").asText());
                     }
                 }
-                default -> throw GatewayException.badRequest("invalid_value", pat + ".type", "Invalid value for '" + pat
-                        + ".type': this gateway takes input_text, output_text and input_image parts, not '"
-                        + GatewayException.quote(type) + "'.");
+                default -> {
+                    if (!passes) { // passed through, an input_file or another part is the upstream's to read
+                        throw GatewayException.badRequest("invalid_value", pat + ".type", "Invalid value for '" + pat
+                                + ".type': this gateway takes input_text, output_text and input_image parts, not '"
+                                + GatewayException.quote(type) + "'.");
+                    }
+                }
             }
         }
-        if (onlyText && !"user".equals(role)) {
+        if ((onlyText && !"user".equals(role)) || (passes && parts.isEmpty())) {
             m.put("content", text.toString()); // assistant and system turns as plain text: every provider takes that
         }
         return m;
@@ -224,8 +264,7 @@ public final class ResponsesRequest {
             JsonNode tool = tools.get(i);
             String type = tool.path("type").asText();
             if (!"function".equals(type)) {
-                throw GatewayException.badRequest("unsupported_tool", "tools[" + i + "].type", "Tool type '"
-                        + GatewayException.quote(type) + "' is not supported: this gateway serves function tools on /v1/responses.");
+                continue; // a hosted tool (hostedTool): it runs at the upstream the body passes through to
             }
             if (!tool.path("name").isTextual()) {
                 throw GatewayException.badRequest("missing_required_parameter", "tools[" + i + "].name",
@@ -239,7 +278,7 @@ public final class ResponsesRequest {
         }
     }
 
-    private static void toolChoice(JsonNode choice, ObjectNode canonical) {
+    private static void toolChoice(JsonNode choice, ObjectNode canonical, boolean passes) {
         if (choice == null || choice.isNull()) {
             return;
         }
@@ -251,6 +290,9 @@ public final class ResponsesRequest {
             canonical.putObject("tool_choice").put("type", "function").putObject("function")
                     .put("name", choice.get("name").asText());
             return;
+        }
+        if (passes) {
+            return; // a hosted tool or allowed_tools: the upstream's to honour
         }
         throw GatewayException.badRequest("invalid_value", "tool_choice",
                 "'tool_choice' must be none, auto, required or {\"type\":\"function\",\"name\":...}.");

@@ -6,13 +6,16 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.core.GatewayException;
 import dev.caravan.core.Json;
 
+import java.util.ArrayList;
+import java.util.List;
 import java.util.Set;
 
 /**
  * OpenAI's legacy {@code /v1/completions} (text completions) over the canonical chat request: the prompt becomes one
  * user turn, and the answer's messages become {@code text} choices, whole and streamed. Every provider serves it
- * this way, OpenAI's own included (the model answers as a chat model would; `suffix`, `best_of` and `logprobs`,
- * which have no chat equivalent, are refused with a 400 naming them).
+ * this way, unless its server has {@code /completions} itself ({@code completions: true}): there the body passes
+ * through as written. What only such a server can do ({@code suffix}, {@code best_of}, {@code logprobs}, several
+ * prompts at once) makes the request one that must pass through: the 400 naming it answers a model without one.
  */
 public final class TextCompletions {
 
@@ -28,20 +31,31 @@ public final class TextCompletions {
     }
 
     /**
-     * The canonical chat request for a completions body (already a JSON object with a string model). Unknown fields
-     * pass through untouched, as on chat completions.
+     * What the door learnt from a completions body.
      *
-     * @return the prompt when the client asked to have it echoed, else null
+     * @param echo       the prompt, when the client asked to have it echoed (a translated answer puts it first), or null
+     * @param chatCannot the client's 400 for what no chat model can do, when the body asks it; null otherwise
      */
-    public static String toChat(ObjectNode body, ObjectNode canonical) {
+    public record Prompt(String echo, GatewayException chatCannot) {
+    }
+
+    /**
+     * The canonical chat request for a completions body (already a JSON object with a string model). Unknown fields
+     * pass through untouched, as on chat completions. Several prompts become one user turn each: such a request is
+     * only ever passed through, and the turns are what the gateway reads of it.
+     */
+    public static Prompt toChat(ObjectNode body, ObjectNode canonical) {
+        GatewayException chatCannot = null;
         for (String field : NO_CHAT_EQUIVALENT) {
             JsonNode v = body.get(field);
-            if (v != null && !v.isNull() && !(field.equals("best_of") && v.asInt(0) == 1)) {
-                throw GatewayException.badRequest("unsupported_parameter", field, "'" + field
-                        + "' is not supported: Caravan serves /v1/completions through chat models, which have no equivalent.");
+            if (chatCannot == null && v != null && !v.isNull() && !(field.equals("best_of") && v.asInt(0) == 1)) {
+                chatCannot = onlyPassedThrough(field, body, "'" + field + "' has no chat equivalent");
             }
         }
-        String prompt = prompt(body.get("prompt"));
+        List<String> prompts = prompts(body.get("prompt"));
+        if (chatCannot == null && prompts.size() > 1) {
+            chatCannot = onlyPassedThrough("prompt", body, "chat models take one prompt at a time; send one prompt per request");
+        }
         body.fields().forEachRemaining(e -> {
             String name = e.getKey();
             if (!name.equals("prompt") && !name.equals("echo") && !NO_CHAT_EQUIVALENT.contains(name)) {
@@ -51,27 +65,40 @@ public final class TextCompletions {
         if (!canonical.has("max_tokens") || canonical.get("max_tokens").isNull()) {
             canonical.put("max_tokens", DEFAULT_MAX_TOKENS);
         }
-        canonical.putArray("messages").addObject().put("role", "user").put("content", prompt);
+        ArrayNode messages = canonical.putArray("messages");
+        prompts.forEach(p -> messages.addObject().put("role", "user").put("content", p));
         JsonNode echo = body.get("echo");
         if (echo != null && !echo.isNull() && !echo.isBoolean()) {
             throw RequestChecks.invalidType("echo", "a boolean", echo);
         }
-        return echo != null && echo.asBoolean(false) ? prompt : null;
+        return new Prompt(echo != null && echo.asBoolean(false) ? prompts.get(0) : null, chatCannot);
     }
 
-    private static String prompt(JsonNode prompt) {
+    /** The 400 for a model with no deployment on a server with {@code /completions}. */
+    private static GatewayException onlyPassedThrough(String field, ObjectNode body, String why) {
+        return GatewayException.badRequest(field.equals("prompt") ? "invalid_value" : "unsupported_parameter", field,
+                "'" + field + "' is served only by a server with /v1/completions (a provider with completions: true), "
+                        + "where the request passes through as written, and model '"
+                        + GatewayException.quote(body.path("model").asText()) + "' has none: " + why + ".");
+    }
+
+    /** The prompt, or the prompts of a list of strings; token-id prompts are refused (no guardrail could read them). */
+    private static List<String> prompts(JsonNode prompt) {
         if (prompt == null || prompt.isNull()) {
             throw GatewayException.badRequest("missing_required_parameter", "prompt", "Missing required parameter: 'prompt'.");
         }
         if (prompt.isTextual()) {
-            return prompt.asText();
+            return List.of(prompt.asText());
         }
-        if (prompt.isArray() && prompt.size() == 1 && prompt.get(0).isTextual()) {
-            return prompt.get(0).asText();
-        }
-        if (prompt.isArray() && prompt.size() > 1 && prompt.get(0).isTextual()) {
-            throw GatewayException.badRequest("invalid_value", "prompt",
-                    "Send one prompt per request: Caravan serves /v1/completions through chat models, one prompt at a time.");
+        if (prompt.isArray() && !prompt.isEmpty()) {
+            List<String> prompts = new ArrayList<>(prompt.size());
+            for (JsonNode p : prompt) {
+                if (!p.isTextual()) {
+                    throw RequestChecks.invalidType("prompt", "a string or an array of strings", prompt);
+                }
+                prompts.add(p.asText());
+            }
+            return prompts;
         }
         throw RequestChecks.invalidType("prompt", "a string", prompt);
     }

@@ -75,6 +75,12 @@ public final class CachePolicy implements Policy {
             return CONTINUE;
         }
         CacheControls controls = CacheControls.parse(call.control("cache")); // a bad control is the client's 400
+        if (call.passesThrough()) {
+            // the upstream's own answer (hosted tools' items, text choices) is not the canonical one the cache keeps
+            call.responseHeader(HEADER, "BYPASS");
+            cache.meters().count("bypass");
+            return CONTINUE;
+        }
         String scope = scope(call);
         ObjectNode request = call.request();
         Duration ttl = controls.ttl() != null ? controls.ttl() : config.exactTtlFor(model, call.team(), call.keyId());

@@ -81,7 +81,7 @@ public final class GuardrailOutputPolicy implements Policy {
             return refuse(call, guard, hits.get(0), action);
         }
         hits.forEach(hit -> record(call, guard, hit, action));
-        return CompletableFuture.completedFuture(rewrite ? new ChatResult(body, answer.headers(), answer.usage()) : answer);
+        return CompletableFuture.completedFuture(rewrite ? answer.withBody(body) : answer);
     }
 
     private CompletionStage<ChatResult> refuse(PolicyCall call, Guardrails.Guard guard, Hit hit, Action action) {

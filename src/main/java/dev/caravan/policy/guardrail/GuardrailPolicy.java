@@ -211,7 +211,7 @@ public final class GuardrailPolicy implements Policy {
         }
         ObjectNode body = answer.body().deepCopy(); // the cache may hold the body with placeholders: never write it
         GuardedStream.restore(body, placeholders);
-        return CompletableFuture.completedFuture(new ChatResult(body, answer.headers(), answer.usage()));
+        return CompletableFuture.completedFuture(answer.withBody(body));
     }
 
     @Override

@@ -5,6 +5,7 @@ import dev.caravan.dialect.openai.RequestChecks;
 import dev.caravan.dialect.openai.TextCompletions;
 import dev.caravan.core.Dialect;
 import dev.caravan.core.ExchangeKeys;
+import dev.caravan.core.PassThrough;
 import com.fasterxml.jackson.core.JsonProcessingException;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
@@ -281,13 +282,25 @@ public final class Ingress {
     /**
      * {@code /v1/completions} (legacy text completions): the prompt becomes the canonical chat request's one user
      * turn ({@link TextCompletions}), checked as a chat body; the responder turns the answer back into text choices.
+     * The body as written passes through to deployments on servers with {@code /completions}.
      */
     public void parseCompletionsRequest(Exchange exchange) {
         ObjectNode body = parseModelRequest(exchange);
         ObjectNode canonical = Json.object();
-        String echo = TextCompletions.toChat(body, canonical);
+        TextCompletions.Prompt prompt = TextCompletions.toChat(body, canonical);
         acceptChat(exchange, canonical);
-        exchange.setProperty(ExchangeKeys.TEXT_COMPLETION, echo == null ? "" : echo);
+        exchange.setProperty(ExchangeKeys.TEXT_COMPLETION, prompt.echo() == null ? "" : prompt.echo());
+        // a server with /completions gets the body as written; what chat cannot do is served only there
+        passThrough(exchange, PassThrough.COMPLETIONS, body, canonical, prompt.chatCannot());
+    }
+
+    /**
+     * Marks a request that may be sent upstream as the client wrote it ({@code caravan.passThrough}), to the
+     * deployments that serve {@code endpoint}; with a {@code refusal}, only to them (the route step answers it when
+     * the model has none).
+     */
+    void passThrough(Exchange exchange, String endpoint, ObjectNode body, ObjectNode canonical, GatewayException refusal) {
+        exchange.setProperty(ExchangeKeys.PASS_THROUGH, new PassThrough(endpoint, body, canonical, refusal));
     }
 
     public void parseEmbeddingsRequest(Exchange exchange) {

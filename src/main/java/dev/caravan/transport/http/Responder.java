@@ -2,6 +2,9 @@ package dev.caravan.transport.http;
 
 import dev.caravan.core.Dialect;
 import dev.caravan.core.ExchangeKeys;
+import dev.caravan.core.PassThrough;
+import dev.caravan.dialect.openai.CompletionsPassThrough;
+import dev.caravan.dialect.openai.ResponsesPassThrough;
 import dev.caravan.core.ClientRequest;
 import dev.caravan.dialect.openai.OpenAiStreamEncoder;
 import dev.caravan.dialect.StreamEncoder;
@@ -26,7 +29,8 @@ import java.util.Map;
 
 /**
  * The last step: the answer in the caller's wire shape, whole JSON, or the head of an SSE stream whose writer
- * (a {@link StreamRelay} with the client dialect's encoder) is made here, where the client is known.
+ * (a {@link StreamRelay} with the client dialect's encoder) is made here, where the client is known. A request passed
+ * through gets the upstream's own answer or events ({@link ResponsesPassThrough}, {@link CompletionsPassThrough}).
  */
 public final class Responder {
 
@@ -64,12 +68,19 @@ public final class Responder {
             StreamEncoder encoder = Dialect.speaksAnthropic(exchange) ? new AnthropicStreamEncoder()
                     : new OpenAiStreamEncoder(canonical.path("stream_options").path("include_usage").asBoolean(false),
                             usage -> Pricing.costNanos(usage, price));
+            OpenAiStreamEncoder openAi = encoder instanceof OpenAiStreamEncoder o ? o : null;
             if (textCompletion != null) {
                 encoder = new dev.caravan.dialect.openai.TextCompletionStreamEncoder((OpenAiStreamEncoder) encoder,
                         textCompletion.isEmpty() ? null : textCompletion);
             }
             ResponsesRequest.Context responsesCall = exchange.getProperty(ExchangeKeys.RESPONSES, ResponsesRequest.Context.class);
-            if (responsesCall != null) {
+            PassThrough pass = exchange.getProperty(ExchangeKeys.PASS_THROUGH, PassThrough.class);
+            if (pass != null && deployment != null && deployment.provider().servesOwn(pass.endpoint())) {
+                // the upstream's own events, as it wrote them; a passed-through response is not kept here
+                encoder = PassThrough.RESPONSES.equals(pass.endpoint())
+                        ? new ResponsesPassThrough.Encoder(usage -> Pricing.costNanos(usage, price))
+                        : new CompletionsPassThrough.Encoder(openAi);
+            } else if (responsesCall != null) {
                 String owner = ownerOf(exchange);
                 encoder = new ResponsesStreamEncoder(responsesCall, ResponsesAnswer.newId("resp_"),
                         usage -> Pricing.costNanos(usage, price), response -> {
@@ -92,6 +103,14 @@ public final class Responder {
         out.setHeader(Exchange.HTTP_RESPONSE_CODE, 200);
         boolean anthropic = Dialect.speaksAnthropic(exchange)
                 && !ExchangeKeys.COUNT_TOKENS.equals(exchange.getProperty(ExchangeKeys.OPERATION));
+        PassThrough pass = exchange.getProperty(ExchangeKeys.PASS_THROUGH, PassThrough.class);
+        if (result.wire() != null && pass != null) {
+            // the upstream's own answer, with the text a policy changed; a passed-through response is not kept here
+            out.setBody(Json.bytes(PassThrough.RESPONSES.equals(pass.endpoint())
+                    ? ResponsesPassThrough.answer(result.wire(), result.body())
+                    : CompletionsPassThrough.answer(result.wire(), result.body())));
+            return;
+        }
         ResponsesRequest.Context responsesCall = exchange.getProperty(ExchangeKeys.RESPONSES, ResponsesRequest.Context.class);
         if (responsesCall != null) {
             ObjectNode response = ResponsesAnswer.fromChat(result.body(), responsesCall, ResponsesAnswer.newId("resp_"));

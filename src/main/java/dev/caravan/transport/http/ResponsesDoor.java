@@ -33,7 +33,8 @@ public final class ResponsesDoor {
 
     public void parse(Exchange exchange) {
         ObjectNode body = ingress.parseModelRequest(exchange);
-        JsonNode previousId = body.get("previous_response_id");
+        GatewayException hosted = ResponsesRequest.hostedTool(body); // runs at OpenAI: the body passes through there
+        JsonNode previousId = hosted == null ? body.get("previous_response_id") : null; // passed through: OpenAI's id
         List<JsonNode> previous = null;
         if (previousId != null && !previousId.isNull()) {
             if (!previousId.isTextual()) {
@@ -50,6 +51,9 @@ public final class ResponsesDoor {
         ResponsesRequest.Context context = ResponsesRequest.toChat(body, canonical, previous);
         ingress.acceptChat(exchange, canonical);
         exchange.setProperty(ExchangeKeys.RESPONSES, context);
+        if (hosted != null) {
+            ingress.passThrough(exchange, dev.caravan.core.PassThrough.RESPONSES, body, canonical, hosted);
+        }
     }
 
     /** {@code GET /v1/responses/{id}}: the stored response. */
