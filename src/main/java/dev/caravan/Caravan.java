@@ -153,6 +153,7 @@ public final class Caravan {
     private Ledger ledger;
     private LedgerSettings ledgerSettings;
     private dev.caravan.policy.ledger.LedgerDatabase database; // null with the ledger off
+    private dev.caravan.dialect.openai.ResponseStore responses; // in that database, or in memory without one
     private dev.caravan.policy.audit.AuditLog auditLog = dev.caravan.policy.audit.AuditLog.OFF;
     private java.util.concurrent.ExecutorService adminPool;
     private dev.caravan.auth.KeyDirectory keyDirectory;       // null with the ledger off: no database to keep keys in
@@ -268,6 +269,9 @@ public final class Caravan {
                 if (ledger != null) {
                     ledger.close(); // every row queued so far is written before the process may exit
                 }
+                if (responses != null) {
+                    responses.close(); // so is every stored response
+                }
                 auditLog.close(); // so is every audit event
                 if (adminPool != null) {
                     adminPool.shutdown();
@@ -375,15 +379,16 @@ public final class Caravan {
         });
         r.bind("modelCatalog", new ModelCatalog(config));
         r.bind("upstreamCall", new UpstreamCall(providers, cpu));
-        // /v1/responses answers kept for previous_response_id: bounded by entries and time (ResponseStore)
-        dev.caravan.dialect.openai.ResponseStore responses = new dev.caravan.dialect.openai.ResponseStore(
-                Integer.parseInt(property(context, "caravan.responses.maxStored",
-                        Integer.toString(dev.caravan.dialect.openai.ResponseStore.DEFAULT_MAX_ENTRIES))),
-                ConfigLoader.parseDuration(property(context, "caravan.responses.ttl", "1h")));
-        r.bind("responder", new Responder(streams, keepAlive, responses));
-        r.bind("responsesDoor", new dev.caravan.transport.http.ResponsesDoor(ingress, responses));
         counters = counters(context);
         database = database(context);
+        // /v1/responses answers kept for previous_response_id: in the database when there is one, else in memory
+        responses = dev.caravan.responses.ResponseStores.open(database, k -> property(context, k, null), metrics.registry());
+        r.bind("responder", new Responder(streams, keepAlive, responses));
+        dev.caravan.transport.http.ResponsesDoor responsesDoor = new dev.caravan.transport.http.ResponsesDoor(ingress, responses);
+        r.bind("responsesDoor", responsesDoor);
+        r.bind("responsesParse", responsesDoor.parse());
+        r.bind("responsesGet", responsesDoor.get());
+        r.bind("responsesDelete", responsesDoor.delete());
         ledger = database == null ? Ledger.OFF : Ledger.open(database, ledgerSettings, metrics.registry());
         BudgetMeters budgetMeters = new BudgetMeters(metrics.registry());
         policies.register("ledger", (settings, gateway) -> ledger.policy());

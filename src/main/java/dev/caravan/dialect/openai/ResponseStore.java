@@ -3,53 +3,50 @@ package dev.caravan.dialect.openai;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
-import com.github.benmanes.caffeine.cache.Cache;
-import com.github.benmanes.caffeine.cache.Caffeine;
 
 import java.time.Duration;
+import java.util.ArrayList;
 import java.util.List;
 import java.util.Optional;
+import java.util.concurrent.CompletionStage;
 
 /**
- * Responses kept for {@code previous_response_id} and {@code GET /v1/responses/{id}}: in this process, bounded by
- * entries and by time since stored (the defaults, 10,000 responses for 1 hour, hold a busy agent's turns; a typical
- * turn with its conversation is a few KB, so tens of MB at most). Each is its owner's: another key is told it does
- * not exist.
+ * Responses kept for {@code previous_response_id} and {@code GET} / {@code DELETE /v1/responses/{id}}, each its
+ * owner's: another key is told it does not exist. The callers run on event loops, so nothing here blocks: {@link #keep}
+ * returns at once (a store that writes elsewhere queues the write), {@link #find} and {@link #delete} answer a stage,
+ * already complete when the answer is at hand (in memory, or still waiting to be written).
+ * {@link MemoryResponseStore} keeps them in this process; {@code responses/SqlResponseStore} in the gateway's database.
+ * A stored response and its conversation are never changed once kept (readers share them).
  */
-public final class ResponseStore {
+public interface ResponseStore extends AutoCloseable {
 
-    public static final int DEFAULT_MAX_ENTRIES = 10_000;
-    public static final Duration DEFAULT_TTL = Duration.ofHours(1);
+    int DEFAULT_MAX_ENTRIES = 10_000;
+    /** How long a response is kept in memory unless {@code caravan.responses.ttl} says otherwise. */
+    Duration DEFAULT_TTL = Duration.ofHours(1);
 
     /** A stored response, whose key made it, and the conversation a follow-up continues (its answer included). */
-    public record Stored(String owner, ObjectNode response, List<JsonNode> conversation) {
+    record Stored(String owner, ObjectNode response, List<JsonNode> conversation) {
     }
 
-    private final Cache<String, Stored> entries;
-
-    public ResponseStore(int maxEntries, Duration ttl) {
-        this.entries = Caffeine.newBuilder().maximumSize(maxEntries).expireAfterWrite(ttl).build();
-    }
-
-    /** Keeps {@code response}: its conversation is the request's turns and the response's own answer. */
-    public void keep(String owner, ObjectNode response, ArrayNode requestTurns) {
-        List<JsonNode> conversation = new java.util.ArrayList<>();
-        requestTurns.forEach(conversation::add);
-        conversation.add(ResponsesAnswer.assistantTurn(response));
-        entries.put(response.path("id").asText(), new Stored(owner, response, List.copyOf(conversation)));
-    }
+    /** Keeps {@code response}: its conversation is the request's turns and the response's own answer. Never blocks. */
+    void keep(String owner, ObjectNode response, ArrayNode requestTurns);
 
     /** The response {@code id}, if {@code owner} made it and it is still kept. */
-    public Optional<Stored> find(String id, String owner) {
-        Stored s = entries.getIfPresent(id);
-        return s != null && s.owner().equals(owner) ? Optional.of(s) : Optional.empty();
+    CompletionStage<Optional<Stored>> find(String id, String owner);
+
+    /** Removes the response {@code id}: true if {@code owner} made it and it was still kept. */
+    CompletionStage<Boolean> delete(String id, String owner);
+
+    /** Stops taking responses; a store that writes elsewhere writes what it holds first. */
+    @Override
+    default void close() {
     }
 
-    public boolean delete(String id, String owner) {
-        if (find(id, owner).isEmpty()) {
-            return false;
-        }
-        entries.invalidate(id);
-        return true;
+    /** What a follow-up continues: the request's turns, then the response's answer as an assistant turn. */
+    static Stored stored(String owner, ObjectNode response, ArrayNode requestTurns) {
+        List<JsonNode> conversation = new ArrayList<>(requestTurns.size() + 1);
+        requestTurns.forEach(conversation::add);
+        conversation.add(ResponsesAnswer.assistantTurn(response));
+        return new Stored(owner, response, List.copyOf(conversation));
     }
 }

@@ -12,9 +12,10 @@ import java.io.UncheckedIOException;
 import java.nio.file.Files;
 
 /**
- * The gateway's own database: an H2 file under the data folder, or PostgreSQL when {@code CARAVAN_DB_URL} is set,
- * behind a small pool, migrated by Flyway from {@code db/migration} (one set of scripts for both). Opened once at
- * start; an unreachable database fails the start, since the budgets could not be rebuilt from it.
+ * The gateway's own database (the ledger, the audit log, the admin API's keys and teams, stored responses): an H2
+ * file under the data folder, or PostgreSQL when {@code CARAVAN_DB_URL} is set, behind a small pool, migrated by
+ * Flyway from {@code db/migration} (one set of scripts for both). Opened once at start; an unreachable database fails
+ * the start, since the budgets could not be rebuilt from it.
  */
 public final class LedgerDatabase implements AutoCloseable {
 
@@ -45,8 +46,9 @@ public final class LedgerDatabase implements AutoCloseable {
         config.setUsername(settings.dbUser() != null ? settings.dbUser() : settings.postgres() ? null : "sa");
         config.setPassword(settings.dbPassword());
         // one each for the ledger's writer, the audit writer, the audit sink, the key directory, the admin API's two
-        // threads, and one spare for start-up queries: none of them holds more than one at once
-        config.setMaximumPoolSize(7);
+        // threads, the stored responses' writer and two readers, and one spare for start-up queries: none of them
+        // holds more than one at once
+        config.setMaximumPoolSize(10);
         config.setMinimumIdle(1);
         // a database that is down costs the writer 3 s per attempt, not Hikari's default 30 s
         config.setConnectionTimeout(3_000);

@@ -42,10 +42,13 @@ public final class Responder {
     private final dev.caravan.dialect.openai.ResponseStore responses;
 
     public Responder(StreamRegistry streams, Duration keepAliveInterval) {
-        this(streams, keepAliveInterval, new dev.caravan.dialect.openai.ResponseStore(1, Duration.ofSeconds(1)));
+        this(streams, keepAliveInterval, new dev.caravan.dialect.openai.MemoryResponseStore(1, Duration.ofSeconds(1)));
     }
 
-    /** @param responses where {@code /v1/responses} answers are kept for a follow-up (when the request stores) */
+    /**
+     * @param responses where {@code /v1/responses} answers are kept for a follow-up (when the request stores); its
+     *                  {@code keep} returns at once, so the answer is never held for it
+     */
     public Responder(StreamRegistry streams, Duration keepAliveInterval, dev.caravan.dialect.openai.ResponseStore responses) {
         this.streams = streams;
         this.keepAliveInterval = keepAliveInterval;
