@@ -157,7 +157,10 @@ class ResponsesAcrossReplicasTest {
                 .isEqualTo("Heard: My name is Ada. | What is my name?");
         assertThat(next.previousResponseId()).hasValue(answered.id());
 
-        Response third = create(first, ALICE, "Spell it.", next.id()); // at once: a follow-up right after the answer
+        // back on the first replica: the second's row is seen there once it commits (ms), as a client behind a load
+        // balancer would find it
+        visibleOn(first, ALICE, next.id());
+        Response third = create(first, ALICE, "Spell it.", next.id());
         assertThat(ResponsesApiTest.text(third)).isEqualTo("Heard: My name is Ada. | What is my name? | Spell it.");
     }
 
