@@ -2,4 +2,4 @@
 if redis.call('GET', KEYS[1]) == 'P|' .. ARGV[1] then
   redis.call('DEL', KEYS[1])
 end
-return 1
+return 'OK' -- a status, as the caller reads a value

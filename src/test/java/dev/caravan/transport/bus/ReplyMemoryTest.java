@@ -61,8 +61,9 @@ class ReplyMemoryTest {
     @Test
     void redisSharesRepliesBetweenGateways() throws Exception {
         String prefix = prefix();
-        try (RedisReplyMemory a = new RedisReplyMemory(REDIS, prefix, Duration.ofMinutes(5), new LocalReplyMemory(100, Duration.ofMinutes(5)), () -> { });
-             RedisReplyMemory b = new RedisReplyMemory(REDIS, prefix, Duration.ofMinutes(5), new LocalReplyMemory(100, Duration.ofMinutes(5)), () -> { })) {
+        int[] outages = {0};
+        try (RedisReplyMemory a = new RedisReplyMemory(REDIS, prefix, Duration.ofMinutes(5), new LocalReplyMemory(100, Duration.ofMinutes(5)), () -> outages[0]++);
+             RedisReplyMemory b = new RedisReplyMemory(REDIS, prefix, Duration.ofMinutes(5), new LocalReplyMemory(100, Duration.ofMinutes(5)), () -> outages[0]++)) {
             assertThat(a.claim("m")).isInstanceOf(ReplyMemory.Owned.class);
             CompletableFuture<ReplyMemory.Claim> onB = CompletableFuture.supplyAsync(() -> {
                 try {
@@ -84,6 +85,7 @@ class ReplyMemoryTest {
             a.forget("n");
             Thread.sleep(200);
             assertThat(b.claim("n")).isInstanceOf(ReplyMemory.Owned.class);
+            assertThat(outages[0]).as("no call to a reachable Redis counted as an outage").isZero();
         }
     }
 
