@@ -1,6 +1,5 @@
 package dev.caravan.transport.bus;
 
-import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
 import dev.caravan.config.BusConfig;
 import dev.caravan.core.ClientRequest;
@@ -188,27 +187,27 @@ public final class BusDoor {
 
     /**
      * After the error renderer wrote the error (in the caller's dialect): a transient one (429, 5xx) is tried again
-     * while {@code bus.redeliveries} allow, else it is the reply; a transient failure that used up its tries is also
-     * dead-lettered, and so is any error of a message that names no reply destination.
+     * while {@code bus.redeliveries} allow, else it is the reply, and a transient failure that used up its tries is
+     * also dead-lettered. (A message with no reply destination never gets here: the door refused it.)
      */
     public void failed(Exchange exchange) {
         int status = exchange.getProperty(ExchangeKeys.STATUS, 500, Integer.class);
         int attempt = exchange.getProperty(ATTEMPT, 1, Integer.class);
-        boolean transientFailure = status == 429 || status >= 500;
-        BusMessage message = exchange.getProperty(ExchangeKeys.BUS_MESSAGE, BusMessage.class);
-        if (transientFailure && attempt <= config.get().redeliveries() && message.canReply()) {
+        if (isTransient(status) && attempt <= config.get().redeliveries()) {
             exchange.setProperty(RETRY, true);
+            BusMessage message = exchange.getProperty(ExchangeKeys.BUS_MESSAGE, BusMessage.class);
             counter("caravan_bus_retries_total", message.bus()).increment();
             return;
         }
         BusReply reply = reply(exchange, status);
         String code = exchange.getProperty(ExchangeKeys.ERROR_CODE, "error", String.class);
-        if (!message.canReply()) {
-            reply = reply.deadLettered("no_reply_destination".equals(code) ? code : code + " (no reply destination)");
-        } else if (transientFailure) {
-            reply = reply.deadLettered(code + " after " + attempt + " attempts");
-        }
-        exchange.setProperty(ExchangeKeys.BUS_REPLY, reply);
+        exchange.setProperty(ExchangeKeys.BUS_REPLY, isTransient(status)
+                ? reply.deadLettered(code + " after " + attempt + " attempts") : reply);
+    }
+
+    /** A failure that may pass on another try (rate limited, the upstream or the gateway failing), not the request's. */
+    static boolean isTransient(int status) {
+        return status == 429 || status >= 500;
     }
 
     /**
@@ -220,8 +219,7 @@ public final class BusDoor {
         String claimed = exchange.getProperty(CLAIMED, String.class);
         BusMessage message = exchange.getProperty(ExchangeKeys.BUS_MESSAGE, BusMessage.class);
         if (claimed != null) {
-            boolean transientFailure = reply.status() == 429 || reply.status() >= 500;
-            if (transientFailure) {
+            if (isTransient(reply.status())) {
                 memory.forget(claimed);
             } else {
                 memory.remember(claimed, reply);
