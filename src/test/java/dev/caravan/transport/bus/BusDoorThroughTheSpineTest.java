@@ -147,4 +147,27 @@ class BusDoorThroughTheSpineTest {
         assertThat(reply.deadLetter()).isEqualTo("no_reply_destination");
         assertThat(reply.status()).isEqualTo(400);
     }
+
+    @Test
+    void aBusRequestIsInTheSameBooksAsHttpUnderItsIngress() throws Exception {
+        BusReply reply = send("m-books", CHAT, true, "caravan-api-key", TestGateway.DEMO_KEY);
+        assertThat(reply.status()).isEqualTo(200);
+        assertThat(gateway.post("/v1/chat/completions", CHAT, "Authorization", "Bearer " + TestGateway.DEMO_KEY,
+                "Content-Type", "application/json").statusCode()).isEqualTo(200);
+
+        assertThat(gateway.metrics()).containsPattern("caravan_requests_total\\{[^}]*endpoint=\"chat\",ingress=\"jms\"[^}]*status=\"200\"")
+                .containsPattern("caravan_requests_total\\{[^}]*endpoint=\"chat\",ingress=\"http\"[^}]*status=\"200\"");
+        // the spend ledger: one row per request, with how it came in (the writer appends off the request path)
+        TestGateway.eventually(() -> {
+            JsonNode spend = Json.parseObjectOrNull(gateway.get("/admin/spend?group_by=ingress", "Authorization",
+                    "Bearer " + TestGateway.MASTER_KEY).body());
+            boolean jms = false;
+            boolean http = false;
+            for (JsonNode group : spend.path("data")) {
+                jms |= group.path("ingress").asText().equals("jms") && group.path("requests").asLong() >= 1;
+                http |= group.path("ingress").asText().equals("http") && group.path("requests").asLong() >= 1;
+            }
+            return jms && http;
+        }, "the ledger's spend by ingress to show jms and http rows");
+    }
 }
