@@ -74,8 +74,10 @@ public final class KafkaBus implements BusAdapter {
 
     private volatile BusConfig.Kafka kafka;
     private volatile boolean up;
+    private boolean checked;
     private volatile Producer<String, byte[]> producer;
     private volatile String lastSender;
+    private volatile int reconnectMaxMs = 10_000;
     private Admin admin;
     private ScheduledExecutorService health;
 
@@ -103,6 +105,9 @@ public final class KafkaBus implements BusAdapter {
         parameters.put("concurrency", kafka.concurrency());
         parameters.put("maxPollRecords", intProperty(context, "caravan.bus.kafka.maxPollRecords", 10));
         parameters.put("maxPollIntervalMs", intProperty(context, "caravan.bus.kafka.maxPollIntervalMs", 600_000));
+        parameters.put("sessionTimeoutMs", intProperty(context, "caravan.bus.kafka.sessionTimeoutMs", 45_000));
+        reconnectMaxMs = intProperty(context, "caravan.bus.kafka.reconnectBackoffMaxMs", 10_000);
+        parameters.put("reconnectBackoffMaxMs", reconnectMaxMs);
         long every = intProperty(context, "caravan.bus.kafka.healthInterval", 5_000);
         health = Executors.newSingleThreadScheduledExecutor(r -> {
             Thread t = new Thread(r, "bus-kafka-health");
@@ -140,7 +145,7 @@ public final class KafkaBus implements BusAdapter {
         } catch (Exception e) {
             now = false; // unresolvable, refused, timed out: the consumers keep trying on their own
         }
-        if (now != up) {
+        if (now != up || !checked) {
             if (now) {
                 LOG.info("Kafka at {} answers: the bus is up", kafka.bootstrap());
             } else {
@@ -149,12 +154,13 @@ public final class KafkaBus implements BusAdapter {
             }
         }
         up = now;
+        checked = true;
     }
 
     private Map<String, Object> clientProperties(Map<String, Object> extra) {
         Map<String, Object> p = new LinkedHashMap<>();
         p.put("bootstrap.servers", kafka.bootstrap());
-        p.put("reconnect.backoff.max.ms", 10_000); // a broker that is down: a reconnect (and a log line) every 10 s
+        p.put("reconnect.backoff.max.ms", reconnectMaxMs); // a broker that is down: a reconnect every 10 s at most
         p.putAll(extra);
         return p;
     }

@@ -45,8 +45,12 @@ public final class KafkaBroker implements AutoCloseable {
 
     /** Formats a fresh log directory, starts the server and returns once it answers a describeCluster. */
     public static KafkaBroker start() throws Exception {
+        return start(freePort());
+    }
+
+    /** The same on a given port (a test that starts a gateway before its broker). */
+    public static KafkaBroker start(int port) throws Exception {
         Path dir = Files.createTempDirectory("caravan-kafka");
-        int port = freePort();
         int controllerPort = freePort();
         Properties p = new Properties();
         p.put("process.roles", "broker,controller");

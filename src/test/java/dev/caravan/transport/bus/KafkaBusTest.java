@@ -372,6 +372,15 @@ class KafkaBusTest {
             thread.start();
         }
 
+        /** Every record read so far from {@code topic}. */
+        List<ConsumerRecord<String, byte[]>> records(String topic) {
+            return records.stream().filter(r -> r.topic().equals(topic)).toList();
+        }
+
+        int count(String topic) {
+            return records(topic).size();
+        }
+
         private List<ConsumerRecord<String, byte[]>> of(String topic, String correlationId) {
             return records.stream().filter(r -> r.topic().equals(topic)
                     && correlationId.equals(header(r, KafkaBus.CORRELATION_ID))).toList();
@@ -399,16 +408,16 @@ class KafkaBusTest {
             }
         }
 
-        /** One record on {@code topic} for each of {@code ids} (and no more than one each). */
+        /** The records on {@code topic} once there is one for each of {@code ids} (replays included). */
         List<ConsumerRecord<String, byte[]>> awaitAll(String topic, Set<String> ids, Duration timeout)
                 throws InterruptedException {
             long deadline = System.nanoTime() + timeout.toNanos();
             while (true) {
                 List<ConsumerRecord<String, byte[]>> found = records.stream().filter(r -> r.topic().equals(topic)
                         && ids.contains(header(r, KafkaBus.CORRELATION_ID))).toList();
-                if (found.size() >= ids.size() || System.nanoTime() > deadline) {
-                    assertThat(found.stream().map(r -> header(r, KafkaBus.CORRELATION_ID)).distinct().count())
-                            .as("distinct replies within " + timeout.toSeconds() + " s").isEqualTo(ids.size());
+                long distinct = found.stream().map(r -> header(r, KafkaBus.CORRELATION_ID)).distinct().count();
+                if (distinct >= ids.size() || System.nanoTime() > deadline) {
+                    assertThat(distinct).as("requests answered within " + timeout.toSeconds() + " s").isEqualTo(ids.size());
                     return found;
                 }
                 Thread.sleep(50);
