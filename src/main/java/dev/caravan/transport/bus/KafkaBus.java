@@ -75,6 +75,8 @@ public final class KafkaBus implements BusAdapter {
     private volatile BusConfig.Kafka kafka;
     private volatile boolean up;
     private boolean checked;
+    private boolean topicSeen;
+    private boolean topicMissingSaid;
     private volatile Producer<String, byte[]> producer;
     private volatile String lastSender;
     private volatile int reconnectMaxMs = 10_000;
@@ -139,6 +141,14 @@ public final class KafkaBus implements BusAdapter {
             }
             now = !admin.describeCluster(new DescribeClusterOptions().timeoutMs(3_000)).nodes()
                     .get(4, TimeUnit.SECONDS).isEmpty();
+            if (now && !topicSeen) {
+                topicSeen = admin.listTopics().names().get(4, TimeUnit.SECONDS).contains(kafka.requestTopic());
+                if (!topicSeen && !topicMissingSaid) {
+                    LOG.warn("Kafka topic {} does not exist: its consumers wait for it (create it, or let the broker "
+                            + "create topics)", kafka.requestTopic());
+                    topicMissingSaid = true;
+                }
+            }
         } catch (InterruptedException e) {
             Thread.currentThread().interrupt();
             return;

@@ -217,8 +217,9 @@ class KafkaBusTest {
         ConsumerRecord<String, byte[]> a = collector.await(REPLIES, first, 1, Duration.ofSeconds(30)).get(0);
         ConsumerRecord<String, byte[]> b = collector.await(REPLIES, second, 1, Duration.ofSeconds(30)).get(0);
         assertThat(text(b)).isEqualTo(text(a));
-        assertThat(header(a, "caravan-replayed")).isNull();
-        assertThat(header(b, "caravan-replayed")).isEqualTo("true");
+        // on two partitions, so either may be first: the other waits for it and gets its reply again
+        assertThat(java.util.stream.Stream.of(header(a, "caravan-replayed"), header(b, "caravan-replayed")))
+                .containsExactlyInAnyOrder(null, "true");
         assertThat(header(b, "caravan-request-id")).isEqualTo(header(a, "caravan-request-id"));
         assertThat(upstream.calls("charge me once")).isEqualTo(1);
         assertCharged("kafka-dup", 1, new BigDecimal(header(a, "caravan-cost-usd")));

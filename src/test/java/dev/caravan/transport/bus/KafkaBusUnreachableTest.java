@@ -80,6 +80,26 @@ class KafkaBusUnreachableTest {
         }
     }
 
+    @Test
+    void aBootstrapHostThatDoesNotResolveLeavesTheGatewayServingWithKafkaDown() throws Exception {
+        String yaml = TestGateway.MOCK_CONFIG + """
+                bus:
+                  kafka: { bootstrap: "kafka.caravan-test.invalid:9092" }
+                """;
+        // camel-kafka's retry of a consumer it cannot create is not cut short by a stop: the stop waits its timeout
+        try (TestGateway gateway = TestGateway.start(yaml, Map.of("caravan.bus.kafka.healthInterval", "300",
+                "camel.main.shutdownTimeout", "1"))) {
+            HttpResponse<String> chat = gateway.post("/v1/chat/completions",
+                    "{\"model\":\"mock-gpt\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}",
+                    "Authorization", "Bearer " + TestGateway.DEMO_KEY, "Content-Type", "application/json");
+            assertThat(chat.statusCode()).as(chat.body()).isEqualTo(200);
+            Thread.sleep(600); // two health checks
+            HttpResponse<String> ready = gateway.get("/health/ready");
+            assertThat(ready.statusCode()).isEqualTo(200);
+            assertThat(kafkaCheck(ready)).isEqualTo("DOWN");
+        }
+    }
+
     private static String kafkaCheck(HttpResponse<String> ready) {
         return Json.parseObjectOrNull(ready.body()).path("checks").path("buses").path("kafka").asText();
     }
