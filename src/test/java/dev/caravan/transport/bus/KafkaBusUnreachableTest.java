@@ -24,7 +24,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 /**
  * A configured Kafka that cannot be reached does not stop the gateway: it starts, HTTP serves, {@code /health/ready}
- * says the bus is down; once the broker comes up the consumers find it and its requests are answered.
+ * says the bus is down; once the broker comes up the consumers find it and its requests are answered; when it goes
+ * away again the bus is down again.
  */
 class KafkaBusUnreachableTest {
 
@@ -77,6 +78,14 @@ class KafkaBusUnreachableTest {
                             .isEqualTo("200");
                 }
             }
+            // the broker gone again: the bus is down, HTTP still ready
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(20);
+            while (!"DOWN".equals(kafkaCheck(gateway.get("/health/ready"))) && System.nanoTime() < deadline) {
+                Thread.sleep(100);
+            }
+            HttpResponse<String> after = gateway.get("/health/ready");
+            assertThat(after.statusCode()).isEqualTo(200);
+            assertThat(kafkaCheck(after)).isEqualTo("DOWN");
         }
     }
 
