@@ -487,6 +487,7 @@ public final class Caravan {
             busMemory = new dev.caravan.transport.bus.RedisReplyMemory(redis, property(context, "caravan.redisPrefix", "caravan:"),
                     bus.dedupTtl(), busMemory, outages::increment);
         }
+        r.bind("busStream", new dev.caravan.transport.bus.BusStream(loops));
         r.bind("busDoor", new dev.caravan.transport.bus.BusDoor(() -> config.get().bus(), busMemory, metrics.registry()));
         busRoutes = new dev.caravan.transport.bus.BusRoutes(java.util.List.of(
                 new dev.caravan.transport.bus.JmsBus()

@@ -357,7 +357,7 @@ class CostEndToEndTest {
         client.chat().completions().create(chat("priced", "metrics"));
         String metrics = gateway.metrics();
         assertThat(metrics).contains("caravan_cost_usd_total{deployment=\"priced\",key=\"\",model=\"priced\",team=\"none\"} ",
-                "caravan_requests_total{deployment=\"priced\",endpoint=\"chat\",key=\"\",model=\"priced\",status=\"200\",team=\"none\"} ",
+                "caravan_requests_total{deployment=\"priced\",endpoint=\"chat\",ingress=\"http\",key=\"\",model=\"priced\",status=\"200\",team=\"none\"} ",
                 "caravan_tokens_total{deployment=\"priced\",direction=\"input\",key=\"\",model=\"priced\",team=\"none\"} ",
                 "caravan_tokens_total{deployment=\"priced\",direction=\"output\",key=\"\",model=\"priced\",team=\"none\"} ")
                 .doesNotContain("key=\"master\"");
@@ -369,13 +369,13 @@ class CostEndToEndTest {
             client.chat().completions().create(chat("priced", "labelled"));
             return gateway.metric("caravan_cost_usd_total{deployment=\"priced\",key=\"master\",model=\"priced\",team=\"none\"}") > 0;
         }, "cost labelled by key once keyLabels is on");
-        assertThat(gateway.metrics()).contains("caravan_requests_total{deployment=\"priced\",endpoint=\"chat\",key=\"master\",model=\"priced\",status=\"200\",team=\"none\"} ");
+        assertThat(gateway.metrics()).contains("caravan_requests_total{deployment=\"priced\",endpoint=\"chat\",ingress=\"http\",key=\"master\",model=\"priced\",status=\"200\",team=\"none\"} ");
 
         Files.writeString(gateway.configFile(), config);
-        double unlabelled = gateway.metric("caravan_requests_total{deployment=\"priced\",endpoint=\"chat\",key=\"\",model=\"priced\",status=\"200\",team=\"none\"}");
+        double unlabelled = gateway.metric("caravan_requests_total{deployment=\"priced\",endpoint=\"chat\",ingress=\"http\",key=\"\",model=\"priced\",status=\"200\",team=\"none\"}");
         TestGateway.eventually(() -> {
             client.chat().completions().create(chat("priced", "unlabelled again"));
-            return gateway.metric("caravan_requests_total{deployment=\"priced\",endpoint=\"chat\",key=\"\",model=\"priced\",status=\"200\",team=\"none\"}") > unlabelled;
+            return gateway.metric("caravan_requests_total{deployment=\"priced\",endpoint=\"chat\",ingress=\"http\",key=\"\",model=\"priced\",status=\"200\",team=\"none\"}") > unlabelled;
         }, "keys unlabelled again once keyLabels is off");
     }
 }

@@ -26,6 +26,7 @@ final class LedgerQueries {
         TEAM("team", "team"),
         MODEL("model", "model"),
         DEPLOYMENT("deployment", "deployment"),
+        INGRESS("ingress", "ingress"),
         // whole UTC days since the epoch: integer division is exact and the same on both databases, where their
         // date functions and time-zone rules are not; Java names the day
         DAY("day", "ts_millis / 86400000");

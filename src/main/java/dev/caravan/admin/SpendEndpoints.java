@@ -66,7 +66,7 @@ public final class SpendEndpoints {
         GroupBy by = groupBy == null ? GroupBy.KEY : GroupBy.parse(groupBy);
         if (by == null) {
             throw GatewayException.badRequest("invalid_value", "group_by", "group_by must be one of key, team, "
-                    + "model, deployment or day, not '" + GatewayException.quote(groupBy) + "'.");
+                    + "model, deployment, ingress or day, not '" + GatewayException.quote(groupBy) + "'.");
         }
         Filter filter = scoped(request, filter(request, null, null));
         List<Group> groups = read(() -> queries.spend(by, filter));

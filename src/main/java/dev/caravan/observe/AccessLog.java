@@ -40,6 +40,7 @@ public final class AccessLog {
             line.writeStringField("method", f.method());
             line.writeStringField("path", f.path());
             line.writeStringField("endpoint", f.endpoint());
+            line.writeStringField("ingress", f.ingress()); // http, or the bus it came on: jms, amqp, kafka
             client(line, f.client(), f.userAgent());
             line.writeStringField("key_id", f.keyId());
             line.writeStringField("team", f.team());
@@ -105,6 +106,7 @@ public final class AccessLog {
             String cleanPath = path == null ? "" : RequestFacts.printable(path, 256);
             line.writeStringField("path", cleanPath);
             line.writeStringField("endpoint", RequestFacts.endpointOf(cleanPath));
+            line.writeStringField("ingress", "http");
             client(line, client, userAgent == null ? null : RequestFacts.printable(userAgent, RequestFacts.MAX_USER_AGENT));
             line.writeNumberField("status", status);
             if (code != null) {

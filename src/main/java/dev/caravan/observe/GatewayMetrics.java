@@ -96,7 +96,7 @@ public final class GatewayMetrics implements AutoCloseable {
      * many: {@code keyId} is {@link #NO_KEY} unless {@code metrics.keyLabels} is on.
      */
     private record Labels(String model, String deployment, String status, String keyId, String team, String endpoint,
-                          boolean stream) {
+                          boolean stream, String ingress) {
     }
 
     // the key label stays, empty, when key labels are off: Prometheus reads an empty value as no label, and a meter
@@ -124,13 +124,13 @@ public final class GatewayMetrics implements AutoCloseable {
             labels = l;
             requests = Counter.builder("caravan.requests").description("Requests answered")
                     .tags("model", l.model, "deployment", l.deployment, "status", l.status, "key", l.keyId, "team", l.team,
-                            "endpoint", l.endpoint)
+                            "endpoint", l.endpoint, "ingress", l.ingress)
                     .register(registry);
             // a histogram: no key label (key ids are many) and the status's class, not the code, so the buckets
             // multiply bounded label sets only
             duration = Timer.builder("caravan.request.duration").description("Time to answer (to the stream's end for streams)")
                     .tags("model", l.model, "deployment", l.deployment, "team", l.team, "endpoint", l.endpoint,
-                            "status_class", statusClass(l.status), "stream", Boolean.toString(l.stream))
+                            "status_class", statusClass(l.status), "stream", Boolean.toString(l.stream), "ingress", l.ingress)
                     .serviceLevelObjectives(DURATION_BUCKETS)
                     .register(registry);
         }
@@ -203,7 +203,7 @@ public final class GatewayMetrics implements AutoCloseable {
         }
         String key = config != null && config.get().cost().keyLabels() ? f.keyId() : NO_KEY;
         Labels labels = new Labels(f.model(), f.deployment(), Integer.toString(f.status()), key, f.team(), f.endpoint(),
-                f.stream());
+                f.stream(), f.ingress());
         Meters m = meters.get(labels, Meters::new);
         m.requests.increment();
         m.duration.record(f.durationNanos(), TimeUnit.NANOSECONDS);

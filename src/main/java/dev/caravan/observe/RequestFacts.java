@@ -21,12 +21,13 @@ import org.apache.camel.Exchange;
  * @param attempts  deployments tried, or -1 when no model was called
  * @param client    the client's address (the peer, or from X-Forwarded-For behind a trusted proxy), or null
  * @param userAgent the client's User-Agent, cut and cleaned for the log, or null
+ * @param ingress   how the request came in: {@code http}, or the bus ({@code jms}, {@code amqp}, {@code kafka})
  */
 public record RequestFacts(String requestId, String operation, String method, String path, String keyId, String team, String model,
                            String deployment, int status, String errorCode, boolean stream, String outcome,
                            long durationNanos, long upstreamNanos, long ttftNanos, Usage usage, long costNanos,
                            String cache, String region, String endpoint, String requestedModel, String fallback,
-                           int attempts, String client, String userAgent) {
+                           int attempts, String client, String userAgent, String ingress) {
 
     /** Longest User-Agent kept in the access log; SDKs send under 100 characters. */
     static final int MAX_USER_AGENT = 256;
@@ -80,7 +81,14 @@ public record RequestFacts(String requestId, String operation, String method, St
                 exchange.getProperty(ExchangeKeys.ATTEMPT_COUNT, -1, Integer.class),
                 exchange.getProperty(ExchangeKeys.CLIENT_ADDRESS, String.class),
                 request == null || request.header("user-agent") == null ? null
-                        : printable(request.header("user-agent"), MAX_USER_AGENT));
+                        : printable(request.header("user-agent"), MAX_USER_AGENT),
+                ingressOf(exchange));
+    }
+
+    /** {@code http}, unless a bus's door named its bus ({@code jms}, {@code amqp}, {@code kafka}): a bounded label. */
+    public static String ingressOf(Exchange exchange) {
+        String ingress = exchange.getProperty(ExchangeKeys.INGRESS, String.class);
+        return ingress == null ? "http" : ingress;
     }
 
     /**

@@ -49,7 +49,8 @@ public final class BeforeCall extends AsyncProcessorSupport {
                 exchange.getProperty(ExchangeKeys.REQUEST, ObjectNode.class),
                 dev.caravan.core.ClientRequest.of(exchange),
                 exchange.getProperty(ExchangeKeys.CONTROLS, com.fasterxml.jackson.databind.JsonNode.class),
-                exchange.getProperty(ExchangeKeys.PASS_THROUGH) != null);
+                exchange.getProperty(ExchangeKeys.PASS_THROUGH) != null,
+                dev.caravan.observe.RequestFacts.ingressOf(exchange));
         exchange.setProperty(ExchangeKeys.POLICY_CALL, call);
         return run(exchange, call, 0, callback, true);
     }

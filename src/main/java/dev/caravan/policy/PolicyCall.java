@@ -32,6 +32,7 @@ public final class PolicyCall {
     private final dev.caravan.core.ClientRequest client;
     private final com.fasterxml.jackson.databind.JsonNode controls;
     private final boolean passesThrough;
+    private final String ingress;
     private volatile Map<String, String> responseHeaders; // bounded: a handful of names, set by the policies
     private volatile long ran; // written on the request's loop, read when the stream or the request ends
     private final AtomicBoolean ended = new AtomicBoolean();
@@ -40,7 +41,7 @@ public final class PolicyCall {
     PolicyCall(PolicyChain chain, long enabled, String requestId, String operation, boolean anthropic,
                boolean streaming, ModelConfig modelConfig, List<DeploymentConfig> deployments, String keyId,
                String team, java.util.Set<String> regions, ObjectNode request, dev.caravan.core.ClientRequest client,
-               com.fasterxml.jackson.databind.JsonNode controls, boolean passesThrough) {
+               com.fasterxml.jackson.databind.JsonNode controls, boolean passesThrough, String ingress) {
         this.chain = chain;
         this.enabled = enabled;
         this.requestId = requestId;
@@ -57,6 +58,12 @@ public final class PolicyCall {
         this.client = client;
         this.controls = controls;
         this.passesThrough = passesThrough;
+        this.ingress = ingress;
+    }
+
+    /** How the request came in: {@code http}, or its bus ({@code jms}, {@code amqp}, {@code kafka}). */
+    public String ingress() {
+        return ingress;
     }
 
     /**

@@ -128,7 +128,8 @@ class AuditThroughTheGatewayTest {
         assertThat(row.get("outcome").asText()).isEqualTo("failure");
         assertThat(row.get("role").asText()).isEqualTo("user");
         assertThat(row.get("request_id").asText()).isEqualTo(requestId);
-        assertThat(row.get("after")).isEqualTo(Json.object().put("model", "priced").put("code", "budget_exceeded"));
+        assertThat(row.get("after")).isEqualTo(Json.object().put("model", "priced").put("code", "budget_exceeded")
+                .put("ingress", "http"));
         assertThat(row.get("hash").asText()).matches("[0-9a-f]{64}");
         assertThat(row.get("time").asText()).endsWith("Z");
     }

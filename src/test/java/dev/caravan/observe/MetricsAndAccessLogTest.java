@@ -155,6 +155,8 @@ class MetricsAndAccessLogTest {
         assertThat(plain.path("model").asText()).isEqualTo("mock-gpt");
         assertThat(plain.has("fallback")).isFalse();
         assertThat(plain.path("attempts").asInt()).isEqualTo(1);
+        assertThat(plain.path("ingress").asText()).isEqualTo("http");
+        assertThat(line.path("ingress").asText()).isEqualTo("http");
     }
 
     @Test

@@ -38,7 +38,8 @@ public final class AuditPolicy implements Policy {
         }
         Object refusedBy = call.attribute(BudgetPolicy.REFUSED_BY);
         String target = refusedBy != null ? refusedBy.toString() : call.keyId() != null ? "key:" + call.keyId() : null;
-        ObjectNode after = Json.object().put("model", call.model()).put("code", facts.errorCode());
+        ObjectNode after = Json.object().put("model", call.model()).put("code", facts.errorCode())
+                .put("ingress", call.ingress());
         log.record(new AuditEvent(System.currentTimeMillis(), call.keyId(), rolesById.get(call.keyId()),
                 "budget.refused", target, call.team(), "failure", null, after, call.requestId(), null));
     }

@@ -15,11 +15,12 @@ sealed interface LedgerEntry {
      *
      * @param tsMillis when the request ended
      * @param region   the region of the deployment that answered (or was tried last), or null when it names none
+     * @param ingress  how the request came in: {@code http}, {@code jms}, {@code amqp} or {@code kafka}
      */
     record SpendRow(String requestId, long tsMillis, String keyId, String team, String model, String deployment,
                     String operation, int status, String outcome, String errorCode, long promptTokens,
                     long completionTokens, long cachedTokens, long costNanos, long latencyMs, boolean usageEstimated,
-                    boolean stream, String region) implements LedgerEntry {
+                    boolean stream, String region, String ingress) implements LedgerEntry {
 
         public SpendRow {
             // the gateway always names its requests; a row without one still gets a unique key rather than failing
@@ -33,6 +34,7 @@ sealed interface LedgerEntry {
             outcome = fit(outcome, 32);
             errorCode = fit(errorCode, 128);
             region = fit(region, 64);
+            ingress = ingress == null ? "http" : fit(ingress, 16);
         }
 
         /** The row for a request that ended at {@code nowMillis}. */
@@ -41,7 +43,8 @@ sealed interface LedgerEntry {
             return new SpendRow(call.requestId(), nowMillis, call.keyId(), call.team(), call.model(),
                     facts.deployment(), call.operation(), facts.status(), facts.outcome(), facts.errorCode(),
                     usage.promptTokens(), usage.completionTokens(), usage.cachedTokens(), facts.costNanos(),
-                    facts.durationNanos() / 1_000_000, usage.estimated(), call.streaming(), facts.region());
+                    facts.durationNanos() / 1_000_000, usage.estimated(), call.streaming(), facts.region(),
+                    call.ingress());
         }
     }
 

@@ -18,8 +18,8 @@ final class LedgerSql {
 
     private static final String ROW_COLUMNS = "request_id, ts_millis, key_id, team, model, deployment, operation, "
             + "status, outcome, error_code, prompt_tokens, completion_tokens, cached_tokens, cost_nanos, latency_ms, "
-            + "usage_estimated, stream, region";
-    private static final String ROW_VALUES = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?";
+            + "usage_estimated, stream, region, ingress";
+    private static final String ROW_VALUES = "?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?";
 
     // a row already there is the same request written by a batch whose commit was lost: keep one
     private static final String INSERT_ROW_POSTGRES = "INSERT INTO spend_ledger (" + ROW_COLUMNS + ") VALUES ("
@@ -80,6 +80,7 @@ final class LedgerSql {
         s.setBoolean(16, r.usageEstimated());
         s.setBoolean(17, r.stream());
         text(s, 18, r.region());
+        text(s, 19, r.ingress());
         s.addBatch();
     }
 

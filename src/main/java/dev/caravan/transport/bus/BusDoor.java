@@ -78,7 +78,8 @@ public final class BusDoor {
                 headers.put(passed, message.property(passed));
             }
         }
-        byte[] body = wholeAnswer(message.body());
+        // a stream is answered whole unless the message asks for its chunks (then the busStream step reads them)
+        byte[] body = chunked(message) ? message.body() : wholeAnswer(message.body());
         exchange.setProperty(ExchangeKeys.CLIENT_REQUEST, new ClientRequest("POST", path == null ? "/bus" : path, null,
                 headers, body, true));
         exchange.setProperty(ExchangeKeys.DIALECT, Dialect.forPath(path));
@@ -139,8 +140,14 @@ public final class BusDoor {
         };
     }
 
+    /** Whether the message asks a stream's chunks as messages of their own ({@code caravan-stream: chunks}). */
+    static boolean chunked(BusMessage message) {
+        String stream = message.property(BusMessage.STREAM);
+        return stream != null && stream.trim().equalsIgnoreCase("chunks");
+    }
+
     /**
-     * A bus reply is one message: {@code "stream": true} is answered whole (its usage counted as for any whole
+     * A bus reply is one message unless chunks are asked: {@code "stream": true} is answered whole (its usage counted as for any whole
      * answer). Any other body passes as it is, for the door to judge.
      */
     static byte[] wholeAnswer(byte[] body) {
@@ -182,7 +189,10 @@ public final class BusDoor {
 
     /** The answer the spine wrote (body, status and Caravan's headers) as the message's reply. */
     public void answered(Exchange exchange) {
-        exchange.setProperty(ExchangeKeys.BUS_REPLY, reply(exchange, 200));
+        BusReply whole = reply(exchange, 200);
+        java.util.List<byte[]> chunks = BusStream.chunksOf(exchange);
+        exchange.setProperty(ExchangeKeys.BUS_REPLY, chunks == null ? whole
+                : new BusReply(whole.status(), whole.body(), whole.properties(), null, chunks));
     }
 
     /**

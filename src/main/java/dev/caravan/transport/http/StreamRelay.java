@@ -60,6 +60,21 @@ public final class StreamRelay implements StreamSink {
         });
     }
 
+    /** The stream this relay would write; a bus reply (caravan-stream: chunks) reads it instead of a client. */
+    public MeteredStream stream() {
+        return stream;
+    }
+
+    /** The client's wire format, chosen by the responder: a bus's chunk messages carry the same events. */
+    public StreamEncoder encoder() {
+        return encoder;
+    }
+
+    /** How long the upstream may be silent while a chunk is asked of it (the model's {@code streamIdleTimeout}). */
+    public Duration idleTimeout() {
+        return idleTimeout;
+    }
+
     void attach(ChannelHandlerContext ctx, ChannelPromise endPromise, boolean keepAliveConnection) {
         this.ctx = ctx;
         this.endPromise = endPromise;

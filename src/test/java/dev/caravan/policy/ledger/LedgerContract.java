@@ -245,7 +245,7 @@ abstract class LedgerContract {
 
     static SpendRow spend(String requestId, String keyId, String team, long costNanos) {
         return new SpendRow(requestId, System.currentTimeMillis(), keyId, team, "gpt-4o-mini", "openai-gpt-4o-mini",
-                "chat", 200, "answered", null, 10, 20, 0, costNanos, 5, false, false, null);
+                "chat", 200, "answered", null, 10, 20, 0, costNanos, 5, false, false, null, "http");
     }
 
     static void charge(ThroughThePolicies gateway, String requestId, String keyId, String team, long costNanos) {

@@ -147,4 +147,73 @@ class BusDoorThroughTheSpineTest {
         assertThat(reply.deadLetter()).isEqualTo("no_reply_destination");
         assertThat(reply.status()).isEqualTo(400);
     }
+
+    @Test
+    void aBusRequestIsInTheSameBooksAsHttpUnderItsIngress() throws Exception {
+        BusReply reply = send("m-books", CHAT, true, "caravan-api-key", TestGateway.DEMO_KEY);
+        assertThat(reply.status()).isEqualTo(200);
+        assertThat(gateway.post("/v1/chat/completions", CHAT, "Authorization", "Bearer " + TestGateway.DEMO_KEY,
+                "Content-Type", "application/json").statusCode()).isEqualTo(200);
+
+        assertThat(gateway.metrics()).containsPattern("caravan_requests_total\\{[^}]*endpoint=\"chat\",ingress=\"jms\"[^}]*status=\"200\"")
+                .containsPattern("caravan_requests_total\\{[^}]*endpoint=\"chat\",ingress=\"http\"[^}]*status=\"200\"");
+        // the spend ledger: one row per request, with how it came in (the writer appends off the request path)
+        TestGateway.eventually(() -> {
+            JsonNode spend = Json.parseObjectOrNull(gateway.get("/admin/spend?group_by=ingress", "Authorization",
+                    "Bearer " + TestGateway.MASTER_KEY).body());
+            boolean jms = false;
+            boolean http = false;
+            for (JsonNode group : spend.path("data")) {
+                jms |= group.path("ingress").asText().equals("jms") && group.path("requests").asLong() >= 1;
+                http |= group.path("ingress").asText().equals("http") && group.path("requests").asLong() >= 1;
+            }
+            return jms && http;
+        }, "the ledger's spend by ingress to show jms and http rows");
+    }
+
+    @Test
+    void aStreamAskedInChunksIsOneMessagePerEventInOrderWithTheLastMarked() {
+        BusReply reply = send("m-chunks", """
+                {"model":"mock-gpt","stream":true,"stream_options":{"include_usage":true},
+                 "messages":[{"role":"user","content":"tell me a story"}]}""", true,
+                "caravan-api-key", TestGateway.DEMO_KEY, "caravan-stream", "chunks");
+        assertThat(reply.status()).isEqualTo(200);
+        java.util.List<BusReply.Part> parts = reply.parts();
+        assertThat(parts.size()).isGreaterThan(2);
+        StringBuilder text = new StringBuilder();
+        for (int i = 0; i < parts.size(); i++) {
+            BusReply.Part part = parts.get(i);
+            assertThat(part.properties()).containsEntry(BusReply.SEQUENCE, Integer.toString(i))
+                    .containsEntry(BusReply.STATUS, "200").containsKey(BusReply.REQUEST_ID);
+            JsonNode chunk = Json.parseObjectOrNull(part.body());
+            assertThat(chunk.path("object").asText()).isEqualTo("chat.completion.chunk");
+            chunk.path("choices").forEach(c -> text.append(c.path("delta").path("content").asText("")));
+            if (i < parts.size() - 1) {
+                assertThat(part.properties()).doesNotContainKey(BusReply.LAST);
+            }
+        }
+        assertThat(parts.get(parts.size() - 1).properties()).containsEntry(BusReply.LAST, "true");
+        assertThat(text).isNotEmpty();
+        // the usage chunk the client asked for is there, and the stream's cost is on every part
+        assertThat(Json.parseObjectOrNull(parts.get(parts.size() - 1).body()).path("usage").path("total_tokens").asInt())
+                .isPositive();
+        assertThat(reply.properties()).containsKey(BusReply.COST);
+
+        BusReply again = send("m-chunks", "{}", true, "caravan-api-key", TestGateway.DEMO_KEY, "caravan-stream", "chunks");
+        assertThat(again.parts()).hasSameSizeAs(parts); // a redelivery replays the same chunks, without a call
+        assertThat(again.parts().get(1).body()).isEqualTo(parts.get(1).body());
+    }
+
+    @Test
+    void anAnthropicStreamInChunksCarriesAnthropicsEvents() {
+        BusReply reply = send("m-chunks-anthropic", """
+                {"model":"mock-gpt","max_tokens":64,"stream":true,"messages":[{"role":"user","content":"hi"}]}""", true,
+                "caravan-api-key", TestGateway.DEMO_KEY, "caravan-dialect", "anthropic", "caravan-stream", "chunks");
+        assertThat(reply.status()).isEqualTo(200);
+        java.util.List<String> types = reply.parts().stream()
+                .map(p -> Json.parseObjectOrNull(p.body()).path("type").asText()).toList();
+        assertThat(types.get(0)).isEqualTo("message_start");
+        assertThat(types).contains("content_block_delta");
+        assertThat(types.get(types.size() - 1)).isEqualTo("message_stop");
+    }
 }
