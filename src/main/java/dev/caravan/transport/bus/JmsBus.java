@@ -123,8 +123,12 @@ public final class JmsBus implements BusAdapter {
         return up;
     }
 
-    /** First step of the route: the JMS message as a {@link BusMessage} (property {@code caravan.busMessage}). */
-    public BusMessage read(Exchange exchange) throws JMSException {
+    /**
+     * First step of the route: the JMS message as a {@link BusMessage} (property {@code caravan.busMessage}). A bean
+     * step, not a {@code setProperty} with a method expression: that runs on a copy of the exchange, whose JMS message
+     * has lost its session.
+     */
+    public void read(Exchange exchange) throws JMSException {
         JmsMessage in = exchange.getIn(JmsMessage.class);
         Message message = in.getJmsMessage();
         exchange.setProperty(SESSION, in.getJmsSession());
@@ -136,8 +140,8 @@ public final class JmsBus implements BusAdapter {
                 properties.putIfAbsent(contractName(name), value.toString());
             }
         }
-        return new BusMessage(name(), message.getJMSMessageID(), properties, body(message),
-                message.getJMSReplyTo() != null);
+        exchange.setProperty(dev.caravan.core.ExchangeKeys.BUS_MESSAGE, new BusMessage(name(),
+                message.getJMSMessageID(), properties, body(message), message.getJMSReplyTo() != null));
     }
 
     /**
