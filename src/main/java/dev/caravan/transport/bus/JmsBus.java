@@ -52,6 +52,9 @@ public final class JmsBus implements BusAdapter {
     private static final Set<String> CREDENTIALS = Set.of(BusMessage.API_KEY, "authorization");
 
     private volatile boolean up;
+    private volatile boolean warned;
+    private String where = "";
+    private String requestQueue = "";
     private volatile String lastSender;
     private volatile String deadLetterQueue;
     private ActiveMQConnectionFactory factory;
@@ -70,6 +73,8 @@ public final class JmsBus implements BusAdapter {
     public Map<String, Object> prepare(CamelContext context, BusConfig bus) {
         BusConfig.Jms jms = bus.jms();
         deadLetterQueue = jms.deadLetterQueue();
+        requestQueue = jms.requestQueue();
+        where = redacted(jms.url());
         factory = new TrackingConnectionFactory(jms.url());
         if (jms.username() != null) {
             factory.setUserName(jms.username());
@@ -85,17 +90,17 @@ public final class JmsBus implements BusAdapter {
 
             @Override
             public void onException(java.io.IOException error) {
-                up = false;
+                down(error);
             }
 
             @Override
             public void transportInterupted() {
-                up = false;
+                down(null);
             }
 
             @Override
             public void transportResumed() {
-                up = true;
+                connected();
             }
         });
         // a transacted session acknowledges a message only at commit; these redeliveries are for failures outside
@@ -121,6 +126,39 @@ public final class JmsBus implements BusAdapter {
     @Override
     public boolean up() {
         return up;
+    }
+
+    /** Once per outage (and at a start with the broker away): a warning; the consumers try again meanwhile. */
+    private void down(Exception cause) {
+        boolean was = up;
+        up = false;
+        if (was || !warned) {
+            warned = true;
+            LOG.warn("JMS broker {} cannot be reached ({}): its consumers try again with backoff, HTTP serves meanwhile",
+                    where, cause == null ? "connection interrupted" : reason(cause));
+        }
+    }
+
+    private void connected() {
+        if (!up) {
+            up = true;
+            LOG.info("JMS broker {} connected: consuming {}", where, requestQueue);
+        }
+    }
+
+    /** The root cause's class and message: the broker's address, never a credential (those stay in the factory). */
+    private static String reason(Throwable e) {
+        Throwable root = e;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root.getClass().getSimpleName() + (root.getMessage() == null ? "" : ": " + root.getMessage());
+    }
+
+    /** A broker URL as a log line shows it: no query (ActiveMQ accepts jms.password there). */
+    static String redacted(String url) {
+        int q = url.indexOf('?');
+        return q < 0 ? url : url.substring(0, q) + "?…";
     }
 
     /**
@@ -266,10 +304,10 @@ public final class JmsBus implements BusAdapter {
         public Connection createConnection() throws JMSException {
             try {
                 Connection c = super.createConnection();
-                up = true;
+                connected();
                 return c;
             } catch (JMSException | RuntimeException e) {
-                up = false;
+                down(e);
                 throw e;
             }
         }
