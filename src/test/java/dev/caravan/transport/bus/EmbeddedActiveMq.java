@@ -28,7 +28,22 @@ final class EmbeddedActiveMq implements AutoCloseable {
 
     /** A broker on {@code port} (0: any free one), started and ready. */
     static EmbeddedActiveMq start(int port) throws Exception {
+        return start(port, new java.util.concurrent.atomic.AtomicBoolean());
+    }
+
+    /** The same, refusing the next transaction's commit whenever {@code refuseNextCommit} is set (then cleared). */
+    static EmbeddedActiveMq start(int port, java.util.concurrent.atomic.AtomicBoolean refuseNextCommit) throws Exception {
         BrokerService broker = new BrokerService();
+        broker.setPlugins(new org.apache.activemq.broker.BrokerPlugin[]{next -> new org.apache.activemq.broker.BrokerFilter(next) {
+            @Override
+            public void commitTransaction(org.apache.activemq.broker.ConnectionContext context,
+                                          org.apache.activemq.command.TransactionId xid, boolean onePhase) throws Exception {
+                if (refuseNextCommit.compareAndSet(true, false)) {
+                    throw new JMSException("commit refused by the test");
+                }
+                super.commitTransaction(context, xid, onePhase);
+            }
+        }});
         broker.setBrokerName("caravan-test-" + java.util.UUID.randomUUID());
         broker.setPersistent(false);
         broker.setUseJmx(false);

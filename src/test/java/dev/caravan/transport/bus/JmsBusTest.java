@@ -50,6 +50,8 @@ class JmsBusTest {
 
     static final String KEY = "sk-jms-user";
     static final String DUP_KEY = "sk-jms-dup";
+    static final String REDELIVERED_KEY = "sk-jms-redelivered";
+    static final java.util.concurrent.atomic.AtomicBoolean refuseNextCommit = new java.util.concurrent.atomic.AtomicBoolean();
     static final String PASSWORD = "broker-pw-" + java.util.UUID.randomUUID();
 
     static EmbeddedActiveMq broker;
@@ -74,7 +76,7 @@ class JmsBusTest {
     static void start() throws Exception {
         logs.start();
         ((Logger) LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME)).addAppender(logs);
-        broker = EmbeddedActiveMq.start(0);
+        broker = EmbeddedActiveMq.start(0, refuseNextCommit);
         upstream = new MockWebServer();
         upstream.setDispatcher(new Dispatcher() {
             @Override
@@ -109,11 +111,12 @@ class JmsBusTest {
                 keys:
                   - { id: jms-user, sha256: "%s" }
                   - { id: jms-dup, sha256: "%s" }
+                  - { id: jms-redelivered, sha256: "%s" }
                 bus:
                   jms: { url: "%s", username: caravan, password: "${file:%s}", requestQueue: caravan.requests,
                          deadLetterQueue: caravan.dlq, concurrency: 16 }
                   maxInFlight: 8
-                """.formatted(upstream.url("/v1"), sha(KEY), sha(DUP_KEY), broker.url(), passwordFile),
+                """.formatted(upstream.url("/v1"), sha(KEY), sha(DUP_KEY), sha(REDELIVERED_KEY), broker.url(), passwordFile),
                 Map.of("caravan.ledger.flushInterval", "20ms"));
         client = broker.connect();
         session = client.createSession(false, Session.AUTO_ACKNOWLEDGE);
@@ -235,6 +238,30 @@ class JmsBusTest {
         JsonNode spend = spendOf("jms-dup");
         assertThat(spend.path("requests").asInt()).isEqualTo(1);
         assertThat(spend.path("cost_usd").decimalValue()).isEqualByComparingTo(cost);
+    }
+
+    @Test
+    void aMessageRedeliveredAfterItsCommitFailedIsAnsweredOnceFromMemoryWithoutASecondCallOrCharge() throws Exception {
+        TemporaryQueue replies = session.createTemporaryQueue();
+        TextMessage m = request(chat("redeliver me"), replies, "caravan_api_key", REDELIVERED_KEY);
+        TextMessage reply;
+        try (MessageConsumer consumer = session.createConsumer(replies)) {
+            refuseNextCommit.set(true); // the gateway's commit of the reply and the acknowledgement fails: both undone
+            send(m);
+            reply = receive(consumer);
+            assertThat(consumer.receive(1000)).as("a second reply").isNull();
+        } finally {
+            replies.delete();
+        }
+        assertThat(refuseNextCommit).isFalse();
+        // the broker delivered the same message (same JMSMessageID) again; its reply came from the memory
+        assertThat(reply.getJMSCorrelationID()).isEqualTo(m.getJMSMessageID());
+        assertThat(reply.getStringProperty("caravan_status")).isEqualTo("200");
+        assertThat(reply.getStringProperty("caravan_replayed")).isEqualTo("true");
+        assertThat(callsByPrompt.get("redeliver me")).hasValue(1);
+        TestGateway.eventually(() -> spendOf("jms-redelivered") != null, "the ledger to store the charge");
+        Thread.sleep(300);
+        assertThat(spendOf("jms-redelivered").path("requests").asInt()).isEqualTo(1);
     }
 
     static JsonNode spendOf(String keyId) {

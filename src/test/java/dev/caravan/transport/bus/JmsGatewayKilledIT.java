@@ -120,7 +120,8 @@ class JmsGatewayKilledIT {
                 }
                 await(() -> replies.size() >= 40, 60_000, "40 replies before the kill");
                 first.kill(); // mid-batch: calls in flight, messages unacknowledged
-                int beforeRestart = replies.size();
+                Set<String> repliedBeforeKill = Set.copyOf(replies.keySet());
+                int beforeRestart = repliedBeforeKill.size();
                 assertThat(beforeRestart).as("the kill left work to do").isLessThan(ANSWERED);
 
                 try (GatewayProcess second = GatewayProcess.start(dir, "second", config, env)) {
@@ -157,6 +158,8 @@ class JmsGatewayKilledIT {
                     long twice = calls.values().stream().filter(c -> c.get() > 1).count();
                     assertThat(calls.values()).allMatch(c -> c.get() <= 2);
                     assertThat(twice).as("calls repeated after the kill").isLessThanOrEqualTo(8);
+                    calls.forEach((prompt, n) -> assertThat(n.get() == 1 || !repliedBeforeKill.contains(
+                            "it-" + prompt.substring("batch ".length()))).as("%s was answered, then called again", prompt).isTrue());
                     assertThat(calls.keySet()).allMatch(p -> Integer.parseInt(p.substring("batch ".length())) < ANSWERED);
 
                     // charges: every ledger row belongs to a reply the client got, so no message was charged twice
@@ -166,6 +169,10 @@ class JmsGatewayKilledIT {
                     Set<String> charged = chargedIds(jdbc);
                     assertThat(charged).as("charged requests").hasSizeLessThanOrEqualTo(ANSWERED);
                     assertThat(repliedIds).containsAll(charged);
+                    long replayed = replies.values().stream().flatMap(List::stream)
+                            .filter(r -> "true".equals(property(r, "caravan_replayed"))).count();
+                    System.out.printf("JmsGatewayKilledIT: %d replies before the kill, %d calls repeated, %d replays,"
+                            + " %d charged%n", beforeRestart, twice, replayed, charged.size());
                 }
             } finally {
                 sql("jdbc:postgresql://127.0.0.1:5432/postgres?user=postgres", "DROP DATABASE IF EXISTS " + db + " WITH (FORCE)");
