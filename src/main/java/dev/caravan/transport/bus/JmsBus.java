@@ -57,7 +57,6 @@ public final class JmsBus implements BusAdapter {
     private String requestQueue = "";
     private volatile String lastSender;
     private volatile String deadLetterQueue;
-    private ActiveMQConnectionFactory factory;
 
     @Override
     public String name() {
@@ -75,7 +74,7 @@ public final class JmsBus implements BusAdapter {
         deadLetterQueue = jms.deadLetterQueue();
         requestQueue = jms.requestQueue();
         where = redacted(jms.url());
-        factory = new TrackingConnectionFactory(jms.url());
+        ActiveMQConnectionFactory factory = new TrackingConnectionFactory(jms.url());
         if (jms.username() != null) {
             factory.setUserName(jms.username());
         }
@@ -104,7 +103,8 @@ public final class JmsBus implements BusAdapter {
             }
         });
         // a transacted session acknowledges a message only at commit; these redeliveries are for failures outside
-        // Caravan's own handling (the broker then moves the message to its own DLQ, ActiveMQ.DLQ by default)
+        // Caravan's own handling (a reply that cannot be sent, a commit refused, a gateway killed): after them the
+        // broker moves the message to its own DLQ (ActiveMQ.DLQ by default), not to bus.jms.deadLetterQueue
         factory.getRedeliveryPolicy().setMaximumRedeliveries(Math.max(1, bus.redeliveries()));
         factory.getRedeliveryPolicy().setInitialRedeliveryDelay(1000);
         context.getRegistry().bind("bus-jms-connection-factory", factory);
