@@ -102,6 +102,9 @@ public final class JmsBus implements BusAdapter {
                 connected();
             }
         });
+        // each consumer holds one message at a time (ActiveMQ's default would push up to 1,000 to each): a flood
+        // waits in the broker, not in this heap, and a consumer waiting for room under bus.maxInFlight holds just one
+        factory.getPrefetchPolicy().setQueuePrefetch(1);
         // a transacted session acknowledges a message only at commit; these redeliveries are for failures outside
         // Caravan's own handling (a reply that cannot be sent, a commit refused, a gateway killed): after them the
         // broker moves the message to its own DLQ (ActiveMQ.DLQ by default), not to bus.jms.deadLetterQueue

@@ -193,6 +193,10 @@ class JmsBusTest {
         } finally {
             replies.delete();
         }
+        // in the books as a JMS request
+        JsonNode byIngress = Json.parseObjectOrNull(gateway.get("/admin/spend?group_by=ingress",
+                "Authorization", "Bearer " + TestGateway.MASTER_KEY).body());
+        assertThat(byIngress.path("data").findValuesAsText("ingress")).contains("jms");
         // the reply is sent after the upstream answered on a Netty event loop, but not on it: on the route's own pool
         JmsBus bus = (JmsBus) gateway.caravan().context().getRegistry().lookupByName("bus-jms");
         assertThat(bus.lastSenderThread()).contains("bus-jms-reply").doesNotContain("caravan-io");
@@ -209,6 +213,18 @@ class JmsBusTest {
             assertThat(m.getJMSMessageID()).isNotNull();
             assertThat(reply.getJMSCorrelationID()).isEqualTo(m.getJMSMessageID());
             assertThat(reply.getStringProperty("caravan_status")).isEqualTo("200");
+        }
+    }
+
+    @Test
+    void theContractsOwnDashedNamesAreReadTooWhereAClientCanSetThem() throws Exception {
+        TemporaryQueue replies = session.createTemporaryQueue();
+        try (MessageConsumer consumer = session.createConsumer(replies)) {
+            send(request(chat("dashed names"), replies, "caravan-api-key", KEY, "caravan-operation", "chat.completions"));
+            TextMessage reply = receive(consumer);
+            assertThat(reply.getStringProperty("caravan_status")).as(reply.getText()).isEqualTo("200");
+        } finally {
+            replies.delete();
         }
     }
 
