@@ -117,6 +117,14 @@ public final class GatewayProcess implements AutoCloseable {
         return process.exitValue();
     }
 
+    /** SIGKILL (no drain, no shutdown hook: a crash), then waits for the exit. */
+    public void kill() throws Exception {
+        process.destroyForcibly();
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            throw new AssertionError("bin/caravan did not exit within 30 s of SIGKILL");
+        }
+    }
+
     @Override
     public void close() throws Exception {
         if (process.isAlive()) {
