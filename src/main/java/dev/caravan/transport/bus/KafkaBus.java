@@ -243,7 +243,8 @@ public final class KafkaBus implements BusAdapter {
         }
         if (notSent != null) {
             LOG.warn("Kafka message {}: its reply could not be written to topic {} ({}); it goes to {}",
-                    request.messageId(), replyTopic, notSent, kafka.deadLetterTopic());
+                    request.messageId(), TOPIC.matcher(replyTopic).matches() ? replyTopic : "(not a topic name)",
+                    notSent, kafka.deadLetterTopic()); // a name that is no topic's is never written to the log
             deadLetter(exchange, request, reply, notSent, notSentError(notSent));
         } else if (reply.deadLetter() != null) {
             deadLetter(exchange, request, reply, reply.deadLetter(), reply.body());
