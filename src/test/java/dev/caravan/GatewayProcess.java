@@ -107,6 +107,13 @@ public final class GatewayProcess implements AutoCloseable {
         return log;
     }
 
+    /** SIGKILL ({@code destroyForcibly}): the process ends at once, as a crash would end it; waits for the exit. */
+    public void kill() throws Exception {
+        if (!process.destroyForcibly().waitFor(30, TimeUnit.SECONDS)) {
+            throw new AssertionError("bin/caravan did not exit within 30 s of SIGKILL");
+        }
+    }
+
     /** SIGTERM, then waits for the exit (the drain included); returns the exit code. */
     public int terminate() throws Exception {
         process.destroy();
