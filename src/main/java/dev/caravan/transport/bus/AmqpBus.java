@@ -14,6 +14,7 @@ import org.apache.camel.component.springrabbit.SpringRabbitMQEndpoint;
 import org.apache.camel.spi.HeaderFilterStrategy;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
+import org.springframework.amqp.AmqpException;
 import org.springframework.amqp.core.Address;
 import org.springframework.amqp.core.Message;
 import org.springframework.amqp.core.MessageDeliveryMode;
@@ -200,18 +201,41 @@ public final class AmqpBus implements BusAdapter {
         String correlation = rp.getCorrelationId() != null ? rp.getCorrelationId() : rp.getMessageId();
         Address replyTo = rp.getReplyTo() == null || rp.getReplyTo().isBlank() ? null : rp.getReplyToAddress();
         String reason = reply.deadLetter() != null ? reply.deadLetter() : replyTo == null ? "no_reply_destination" : null;
-        template.invoke(ops -> {
-            if (replyTo != null) {
-                for (BusReply.Part part : reply.parts()) {
-                    ops.send(replyTo.getExchangeName(), replyTo.getRoutingKey(), replyMessage(part, correlation));
+        try {
+            template.invoke(ops -> {
+                if (replyTo != null) {
+                    for (BusReply.Part part : reply.parts()) {
+                        ops.send(replyTo.getExchangeName(), replyTo.getRoutingKey(), replyMessage(part, correlation));
+                    }
                 }
+                if (reason != null) {
+                    ops.send("", deadLetterQueue, deadLetter(request, exchange, reply, reason));
+                }
+                ops.waitForConfirmsOrDie(CONFIRM_TIMEOUT_MILLIS);
+                return null;
+            });
+        } catch (AmqpException | ShutdownSignalException e) {
+            if (!up || replyTo == null) {
+                throw e; // the broker went away: the message stays on the queue, and its redelivery replays the reply
             }
-            if (reason != null) {
-                ops.send("", deadLetterQueue, deadLetter(request, exchange, reply, reason));
-            }
-            ops.waitForConfirmsOrDie(CONFIRM_TIMEOUT_MILLIS);
-            return null;
-        });
+            // the broker is there but refused the reply (its reply-to names an exchange that does not exist, say):
+            // a redelivery would fail the same way for ever, so the message is dead-lettered instead
+            LOG.warn("Bus amqp: the reply to {} could not be published ({}); the message is dead-lettered",
+                    exchange.getProperty(ExchangeKeys.BUS_MESSAGE), rootName(e));
+            template.invoke(ops -> {
+                ops.send("", deadLetterQueue, deadLetter(request, exchange, reply, "reply_failed"));
+                ops.waitForConfirmsOrDie(CONFIRM_TIMEOUT_MILLIS);
+                return null;
+            });
+        }
+    }
+
+    private static String rootName(Throwable t) {
+        Throwable root = t;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root.getClass().getSimpleName();
     }
 
     private static Message replyMessage(BusReply.Part part, String correlation) {

@@ -35,10 +35,14 @@ class AmqpBusTest {
     static TestGateway gateway;
     static Connection client;
     static Channel admin;
+    static final ch.qos.logback.core.read.ListAppender<ch.qos.logback.classic.spi.ILoggingEvent> logs =
+            new ch.qos.logback.core.read.ListAppender<>();
 
     @BeforeAll
     static void start() throws Exception {
         client = AmqpFixtures.connect(); // fails here when RabbitMQ is not running
+        logs.start();
+        root().addAppender(logs);
         admin = client.createChannel();
         upstream = new AmqpFixtures.Upstream(15);
         gateway = TestGateway.start("""
@@ -62,8 +66,13 @@ class AmqpBusTest {
                 "the amqp bus is up");
     }
 
+    private static ch.qos.logback.classic.Logger root() {
+        return (ch.qos.logback.classic.Logger) org.slf4j.LoggerFactory.getLogger(org.slf4j.Logger.ROOT_LOGGER_NAME);
+    }
+
     @AfterAll
     static void stop() throws Exception {
+        root().detachAppender(logs);
         try {
             if (gateway != null) {
                 gateway.close();
@@ -233,6 +242,22 @@ class AmqpBusTest {
     }
 
     @Test
+    void aReplyTheBrokerRefusesIsDeadLetteredNotRedeliveredForEver() throws Exception {
+        String messageId = id();
+        // reply-to as exchange/routing-key, naming an exchange that does not exist: the broker closes the channel
+        admin.basicPublish("", REQUESTS, new com.rabbitmq.client.AMQP.BasicProperties.Builder()
+                .contentType("application/json").messageId(messageId).replyTo("caravan-no-such-exchange/" + messageId)
+                .headers(Map.of("caravan-api-key", KEY)).build(), chat("refused reply " + messageId).getBytes());
+        AmqpFixtures.Delivery dead = AmqpFixtures.take(admin, DEAD);
+        assertThat(dead.properties().getMessageId()).isEqualTo(messageId);
+        assertThat(dead.header("caravan-dead-letter-reason")).isEqualTo("reply_failed");
+        assertThat(dead.header("caravan-status")).isEqualTo("200"); // the answer was there; its destination was not
+        Thread.sleep(300);
+        assertThat(admin.queueDeclarePassive(REQUESTS).getMessageCount()).isZero();
+        assertThat(upstream.callsFor("refused reply " + messageId)).isEqualTo(1);
+    }
+
+    @Test
     void aThousandMessagesAreAllAnsweredWithNeverMoreThanMaxInFlightUpstreamCallsAtOnce() throws Exception {
         upstream.reset();
         int n = 1000;
@@ -278,6 +303,25 @@ class AmqpBusTest {
             assertThat(parts.size()).isGreaterThan(2);
             assertThat(text.toString()).contains("to: stream me please");
         }
+    }
+
+    @Test
+    void theLogShowsNeitherTheKeyNorThePrompt() throws Exception {
+        String prompt = "secret-plan-" + id();
+        try (AmqpFixtures.RpcClient rpc = new AmqpFixtures.RpcClient(client)) {
+            rpc.send(REQUESTS, id(), "log-1", chat(prompt), "caravan-api-key", KEY);
+            rpc.send(REQUESTS, id(), "log-2", "{\"broken\": \"" + prompt, "caravan-api-key", KEY);
+            rpc.send(REQUESTS, id(), "log-3", chat(prompt), "caravan-api-key", KEY + "-wrong");
+            rpc.await("log-1");
+            rpc.await("log-2");
+            rpc.await("log-3");
+        }
+        List<String> lines;
+        synchronized (logs) {
+            lines = logs.list.stream().map(e -> e.getFormattedMessage()
+                    + (e.getThrowableProxy() == null ? "" : " " + e.getThrowableProxy().getMessage())).toList();
+        }
+        assertThat(lines).isNotEmpty().noneMatch(l -> l.contains(KEY)).noneMatch(l -> l.contains(prompt));
     }
 
     @Test
