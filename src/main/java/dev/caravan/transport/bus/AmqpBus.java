@@ -30,11 +30,9 @@ import org.springframework.util.backoff.ExponentialBackOff;
 import java.net.URI;
 import java.nio.charset.StandardCharsets;
 import java.util.HashMap;
-import java.util.List;
 import java.util.Locale;
 import java.util.Map;
 import java.util.Set;
-import java.util.concurrent.CopyOnWriteArrayList;
 
 /**
  * The AMQP 0-9-1 bus (RabbitMQ), template {@code bus-amqp} in routes/ingress-bus.camel.yaml: consumers on
@@ -46,9 +44,11 @@ import java.util.concurrent.CopyOnWriteArrayList;
  * <p>Replies and dead letters are published with publisher confirms and waited for before the message is
  * acknowledged: a gateway killed in between leaves the message to be redelivered, and the reply memory answers the
  * redelivery without a second call. The listener never retries a message itself (the door retries transient
- * failures) and never rejects one without requeueing it (the request queue need have no dead-letter exchange: that
- * would drop it); a message it could not finish (the broker went away while its reply was being published) stays
- * on the queue for the next delivery.
+ * failures) and never rejects one without requeueing it (with no dead-letter exchange on the request queue, a
+ * reject drops the message); a message it could not finish because the broker went away while its reply was being
+ * published stays on the queue for the next delivery, and one whose reply the broker refuses (a reply-to naming no
+ * exchange) is dead-lettered as {@code reply_failed}, so nothing is redelivered for ever. Publishing waits for
+ * confirms, so it runs on a pool of its own (the template's {@code threads} hop), never on an event loop.
  */
 public final class AmqpBus implements BusAdapter {
 
@@ -70,8 +70,8 @@ public final class AmqpBus implements BusAdapter {
     private String where;
     private String requestQueue;
     private String deadLetterQueue;
-    /** The threads replies were published on, for the test that keeps them off the event loops. */
-    private final List<String> sendThreads = new CopyOnWriteArrayList<>();
+    /** The threads replies were published on (bounded by the hop's pool), for the test that keeps them off the loops. */
+    private final Set<String> sendThreads = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     @Override
     public String name() {
@@ -275,8 +275,8 @@ public final class AmqpBus implements BusAdapter {
     }
 
     /** The threads {@link #send} ran on so far (for tests). */
-    List<String> sendThreads() {
-        return List.copyOf(sendThreads);
+    Set<String> sendThreads() {
+        return Set.copyOf(sendThreads);
     }
 
     @Override

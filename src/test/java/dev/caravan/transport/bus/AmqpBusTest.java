@@ -331,7 +331,7 @@ class AmqpBusTest {
             rpc.await("thread");
         }
         AmqpBus bus = gateway.caravan().context().getRegistry().lookupByNameAndType("bus-amqp", AmqpBus.class);
-        List<String> threads = bus.sendThreads();
+        java.util.Set<String> threads = bus.sendThreads();
         System.out.println("AMQP replies were published on: " + new java.util.TreeSet<>(threads));
         assertThat(threads).isNotEmpty().noneMatch(t -> t.startsWith("caravan-io"));
     }
