@@ -325,6 +325,20 @@ class AmqpBusTest {
     }
 
     @Test
+    void anEditOfTheBusRoutesFileLeavesTheBusAnswering() throws Exception {
+        java.nio.file.Path file = gateway.routesDir().resolve("ingress-bus.camel.yaml");
+        double before = gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"success\"}");
+        java.nio.file.Files.writeString(file, java.nio.file.Files.readString(file) + "\n# edited by a test\n");
+        TestGateway.eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"success\"}") > before,
+                "the routes file is reloaded");
+        try (AmqpFixtures.RpcClient rpc = new AmqpFixtures.RpcClient(client)) {
+            rpc.send(REQUESTS, id(), "after-reload", chat("after a reload"), "caravan-api-key", KEY);
+            assertThat(rpc.await("after-reload").header("caravan-status")).isEqualTo("200");
+        }
+        assertThat(gateway.caravan().context().getRoute("bus-amqp")).isNotNull();
+    }
+
+    @Test
     void repliesAreNeverPublishedFromAnEventLoopThread() throws Exception {
         try (AmqpFixtures.RpcClient rpc = new AmqpFixtures.RpcClient(client)) {
             rpc.send(REQUESTS, id(), "thread", chat("which thread"), "caravan-api-key", KEY);
