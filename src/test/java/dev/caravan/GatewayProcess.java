@@ -107,13 +107,6 @@ public final class GatewayProcess implements AutoCloseable {
         return log;
     }
 
-    /** SIGKILL ({@code destroyForcibly}): the process ends at once, as a crash would end it; waits for the exit. */
-    public void kill() throws Exception {
-        if (!process.destroyForcibly().waitFor(30, TimeUnit.SECONDS)) {
-            throw new AssertionError("bin/caravan did not exit within 30 s of SIGKILL");
-        }
-    }
-
     /** SIGTERM, then waits for the exit (the drain included); returns the exit code. */
     public int terminate() throws Exception {
         process.destroy();
@@ -122,6 +115,14 @@ public final class GatewayProcess implements AutoCloseable {
             throw new AssertionError("bin/caravan did not exit within 60 s of SIGTERM");
         }
         return process.exitValue();
+    }
+
+    /** SIGKILL (no drain, no shutdown hook: a crash), then waits for the exit. */
+    public void kill() throws Exception {
+        process.destroyForcibly();
+        if (!process.waitFor(30, TimeUnit.SECONDS)) {
+            throw new AssertionError("bin/caravan did not exit within 30 s of SIGKILL");
+        }
     }
 
     @Override

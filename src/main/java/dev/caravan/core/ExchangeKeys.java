@@ -69,6 +69,12 @@ public final class ExchangeKeys {
      */
     public static final String INGRESS = "caravan.ingress";
     public static final String HTTP = "http";
+
+    /** {@link #INGRESS}'s value: {@code http} unless a bus's door named its bus. */
+    public static String ingressOf(org.apache.camel.Exchange exchange) {
+        String ingress = exchange.getProperty(INGRESS, String.class);
+        return ingress == null ? HTTP : ingress;
+    }
     /** A bus request message as its bus adapter read it (a {@code transport.bus.BusMessage}). */
     public static final String BUS_MESSAGE = "caravan.busMessage";
     /** The reply a bus message gets (a {@code transport.bus.BusReply}): the answer, an error, or a remembered one. */

@@ -82,13 +82,7 @@ public record RequestFacts(String requestId, String operation, String method, St
                 exchange.getProperty(ExchangeKeys.CLIENT_ADDRESS, String.class),
                 request == null || request.header("user-agent") == null ? null
                         : printable(request.header("user-agent"), MAX_USER_AGENT),
-                ingressOf(exchange));
-    }
-
-    /** {@code http}, unless a bus's door named its bus ({@code jms}, {@code amqp}, {@code kafka}): a bounded label. */
-    public static String ingressOf(Exchange exchange) {
-        String ingress = exchange.getProperty(ExchangeKeys.INGRESS, String.class);
-        return ingress == null ? "http" : ingress;
+                ExchangeKeys.ingressOf(exchange));
     }
 
     /**

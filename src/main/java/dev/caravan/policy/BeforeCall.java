@@ -50,7 +50,7 @@ public final class BeforeCall extends AsyncProcessorSupport {
                 dev.caravan.core.ClientRequest.of(exchange),
                 exchange.getProperty(ExchangeKeys.CONTROLS, com.fasterxml.jackson.databind.JsonNode.class),
                 exchange.getProperty(ExchangeKeys.PASS_THROUGH) != null,
-                dev.caravan.observe.RequestFacts.ingressOf(exchange));
+                ExchangeKeys.ingressOf(exchange));
         exchange.setProperty(ExchangeKeys.POLICY_CALL, call);
         return run(exchange, call, 0, callback, true);
     }
