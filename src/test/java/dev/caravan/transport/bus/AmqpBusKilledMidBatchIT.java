@@ -75,6 +75,12 @@ class AmqpBusKilledMidBatchIT {
                 }
                 first.kill(); // mid-batch: about a quarter answered, eight calls in flight, the rest on the queue
                 int beforeRestart = rpc.received.get();
+                Set<Integer> answeredBeforeKill = new HashSet<>();
+                for (int i = 0; i < MESSAGES; i++) {
+                    if (!rpc.all("kill-" + i).isEmpty()) {
+                        answeredBeforeKill.add(i);
+                    }
+                }
                 assertThat(beforeRestart).as("answered before the kill").isBetween(MESSAGES / 4, MESSAGES - 1);
 
                 // the same data directory (ledger) and Redis: the second life of the same gateway
@@ -108,7 +114,8 @@ class AmqpBusKilledMidBatchIT {
                             replayed++;
                         }
                         replyRequestIds.add(one.header("caravan-request-id"));
-                        assertThat(upstream.callsFor("kill " + i)).as("calls for kill-%d", i).isBetween(1, 2);
+                        assertThat(upstream.callsFor("kill " + i)).as("calls for kill-%d", i)
+                                .isBetween(1, answeredBeforeKill.contains(i) ? 1 : 2); // answered: remembered
                     }
                     int calledTwice = (int) java.util.stream.IntStream.range(0, MESSAGES)
                             .filter(i -> upstream.callsFor("kill " + i) == 2).count();
