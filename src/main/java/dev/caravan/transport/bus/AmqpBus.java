@@ -90,7 +90,17 @@ public final class AmqpBus implements BusAdapter {
         deadLetterQueue = amqp.deadLetterQueue();
         com.rabbitmq.client.ConnectionFactory rabbit = new com.rabbitmq.client.ConnectionFactory();
         try {
-            rabbit.setUri(amqp.url());
+            // amqps: the client's setUri would trust every certificate; here the JVM's trust store and the host name
+            // are checked, as for any TLS upstream
+            boolean tls = amqp.url().regionMatches(true, 0, "amqps://", 0, 8);
+            rabbit.setUri(tls ? "amqp" + amqp.url().substring(5) : amqp.url());
+            if (tls) {
+                if (URI.create(amqp.url()).getPort() < 0) {
+                    rabbit.setPort(com.rabbitmq.client.ConnectionFactory.DEFAULT_AMQP_OVER_SSL_PORT);
+                }
+                rabbit.useSslProtocol(javax.net.ssl.SSLContext.getDefault());
+                rabbit.enableHostnameVerification();
+            }
         } catch (Exception e) {
             // never the URL itself in the message: its user info may hold a password
             throw new IllegalArgumentException("bus.amqp.url is not an amqp:// or amqps:// URL");
