@@ -113,6 +113,7 @@ public final class AmqpBus implements BusAdapter {
         }
         rabbit.setAutomaticRecoveryEnabled(false); // Spring's listener container reconnects, with the backoff below
         rabbit.setConnectionTimeout(5_000);
+        rabbit.setExceptionHandler(new QuietDriver());
         where = displayName(amqp.url(), rabbit.getHost() + ":" + rabbit.getPort());
         String user = rabbit.getUsername();
 
@@ -363,8 +364,8 @@ public final class AmqpBus implements BusAdapter {
     /**
      * The listener containers: no retries of their own (the door retries transient failures with backoff), a
      * message whose route failed put back on the queue (never rejected: with no dead-letter exchange that drops it),
-     * reconnects with a doubling backoff (1 s to 30 s), a queue missing at start waited for, and one log line per
-     * failure that never shows the message (its headers hold a key, its body a prompt).
+     * reconnects with a doubling backoff (1 s to 30 s), a queue missing at start or a refused login waited out, and one
+     * log line per failure that never shows the message (its headers hold a key, its body a prompt).
      */
     private static final class Containers extends DefaultListenerContainerFactory {
         @Override
@@ -374,6 +375,7 @@ public final class AmqpBus implements BusAdapter {
             container.setAdviceChain();
             container.setDefaultRequeueRejected(true);
             container.setMissingQueuesFatal(false);
+            container.setPossibleAuthenticationFailureFatal(false); // a refused login is retried too, not the end
             ExponentialBackOff backOff = new ExponentialBackOff(1_000, 2);
             backOff.setMaxInterval(30_000);
             container.setRecoveryBackOff(backOff);
@@ -386,6 +388,17 @@ public final class AmqpBus implements BusAdapter {
                         root.getClass().getSimpleName());
             });
             return container;
+        }
+    }
+
+    /**
+     * The client's connection errors (a reset, a broker that speaks no AMQP) at DEBUG: the client logs each one,
+     * with a stack trace, on every reconnect attempt; Caravan logs the outage once ({@link Watch}).
+     */
+    private static final class QuietDriver extends com.rabbitmq.client.impl.DefaultExceptionHandler {
+        @Override
+        protected void log(String message, Throwable e) {
+            LOG.debug("Bus amqp: {} ({})", message, e.toString());
         }
     }
 
