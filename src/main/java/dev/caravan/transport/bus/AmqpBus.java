@@ -322,8 +322,11 @@ public final class AmqpBus implements BusAdapter {
 
         @Override
         public void onShutDown(ShutdownSignalException signal) {
+            if (!signal.isHardError()) {
+                return; // one channel closed (a refused publish, say): the connection is still there
+            }
             up = false;
-            if (!signal.isInitiatedByApplication()) {
+            if (!signal.isInitiatedByApplication() && !downLogged) {
                 LOG.warn("Bus amqp: the connection to {} was lost ({}); reconnecting with backoff", where,
                         signal.getReason() == null ? "closed" : signal.getReason().protocolMethodName());
                 downLogged = true;

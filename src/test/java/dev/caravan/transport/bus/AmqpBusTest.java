@@ -255,6 +255,7 @@ class AmqpBusTest {
         Thread.sleep(300);
         assertThat(admin.queueDeclarePassive(REQUESTS).getMessageCount()).isZero();
         assertThat(upstream.callsFor("refused reply " + messageId)).isEqualTo(1);
+        assertThat(ready().path("checks").path("buses").path("amqp").asText()).isEqualTo("UP"); // one channel closed, not the bus
     }
 
     @Test

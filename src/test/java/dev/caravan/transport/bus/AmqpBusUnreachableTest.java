@@ -29,7 +29,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 /**
  * A configured broker that cannot be reached when the gateway starts: HTTP serves, {@code /health/ready} says the
  * amqp bus is down, the log says so without the password, and once the broker answers (a port that starts
- * forwarding to the local RabbitMQ) the bus reconnects by itself and answers messages.
+ * forwarding to the local RabbitMQ) the bus reconnects by itself and answers messages; cut off again while it runs,
+ * it reconnects again and answers what was sent in the meantime.
  */
 class AmqpBusUnreachableTest {
 
@@ -104,7 +105,19 @@ class AmqpBusUnreachableTest {
                     {"model":"mock-gpt","messages":[{"role":"user","content":"after the outage"}]}""",
                     "caravan-api-key", TestGateway.DEMO_KEY);
             assertThat(rpc.await("after").header("caravan-status")).isEqualTo("200");
+
+            // the broker goes away again while the gateway runs (every connection through the port cut), and back
+            forward.close();
+            TestGateway.eventually(() -> busState().equals("DOWN"), "the amqp bus is down");
+            rpc.send(REQUESTS, "m-during", "during", """
+                    {"model":"mock-gpt","messages":[{"role":"user","content":"while the gateway is cut off"}]}""",
+                    "caravan-api-key", TestGateway.DEMO_KEY);
+            try (Forward again = new Forward(port, AmqpFixtures.HOST, AmqpFixtures.PORT)) {
+                TestGateway.eventually(() -> busState().equals("UP"), "the amqp bus is up after the second outage");
+                assertThat(rpc.await("during").header("caravan-status")).isEqualTo("200");
+            }
         }
+        assertThat(lines()).anyMatch(l -> l.contains("Bus amqp: the connection to") && l.contains("was lost"));
         assertThat(lines()).noneMatch(l -> l.contains(PASSWORD));
         assertThat(lines()).noneMatch(l -> l.contains(TestGateway.DEMO_KEY));
     }
@@ -124,6 +137,7 @@ class AmqpBusUnreachableTest {
     /** A port that forwards each connection to the broker, from the moment it is opened. */
     static final class Forward implements AutoCloseable {
         private final ServerSocket server;
+        private final List<Socket> open = new java.util.concurrent.CopyOnWriteArrayList<>();
 
         Forward(int port, String host, int to) throws IOException {
             server = new ServerSocket(port, 50, InetAddress.getByName("127.0.0.1"));
@@ -132,6 +146,8 @@ class AmqpBusUnreachableTest {
                     try {
                         Socket in = server.accept();
                         Socket out = new Socket(host, to);
+                        open.add(in);
+                        open.add(out);
                         pipe(in, out);
                         pipe(out, in);
                     } catch (IOException e) {
@@ -162,9 +178,13 @@ class AmqpBusUnreachableTest {
             t.start();
         }
 
+        /** No new connections, and every open one cut. */
         @Override
         public void close() throws IOException {
             server.close();
+            for (Socket s : open) {
+                s.close();
+            }
         }
     }
 }
