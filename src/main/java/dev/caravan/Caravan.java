@@ -491,6 +491,7 @@ public final class Caravan {
         r.bind("busDoor", new dev.caravan.transport.bus.BusDoor(() -> config.get().bus(), busMemory, metrics.registry()));
         busRoutes = new dev.caravan.transport.bus.BusRoutes(java.util.List.of(
                 new dev.caravan.transport.bus.JmsBus(),
+                new dev.caravan.transport.bus.AmqpBus(),
                 new dev.caravan.transport.bus.KafkaBus()
         ));
     }
