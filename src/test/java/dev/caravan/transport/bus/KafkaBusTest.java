@@ -334,6 +334,18 @@ class KafkaBusTest {
         assertThat(json(parts.get(0)).path("object").asText()).isEqualTo("chat.completion.chunk");
     }
 
+    @Test
+    void anEditOfTheBusRoutesFileLeavesTheKafkaBusAnswering() throws Exception {
+        java.nio.file.Path file = gateway.routesDir().resolve("ingress-bus.camel.yaml");
+        double before = gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"success\"}");
+        java.nio.file.Files.writeString(file, java.nio.file.Files.readString(file) + "\n# edited by a test\n");
+        TestGateway.eventually(() -> gateway.metric("caravan_config_reload_total{kind=\"routes\",result=\"success\"}")
+                > before, "the routes file is reloaded");
+        String id = send("after-reload-" + UUID.randomUUID(), chat("after a reload"), "caravan-api-key", KEY);
+        assertThat(header(collector.await(REPLIES, id, 1, Duration.ofSeconds(30)).get(0), "caravan-status")).isEqualTo("200");
+        assertThat(gateway.caravan().context().getRoute("bus-kafka")).isNotNull();
+    }
+
     /** README's client snippet ("Message buses", Kafka), as written there but for the names of this test's topics. */
     @Test
     void theReadmeClientSnippetGetsItsAnswer() throws Exception {
