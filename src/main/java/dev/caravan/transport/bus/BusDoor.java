@@ -160,13 +160,23 @@ public final class BusDoor {
         return Json.bytes(request);
     }
 
-    /** Each attempt starts from the captured request alone, after the backoff {@link #backoffMillis} gave. */
+    /**
+     * Each attempt starts from the captured request alone, after the backoff {@link #backoffMillis} gave. A try again
+     * is a request of its own, as a client's retry over HTTP would be: a new request id, its own access-log line and
+     * ledger row (the spend ledger keeps one row per request id, so a second attempt under the first's id would lose
+     * its charge), and the reply names the attempt that answered.
+     */
     public void attempt(Exchange exchange) {
         exchange.getProperties().keySet().removeIf(k -> k.startsWith("caravan.") && !KEPT.contains(k));
         exchange.removeProperty(Exchange.EXCEPTION_CAUGHT);
         exchange.setException(null);
         exchange.setProperty(RETRY, false);
-        exchange.setProperty(ATTEMPT, exchange.getProperty(ATTEMPT, 0, Integer.class) + 1);
+        int attempt = exchange.getProperty(ATTEMPT, 0, Integer.class) + 1;
+        exchange.setProperty(ATTEMPT, attempt);
+        if (attempt > 1) {
+            exchange.setProperty(ExchangeKeys.REQUEST_ID, dev.caravan.transport.http.Ingress.newRequestId());
+            exchange.setProperty(ExchangeKeys.START_NANOS, System.nanoTime());
+        }
         Message out = exchange.getMessage();
         out.removeHeaders("*");
         out.setBody(null);
