@@ -83,12 +83,14 @@ public final class BusBench {
         int inFlight = 16;
         String jar = "target/caravan.jar";
         String routes = "routes";
+        Path out = null; // the table's file: stdout carries the in-process brokers' log lines
         for (int i = 0; i < args.length; i++) {
             switch (args[i]) {
                 case "--messages" -> messages = Integer.parseInt(args[++i]);
                 case "--in-flight" -> inFlight = Integer.parseInt(args[++i]);
                 case "--jar" -> jar = args[++i];
                 case "--routes" -> routes = args[++i];
+                case "--out" -> out = Path.of(args[++i]);
                 default -> throw new IllegalArgumentException("unknown option " + args[i]);
             }
         }
@@ -166,7 +168,11 @@ public final class BusBench {
             kafka.close();
             activemq.stop();
         }
-        System.out.println(table(results, messages, inFlight));
+        if (out == null) {
+            System.out.println(table(results, messages, inFlight));
+        } else {
+            Files.writeString(out, table(results, messages, inFlight));
+        }
     }
 
     // ---- measuring -----------------------------------------------------------------------------------------------
