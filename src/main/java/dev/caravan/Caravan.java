@@ -477,7 +477,8 @@ public final class Caravan {
      */
     private void bindBus(CamelContext context, Registry r) {
         dev.caravan.config.BusConfig bus = config.get().bus();
-        busMemory = new dev.caravan.transport.bus.LocalReplyMemory(bus.dedupMaxEntries(), bus.dedupTtl());
+        dev.caravan.transport.bus.LocalReplyMemory local = new dev.caravan.transport.bus.LocalReplyMemory(bus.dedupMaxBytes(), bus.dedupTtl());
+        busMemory = local;
         String redis = redisUrl(context);
         if (redis != null && bus.any()) {
             io.micrometer.core.instrument.Counter outages = io.micrometer.core.instrument.Counter
@@ -485,7 +486,7 @@ public final class Caravan {
                     .description("calls to Redis by the bus reply memory that failed (this gateway's memory answered)")
                     .register(metrics.registry());
             busMemory = new dev.caravan.transport.bus.RedisReplyMemory(redis, property(context, "caravan.redisPrefix", "caravan:"),
-                    bus.dedupTtl(), busMemory, outages::increment);
+                    bus.dedupTtl(), local, outages::increment);
         }
         r.bind("busStream", new dev.caravan.transport.bus.BusStream(loops));
         r.bind("busDoor", new dev.caravan.transport.bus.BusDoor(() -> config.get().bus(), busMemory, metrics.registry()));

@@ -13,21 +13,22 @@ import java.time.Duration;
  * @param maxInFlight  per bus: messages in the pipeline at once; consumers stop taking messages past it
  * @param redeliveries tries again after a transient failure (429, 5xx) before the message is dead-lettered
  * @param dedupTtl     how long a message id's reply is remembered, so a redelivery is answered without a call
- * @param dedupMaxEntries how many replies the in-process repository remembers (Redis is bounded by the TTL)
+ * @param dedupMaxBytes how many bytes of replies the in-process memory keeps (bus.dedupMaxMegabytes; with Redis it
+ *                      is the fallback while Redis fails, and Redis itself is bounded by the TTL)
  */
 public record BusConfig(Jms jms, Amqp amqp, Kafka kafka, int maxInFlight, int redeliveries, Duration dedupTtl,
-                        int dedupMaxEntries) {
+                        long dedupMaxBytes) {
 
     public static final int DEFAULT_MAX_IN_FLIGHT = 64;
     public static final int DEFAULT_REDELIVERIES = 3;
     public static final Duration DEFAULT_DEDUP_TTL = Duration.ofHours(24);
-    public static final int DEFAULT_DEDUP_MAX_ENTRIES = 100_000;
+    public static final int DEFAULT_DEDUP_MAX_MEGABYTES = 64;
     public static final String DEFAULT_REQUESTS = "caravan.requests";
     public static final String DEFAULT_REPLIES = "caravan.replies";
     public static final String DEFAULT_DEAD_LETTERS = "caravan.dlq";
 
     public static final BusConfig NONE = new BusConfig(null, null, null, DEFAULT_MAX_IN_FLIGHT, DEFAULT_REDELIVERIES,
-            DEFAULT_DEDUP_TTL, DEFAULT_DEDUP_MAX_ENTRIES);
+            DEFAULT_DEDUP_TTL, DEFAULT_DEDUP_MAX_MEGABYTES * 1024L * 1024L);
 
     /** {@code bus.jms}: consumers on {@code requestQueue}, replies to each message's {@code JMSReplyTo}. */
     public record Jms(String url, String username, String password, String requestQueue, String deadLetterQueue,

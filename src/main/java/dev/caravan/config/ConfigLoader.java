@@ -352,7 +352,7 @@ public final class ConfigLoader {
         return new AuthConfig(issuers);
     }
 
-    /** {@code bus: { jms, amqp, kafka, maxInFlight, redeliveries, dedupTtl, dedupMaxEntries }}. */
+    /** {@code bus: { jms, amqp, kafka, maxInFlight, redeliveries, dedupTtl, dedupMaxMegabytes }}. */
     private BusConfig bus(JsonNode root, FieldReader read) {
         JsonNode b = root.path("bus");
         if (b.isMissingNode() || b.isNull()) {
@@ -372,8 +372,9 @@ public final class ConfigLoader {
         BusConfig.Amqp amqp = null;
         if (b.hasNonNull("amqp")) {
             JsonNode a = b.get("amqp");
-            amqp = new BusConfig.Amqp(text(a, "url", "amqp://localhost:5672"), text(a, "username", "guest"),
-                    a.hasNonNull("password") ? secret("bus.amqp.password", a.get("password").asText(), read) : "guest",
+            // no username or password: the URL's user info, else the client's own default (guest)
+            amqp = new BusConfig.Amqp(text(a, "url", "amqp://localhost:5672"), text(a, "username", null),
+                    a.hasNonNull("password") ? secret("bus.amqp.password", a.get("password").asText(), read) : null,
                     text(a, "requestQueue", BusConfig.DEFAULT_REQUESTS), text(a, "deadLetterQueue", BusConfig.DEFAULT_DEAD_LETTERS),
                     read.integer(a, "bus.amqp", "concurrency", 8, 1, 256));
             if (amqp.requestQueue().equals(amqp.deadLetterQueue())) {
@@ -394,7 +395,7 @@ public final class ConfigLoader {
                 read.integer(b, "bus", "maxInFlight", BusConfig.DEFAULT_MAX_IN_FLIGHT, 1, 10_000),
                 read.integer(b, "bus", "redeliveries", BusConfig.DEFAULT_REDELIVERIES, 0, 100),
                 read.duration(b, "bus", "dedupTtl", BusConfig.DEFAULT_DEDUP_TTL, Duration.ofMinutes(1), Duration.ofDays(30)),
-                read.integer(b, "bus", "dedupMaxEntries", BusConfig.DEFAULT_DEDUP_MAX_ENTRIES, 100, 10_000_000));
+                read.integer(b, "bus", "dedupMaxMegabytes", BusConfig.DEFAULT_DEDUP_MAX_MEGABYTES, 1, 16_384) * 1024L * 1024L);
     }
 
     private static String text(JsonNode parent, String field, String fallback) {

@@ -70,7 +70,7 @@ public final class AmqpBus implements BusAdapter {
     private String where;
     private String requestQueue;
     private String deadLetterQueue;
-    /** The threads replies were published on (bounded by the hop's pool), for the test that keeps them off the loops. */
+    /** The first threads replies were published on (at most 64 names), for the test that keeps them off the loops. */
     private final Set<String> sendThreads = java.util.concurrent.ConcurrentHashMap.newKeySet();
 
     @Override
@@ -175,7 +175,7 @@ public final class AmqpBus implements BusAdapter {
         }
         String replyTo = p.getReplyTo();
         exchange.setProperty(REQUEST, request);
-        exchange.setProperty(ExchangeKeys.BUS_MESSAGE, new BusMessage(name(), blankToNull(p.getMessageId()), properties,
+        exchange.setProperty(ExchangeKeys.BUS_MESSAGE, new BusMessage(name(), messageId(p), properties,
                 request.getBody(), replyTo != null && !replyTo.isBlank()));
         exchange.getMessage().setBody(null);
     }
@@ -194,6 +194,21 @@ public final class AmqpBus implements BusAdapter {
         return null; // tables, arrays, timestamps: not contract properties
     }
 
+    /**
+     * What a redelivery of this message shares with it: its {@code message-id}; most clients set none (RabbitMQ
+     * assigns none), so then its {@code correlation-id} at its {@code reply-to}, which an RPC client makes unique per
+     * request and keeps when it resends; null when it has neither (a duplicate of it is not recognised).
+     */
+    static String messageId(MessageProperties p) {
+        String id = blankToNull(p.getMessageId());
+        if (id != null) {
+            return id;
+        }
+        String correlation = blankToNull(p.getCorrelationId());
+        String replyTo = blankToNull(p.getReplyTo());
+        return correlation == null || replyTo == null ? null : "correlation:" + correlation + "@" + replyTo;
+    }
+
     private static String blankToNull(String s) {
         return s == null || s.isBlank() ? null : s;
     }
@@ -205,7 +220,9 @@ public final class AmqpBus implements BusAdapter {
      * message; when it throws, the message is left on the queue (its reply is remembered: the redelivery replays it).
      */
     public void send(Exchange exchange) {
-        sendThreads.add(Thread.currentThread().getName());
+        if (sendThreads.size() < 64) {
+            sendThreads.add(Thread.currentThread().getName());
+        }
         BusReply reply = exchange.getProperty(ExchangeKeys.BUS_REPLY, BusReply.class);
         Message request = exchange.getProperty(REQUEST, Message.class);
         MessageProperties rp = request.getMessageProperties();
@@ -216,7 +233,8 @@ public final class AmqpBus implements BusAdapter {
             template.invoke(ops -> {
                 if (replyTo != null) {
                     for (BusReply.Part part : reply.parts()) {
-                        ops.send(replyTo.getExchangeName(), replyTo.getRoutingKey(), replyMessage(part, correlation));
+                        ops.send(replyTo.getExchangeName(), replyTo.getRoutingKey(),
+                                replyMessage(part, correlation, rp.getReceivedDeliveryMode()));
                     }
                 }
                 if (reason != null) {
@@ -249,12 +267,14 @@ public final class AmqpBus implements BusAdapter {
         return root.getClass().getSimpleName();
     }
 
-    private static Message replyMessage(BusReply.Part part, String correlation) {
+    private static Message replyMessage(BusReply.Part part, String correlation, MessageDeliveryMode requestMode) {
         MessageProperties p = new MessageProperties();
         p.setContentType("application/json");
         p.setContentEncoding("utf-8");
         p.setCorrelationId(correlation);
-        p.setDeliveryMode(MessageDeliveryMode.NON_PERSISTENT); // its queue is the sender's; it waits for it now
+        // as durable as the request: a persistent request's reply survives a broker restart on a durable reply queue
+        p.setDeliveryMode(requestMode == MessageDeliveryMode.PERSISTENT ? MessageDeliveryMode.PERSISTENT
+                : MessageDeliveryMode.NON_PERSISTENT);
         part.properties().forEach(p::setHeader);
         return new Message(part.body(), p);
     }

@@ -213,7 +213,8 @@ public final class BusDoor {
     public void failed(Exchange exchange) {
         int status = exchange.getProperty(ExchangeKeys.STATUS, 500, Integer.class);
         int attempt = exchange.getProperty(ATTEMPT, 1, Integer.class);
-        if (isTransient(status) && attempt <= config.get().redeliveries()) {
+        String failure = exchange.getProperty(ExchangeKeys.ERROR_CODE, String.class);
+        if (isTransient(status, failure) && attempt <= config.get().redeliveries()) {
             exchange.setProperty(RETRY, true);
             BusMessage message = exchange.getProperty(ExchangeKeys.BUS_MESSAGE, BusMessage.class);
             counter("caravan_bus_retries_total", message.bus()).increment();
@@ -221,13 +222,40 @@ public final class BusDoor {
         }
         BusReply reply = reply(exchange, status);
         String code = exchange.getProperty(ExchangeKeys.ERROR_CODE, "error", String.class);
-        exchange.setProperty(ExchangeKeys.BUS_REPLY, isTransient(status)
+        exchange.setProperty(ExchangeKeys.BUS_REPLY, isTransient(status, code)
                 ? reply.deadLettered(code + " after " + attempt + " attempts") : reply);
     }
 
-    /** A failure that may pass on another try (rate limited, the upstream or the gateway failing), not the request's. */
-    static boolean isTransient(int status) {
-        return status == 429 || status >= 500;
+    /**
+     * Failures that a try again would not change, or would pay for again: a budget spent for its window, a provider's
+     * quota, and an upstream answer that came (and was billed) but could not be used.
+     */
+    private static final Set<String> FINAL = Set.of("budget_exceeded", "insufficient_quota",
+            "upstream_response_too_large", "upstream_bad_response", "stream_too_long");
+
+    /**
+     * A failure that may pass on another try (rate limited, the upstream or the gateway failing), not the request's
+     * nor one of {@link #FINAL}.
+     */
+    static boolean isTransient(int status, String code) {
+        return (status == 429 || status >= 500) && (code == null || !FINAL.contains(code));
+    }
+
+    /**
+     * The door's catch, first: a consumer interrupted while it waited (for room, or for another delivery's reply) is
+     * a gateway stopping, not the message's failure. It is given back unanswered: its claim forgotten, the route
+     * failed, so the broker redelivers it (JMS rolls back, AMQP requeues, Kafka reads it again).
+     */
+    public void rethrowInterrupt(Exchange exchange) throws Exception {
+        Exception caught = exchange.getProperty(Exchange.EXCEPTION_CAUGHT, Exception.class);
+        if (caught instanceof InterruptedException || caught != null && caught.getCause() instanceof InterruptedException) {
+            String claimed = exchange.getProperty(CLAIMED, String.class);
+            if (claimed != null) {
+                memory.forget(claimed);
+            }
+            Thread.currentThread().interrupt();
+            throw caught;
+        }
     }
 
     /**
@@ -239,7 +267,8 @@ public final class BusDoor {
         String claimed = exchange.getProperty(CLAIMED, String.class);
         BusMessage message = exchange.getProperty(ExchangeKeys.BUS_MESSAGE, BusMessage.class);
         if (claimed != null) {
-            if (isTransient(reply.status())) {
+            String code = exchange.getProperty(ExchangeKeys.ERROR_CODE, String.class);
+            if (isTransient(reply.status(), code)) {
                 memory.forget(claimed);
             } else {
                 memory.remember(claimed, reply);

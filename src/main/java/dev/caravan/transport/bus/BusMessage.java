@@ -40,14 +40,33 @@ public record BusMessage(String bus, String messageId, Map<String, String> prope
     /**
      * What identifies this request across redeliveries and duplicates: the sender's {@code caravan-idempotency-key}
      * when it set one (the same request sent twice on purpose), else the bus's message id; null when neither exists
-     * (such a message is answered, but a duplicate of it is not recognised).
+     * (such a message is answered, but a duplicate of it is not recognised). Both are the sender's to choose, so the
+     * key also names the credential the message carries (a SHA-256 of it) and its operation: a remembered reply is
+     * only ever given again to a message that could have asked for it, never to another key's (nor to one with no
+     * key, which is refused as any is).
      */
     public String dedupKey() {
         String idempotency = property(IDEMPOTENCY_KEY);
-        if (idempotency != null && !idempotency.isBlank()) {
-            return bus + ":key:" + idempotency;
+        String id = idempotency != null && !idempotency.isBlank() ? "key:" + idempotency
+                : messageId == null || messageId.isBlank() ? null : "id:" + messageId;
+        if (id == null) {
+            return null;
         }
-        return messageId == null || messageId.isBlank() ? null : bus + ":id:" + messageId;
+        String credential = property("authorization") != null ? property("authorization")
+                : property(API_KEY) != null ? "Bearer " + property(API_KEY) : "";
+        String operation = property(OPERATION) == null ? "" : property(OPERATION).trim().toLowerCase(Locale.ROOT);
+        String dialect = property(DIALECT) == null ? "" : property(DIALECT).trim().toLowerCase(Locale.ROOT);
+        return bus + ":" + sha256(credential.trim() + "\n" + operation + "\n" + dialect) + ":" + id;
+    }
+
+    private static String sha256(String text) {
+        try {
+            byte[] digest = java.security.MessageDigest.getInstance("SHA-256")
+                    .digest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
+            return java.util.HexFormat.of().formatHex(digest, 0, 16); // 128 bits: a name, not a secret's store
+        } catch (java.security.NoSuchAlgorithmException e) {
+            throw new IllegalStateException(e);
+        }
     }
 
     @Override

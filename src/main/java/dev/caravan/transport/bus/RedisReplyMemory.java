@@ -45,7 +45,9 @@ public final class RedisReplyMemory implements ReplyMemory {
     private final String prefix;
     private final String instance = UUID.randomUUID().toString();
     private final Duration ttl;
-    private final ReplyMemory fallback;
+    private final LocalReplyMemory fallback;
+    // the keys this gateway is answering now: at most one per consumer, so bounded by the buses' consumers
+    private final java.util.Set<String> answering = java.util.concurrent.ConcurrentHashMap.newKeySet();
     private final Runnable onOutage;
     private final ScheduledExecutorService alive;
 
@@ -53,7 +55,7 @@ public final class RedisReplyMemory implements ReplyMemory {
      * @param fallback answers while Redis cannot be reached
      * @param onOutage told each time Redis failed a call (a metric)
      */
-    public RedisReplyMemory(String redisUrl, String prefix, Duration ttl, ReplyMemory fallback, Runnable onOutage) {
+    public RedisReplyMemory(String redisUrl, String prefix, Duration ttl, LocalReplyMemory fallback, Runnable onOutage) {
         this.link = RedisLink.open(redisUrl, StringCodec.UTF8, COMMAND_TIMEOUT, 10_000);
         this.prefix = prefix + "bus:";
         this.ttl = ttl;
@@ -89,12 +91,24 @@ public final class RedisReplyMemory implements ReplyMemory {
                 return fallback.claim(key);
             }
             if ("OWNED".equals(found)) {
+                answering.add(key);
                 return new Owned();
             }
             if (found != null && found.startsWith("D|")) {
                 return new Remembered(BusReply.fromJson(found.substring(2)));
             }
+            if ("MINE".equals(found) && !answering.contains(key)) {
+                // this gateway's claim, answered by nobody here now: its reply (or its release) did not reach Redis
+                BusReply known = fallback.remembered(key);
+                if (known != null) {
+                    remember(key, known); // written again, for the replicas
+                    return new Remembered(known);
+                }
+                answering.add(key);
+                return new Owned();
+            }
             if (System.nanoTime() > deadline) {
+                answering.add(key);
                 return new Owned(); // the delivery in flight never finished: this one answers
             }
             Thread.sleep(POLL.toMillis()); // a consumer's own thread: another delivery is being answered
@@ -103,6 +117,7 @@ public final class RedisReplyMemory implements ReplyMemory {
 
     @Override
     public void remember(String key, BusReply reply) {
+        answering.remove(key);
         fallback.remember(key, reply);
         link.commands().thenCompose(r -> r.set(prefix + key, "D|" + reply.toJson(), SetArgs.Builder.px(ttl.toMillis())))
                 .whenComplete((ok, failure) -> {
@@ -114,6 +129,7 @@ public final class RedisReplyMemory implements ReplyMemory {
 
     @Override
     public void forget(String key) {
+        answering.remove(key);
         fallback.forget(key);
         run(FORGET, new String[]{prefix + key}, instance).whenComplete((ok, failure) -> {
             if (failure != null) {

@@ -216,4 +216,22 @@ class BusDoorThroughTheSpineTest {
         assertThat(types).contains("content_block_delta");
         assertThat(types.get(types.size() - 1)).isEqualTo("message_stop");
     }
+
+    @Test
+    void aRememberedReplyIsOnlyGivenAgainToTheSameCredential() {
+        BusReply first = send("m-owned", CHAT, true, "caravan-api-key", TestGateway.DEMO_KEY);
+        assertThat(first.status()).isEqualTo(200);
+        // the same message id (the sender's to choose) with no key, or another key: not the first one's answer
+        BusReply keyless = send("m-owned", CHAT, true);
+        assertThat(keyless.status()).isEqualTo(401);
+        assertThat(keyless.properties()).doesNotContainKey(BusReply.REPLAYED);
+        BusReply other = send("m-owned", CHAT, true, "caravan-api-key", TestGateway.MASTER_KEY);
+        assertThat(other.status()).isEqualTo(200);
+        assertThat(other.properties()).doesNotContainKey(BusReply.REPLAYED);
+        assertThat(other.body()).isNotEqualTo(first.body());
+        // the same key again, even spelled as Authorization: the first answer
+        BusReply again = send("m-owned", CHAT, true, "Authorization", "Bearer " + TestGateway.DEMO_KEY);
+        assertThat(again.properties()).containsEntry(BusReply.REPLAYED, "true");
+        assertThat(again.body()).isEqualTo(first.body());
+    }
 }

@@ -28,7 +28,20 @@ import static org.assertj.core.api.Assertions.assertThat;
  */
 class BusRetryTest {
 
+    private static final String BROKE_KEY = "sk-bus-retry-broke-0123456789";
     private static MockWebServer upstream;
+
+    private static String sha256(String key) throws Exception {
+        return java.util.HexFormat.of().formatHex(java.security.MessageDigest.getInstance("SHA-256")
+                .digest(key.getBytes(StandardCharsets.UTF_8)));
+    }
+
+    private static BusReply send(String id, String key) {
+        Exchange exchange = new DefaultExchange(gateway.caravan().context());
+        exchange.setProperty(ExchangeKeys.BUS_MESSAGE, new BusMessage("amqp", id, Map.of("caravan-api-key", key),
+                "{\"model\":\"flaky\",\"messages\":[{\"role\":\"user\",\"content\":\"hi\"}]}".getBytes(StandardCharsets.UTF_8), true));
+        return producer.send("direct:bus-request", exchange).getProperty(ExchangeKeys.BUS_REPLY, BusReply.class);
+    }
     private static TestGateway gateway;
     private static ProducerTemplate producer;
 
@@ -46,9 +59,12 @@ class BusRetryTest {
                 keys:
                   - id: demo
                     sha256: bd064c47a07f5e297c4d7198b05c97024eae96d2a4d18612def78da7f1307af4
+                  - id: broke
+                    sha256: "%s"
+                    budget: { usd: 0, period: 1d }
                 bus:
                   redeliveries: 2
-                """.formatted(upstream.url("/v1").toString()));
+                """.formatted(upstream.url("/v1").toString(), sha256(BROKE_KEY)));
         producer = gateway.caravan().context().createProducerTemplate();
     }
 
@@ -98,5 +114,17 @@ class BusRetryTest {
                 "Bearer " + TestGateway.MASTER_KEY).body());
         assertThat(spend.path("data").get(0).path("ingress").asText()).isEqualTo("amqp");
         assertThat(spend.path("total").path("cost_usd").decimalValue()).isEqualByComparingTo(new BigDecimal("0.02"));
+    }
+
+    @Test
+    void aSpentBudgetIsAnErrorReplyAtOnceNotTriedAgainNorDeadLettered() {
+        int calls = upstream.getRequestCount();
+        long start = System.nanoTime();
+        BusReply reply = send("broke-1", BROKE_KEY);
+        assertThat(reply.status()).isEqualTo(429);
+        assertThat(Json.parseObjectOrNull(reply.body()).path("error").path("code").asText()).isEqualTo("budget_exceeded");
+        assertThat(reply.deadLetter()).isNull();
+        assertThat(java.time.Duration.ofNanos(System.nanoTime() - start)).isLessThan(java.time.Duration.ofMillis(900));
+        assertThat(upstream.getRequestCount()).isEqualTo(calls);
     }
 }

@@ -22,7 +22,7 @@ class ReplyMemoryTest {
 
     @Test
     void aRememberedReplyIsGivenAgainAndAForgottenMessageIsClaimedAnew() throws Exception {
-        ReplyMemory memory = new LocalReplyMemory(100, Duration.ofMinutes(5));
+        ReplyMemory memory = new LocalReplyMemory(1 << 20, Duration.ofMinutes(5));
         assertThat(memory.claim("k")).isInstanceOf(ReplyMemory.Owned.class);
         memory.remember("k", OK);
         assertThat(memory.claim("k")).isEqualTo(new ReplyMemory.Remembered(OK));
@@ -33,7 +33,7 @@ class ReplyMemoryTest {
 
     @Test
     void aDuplicateInFlightWaitsForTheFirstDeliverysReply() throws Exception {
-        ReplyMemory memory = new LocalReplyMemory(100, Duration.ofMinutes(5));
+        ReplyMemory memory = new LocalReplyMemory(1 << 20, Duration.ofMinutes(5));
         memory.claim("k");
         CompletableFuture<ReplyMemory.Claim> second = CompletableFuture.supplyAsync(() -> {
             try {
@@ -49,21 +49,50 @@ class ReplyMemoryTest {
     }
 
     @Test
-    void theLocalMemoryIsBoundedByEntries() throws Exception {
-        LocalReplyMemory memory = new LocalReplyMemory(100, Duration.ofMinutes(5));
+    void theLocalMemoryIsBoundedByTheBytesItHolds() throws Exception {
+        LocalReplyMemory memory = new LocalReplyMemory(64 * 1024, Duration.ofMinutes(5));
         for (int i = 0; i < 1000; i++) {
             memory.claim("k" + i);
             memory.remember("k" + i, OK);
         }
-        assertThat(memory.size()).isLessThanOrEqualTo(100);
+        // every reply weighs at least its overhead (512 bytes): 64 KiB holds at most 128 of them
+        assertThat(memory.size()).isLessThanOrEqualTo(128).isPositive();
+        // a reply bigger than the whole bound is not kept, and evicts nothing a claim is waiting on
+        BusReply huge = new BusReply(200, new byte[200 * 1024], java.util.Map.of(), null);
+        assertThat(memory.claim("huge")).isEqualTo(new ReplyMemory.Owned());
+        memory.remember("huge", huge);
+        memory.size();
+        assertThat(memory.remembered("huge")).isNull();
+    }
+
+    @Test
+    void aClaimInFlightIsNeverEvictedByTheRepliesBound() throws Exception {
+        LocalReplyMemory memory = new LocalReplyMemory(8 * 1024, Duration.ofMinutes(5));
+        assertThat(memory.claim("answering")).isEqualTo(new ReplyMemory.Owned());
+        for (int i = 0; i < 200; i++) {
+            memory.claim("k" + i);
+            memory.remember("k" + i, OK);
+        }
+        assertThat(memory.answering("answering")).isTrue();
+        CompletableFuture<ReplyMemory.Claim> duplicate = CompletableFuture.supplyAsync(() -> {
+            try {
+                return memory.claim("answering");
+            } catch (InterruptedException e) {
+                throw new IllegalStateException(e);
+            }
+        });
+        Thread.sleep(100);
+        assertThat(duplicate).isNotDone(); // it waits for the delivery in flight
+        memory.remember("answering", OK);
+        assertThat(duplicate.get(5, TimeUnit.SECONDS)).isEqualTo(new ReplyMemory.Remembered(OK));
     }
 
     @Test
     void redisSharesRepliesBetweenGateways() throws Exception {
         String prefix = prefix();
         int[] outages = {0};
-        try (RedisReplyMemory a = new RedisReplyMemory(REDIS, prefix, Duration.ofMinutes(5), new LocalReplyMemory(100, Duration.ofMinutes(5)), () -> outages[0]++);
-             RedisReplyMemory b = new RedisReplyMemory(REDIS, prefix, Duration.ofMinutes(5), new LocalReplyMemory(100, Duration.ofMinutes(5)), () -> outages[0]++)) {
+        try (RedisReplyMemory a = new RedisReplyMemory(REDIS, prefix, Duration.ofMinutes(5), new LocalReplyMemory(1 << 20, Duration.ofMinutes(5)), () -> outages[0]++);
+             RedisReplyMemory b = new RedisReplyMemory(REDIS, prefix, Duration.ofMinutes(5), new LocalReplyMemory(1 << 20, Duration.ofMinutes(5)), () -> outages[0]++)) {
             assertThat(a.claim("m")).isInstanceOf(ReplyMemory.Owned.class);
             CompletableFuture<ReplyMemory.Claim> onB = CompletableFuture.supplyAsync(() -> {
                 try {
@@ -92,11 +121,11 @@ class ReplyMemoryTest {
     @Test
     void aClaimOfAGatewayThatIsGoneIsTakenOver() throws Exception {
         String prefix = prefix();
-        RedisReplyMemory dead = new RedisReplyMemory(REDIS, prefix, Duration.ofMinutes(5), new LocalReplyMemory(100, Duration.ofMinutes(5)), () -> { });
+        RedisReplyMemory dead = new RedisReplyMemory(REDIS, prefix, Duration.ofMinutes(5), new LocalReplyMemory(1 << 20, Duration.ofMinutes(5)), () -> { });
         Thread.sleep(300); // its liveness key is written
         assertThat(dead.claim("m")).isInstanceOf(ReplyMemory.Owned.class);
         dead.close(); // as after a kill, once its liveness key lapses (close deletes it at once)
-        try (RedisReplyMemory next = new RedisReplyMemory(REDIS, prefix, Duration.ofMinutes(5), new LocalReplyMemory(100, Duration.ofMinutes(5)), () -> { })) {
+        try (RedisReplyMemory next = new RedisReplyMemory(REDIS, prefix, Duration.ofMinutes(5), new LocalReplyMemory(1 << 20, Duration.ofMinutes(5)), () -> { })) {
             long start = System.nanoTime();
             assertThat(next.claim("m")).isInstanceOf(ReplyMemory.Owned.class);
             assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(2));
@@ -107,11 +136,35 @@ class ReplyMemoryTest {
     void withRedisUnreachableTheGatewaysOwnMemoryAnswers() throws Exception {
         int[] outages = {0};
         try (RedisReplyMemory memory = new RedisReplyMemory("redis://127.0.0.1:1", prefix(), Duration.ofMinutes(5),
-                new LocalReplyMemory(100, Duration.ofMinutes(5)), () -> outages[0]++)) {
+                new LocalReplyMemory(1 << 20, Duration.ofMinutes(5)), () -> outages[0]++)) {
             assertThat(memory.claim("m")).isInstanceOf(ReplyMemory.Owned.class);
             memory.remember("m", OK);
             assertThat(memory.claim("m")).isEqualTo(new ReplyMemory.Remembered(OK));
             assertThat(outages[0]).isPositive();
+        }
+    }
+
+    @Test
+    void aReplyThatNeverReachedRedisIsStillGivenAgainByItsOwnGateway() throws Exception {
+        String prefix = prefix();
+        io.lettuce.core.RedisClient client = io.lettuce.core.RedisClient.create(REDIS);
+        try (RedisReplyMemory memory = new RedisReplyMemory(REDIS, prefix, Duration.ofMinutes(5),
+                new LocalReplyMemory(1 << 20, Duration.ofMinutes(5)), () -> { });
+             var connection = client.connect()) {
+            assertThat(memory.claim("m")).isInstanceOf(ReplyMemory.Owned.class);
+            String claim = connection.sync().get(prefix + "bus:m");
+            assertThat(claim).startsWith("P|");
+            memory.remember("m", OK);
+            dev.caravan.TestGateway.eventually(() -> String.valueOf(connection.sync().get(prefix + "bus:m")).startsWith("D|"),
+                    "the reply in Redis");
+            connection.sync().set(prefix + "bus:m", claim); // as if the reply's write had been lost in a Redis blip
+            long start = System.nanoTime();
+            assertThat(memory.claim("m")).isEqualTo(new ReplyMemory.Remembered(OK)); // not a 10-minute wait
+            assertThat(Duration.ofNanos(System.nanoTime() - start)).isLessThan(Duration.ofSeconds(2));
+            dev.caravan.TestGateway.eventually(() -> String.valueOf(connection.sync().get(prefix + "bus:m")).startsWith("D|"),
+                    "the reply written to Redis again");
+        } finally {
+            client.shutdown();
         }
     }
 }
