@@ -48,9 +48,23 @@ public record BusConfig(Jms jms, Amqp amqp, Kafka kafka, int maxInFlight, int re
         }
     }
 
-    /** {@code bus.kafka}: requests from {@code requestTopic}, replies to the {@code caravan-reply-topic} or this one. */
+    /**
+     * {@code bus.kafka}: requests from {@code requestTopic}, replies to the {@code caravan-reply-topic} or this one.
+     *
+     * @param client Kafka client settings for the consumers, the reply producer and the health check alike (TLS,
+     *               SASL: {@code security.protocol}, {@code sasl.mechanism}, {@code sasl.jaas.config}, ...), secrets
+     *               resolved; empty for none
+     */
     public record Kafka(String bootstrap, String requestTopic, String replyTopic, String deadLetterTopic, String groupId,
-                        int concurrency) {
+                        int concurrency, java.util.Map<String, String> client) {
+        public Kafka {
+            client = client == null ? java.util.Map.of() : java.util.Map.copyOf(client);
+        }
+
+        @Override
+        public String toString() {
+            return "Kafka[" + bootstrap + ", " + requestTopic + ", client settings " + client.keySet() + "]"; // no values
+        }
     }
 
     public boolean any() {

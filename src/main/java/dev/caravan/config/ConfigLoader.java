@@ -386,7 +386,8 @@ public final class ConfigLoader {
             JsonNode k = b.get("kafka");
             kafka = new BusConfig.Kafka(k.get("bootstrap").asText(), text(k, "requestTopic", BusConfig.DEFAULT_REQUESTS),
                     text(k, "replyTopic", BusConfig.DEFAULT_REPLIES), text(k, "deadLetterTopic", BusConfig.DEFAULT_DEAD_LETTERS),
-                    text(k, "groupId", "caravan"), read.integer(k, "bus.kafka", "concurrency", 1, 1, 64));
+                    text(k, "groupId", "caravan"), read.integer(k, "bus.kafka", "concurrency", 1, 1, 64),
+                    kafkaClient(k.path("client"), read));
             if (kafka.requestTopic().equals(kafka.replyTopic()) || kafka.requestTopic().equals(kafka.deadLetterTopic())) {
                 read.problem("bus.kafka.requestTopic", "must differ from replyTopic and deadLetterTopic");
             }
@@ -396,6 +397,32 @@ public final class ConfigLoader {
                 read.integer(b, "bus", "redeliveries", BusConfig.DEFAULT_REDELIVERIES, 0, 100),
                 read.duration(b, "bus", "dedupTtl", BusConfig.DEFAULT_DEDUP_TTL, Duration.ofMinutes(1), Duration.ofDays(30)),
                 read.integer(b, "bus", "dedupMaxMegabytes", BusConfig.DEFAULT_DEDUP_MAX_MEGABYTES, 1, 16_384) * 1024L * 1024L);
+    }
+
+    /** What Caravan sets on its Kafka clients itself: a {@code bus.kafka.client} entry may not change it. */
+    private static final java.util.Set<String> KAFKA_OWN = java.util.Set.of("bootstrap.servers", "group.id",
+            "key.deserializer", "value.deserializer", "key.serializer", "value.serializer", "enable.auto.commit",
+            "auto.offset.reset", "isolation.level", "acks", "max.poll.records", "max.poll.interval.ms");
+
+    /**
+     * {@code bus.kafka.client}: Kafka client settings, as Kafka spells them; the schema makes a password, a JAAS
+     * config, a secret or a token a {@code ${env:...}} or {@code ${file:...}} reference, resolved here.
+     */
+    private Map<String, String> kafkaClient(JsonNode client, FieldReader read) {
+        Map<String, String> settings = new java.util.LinkedHashMap<>();
+        client.fields().forEachRemaining(e -> {
+            String where = "bus.kafka.client." + e.getKey();
+            if (KAFKA_OWN.contains(e.getKey())) {
+                read.problem(where, "is set by Caravan (bus.kafka and caravan.bus.kafka.* in application.properties)");
+                return;
+            }
+            String value = e.getValue().asText();
+            String resolved = SECRET.matcher(value).matches() ? secret(where, value, read) : value;
+            if (resolved != null) {
+                settings.put(e.getKey(), resolved);
+            }
+        });
+        return settings;
     }
 
     private static String text(JsonNode parent, String field, String fallback) {

@@ -78,4 +78,26 @@ class BusConfigTest {
                   maxInFlight: 0
                 """)).isInstanceOf(ConfigException.class).hasMessageContaining("maxInFlight");
     }
+
+    @Test
+    void kafkaClientSettingsTakeSecretsAsReferencesAndLeaveCaravansOwnAlone() throws Exception {
+        GatewayConfig config = loader.parse("test", MODELS + """
+                bus:
+                  kafka:
+                    bootstrap: "broker:9093"
+                    client: { security.protocol: SASL_SSL, sasl.mechanism: SCRAM-SHA-512, sasl.jaas.config: "${env:AMQP_PASSWORD}" }
+                """);
+        assertThat(config.bus().kafka().client()).containsEntry("security.protocol", "SASL_SSL")
+                .containsEntry("sasl.jaas.config", "s3cret-amqp");
+        assertThat(config.bus().kafka().toString()).doesNotContain("s3cret-amqp");
+        assertThatThrownBy(() -> loader.parse("test", MODELS + """
+                bus:
+                  kafka: { bootstrap: "b:9092", client: { ssl.truststore.password: "changeit" } }
+                """)).isInstanceOf(ConfigException.class).hasMessageContaining("ssl.truststore.password")
+                .hasMessageNotContaining("changeit");
+        assertThatThrownBy(() -> loader.parse("test", MODELS + """
+                bus:
+                  kafka: { bootstrap: "b:9092", client: { group.id: other } }
+                """)).isInstanceOf(ConfigException.class).hasMessageContaining("bus.kafka.client.group.id");
+    }
 }

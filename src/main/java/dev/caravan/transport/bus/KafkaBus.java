@@ -100,6 +100,8 @@ public final class KafkaBus implements BusAdapter {
         // camel-kafka's sync commit manager: offsets committed by the consumer's own thread after each record's route
         // ended (with no factory it would commit nothing unless the route did, from whatever thread it is on)
         context.getRegistry().bind("bus-kafka-commits", new DefaultKafkaManualCommitFactory());
+        // bus.kafka.client (TLS, SASL) for the consumers, as camel-kafka's additionalProperties
+        context.getRegistry().bind("bus-kafka-client", new java.util.HashMap<String, Object>(kafka.client()));
         Map<String, Object> parameters = new LinkedHashMap<>();
         parameters.put("bootstrap", kafka.bootstrap());
         parameters.put("requestTopic", kafka.requestTopic());
@@ -171,6 +173,7 @@ public final class KafkaBus implements BusAdapter {
         Map<String, Object> p = new LinkedHashMap<>();
         p.put("bootstrap.servers", kafka.bootstrap());
         p.put("reconnect.backoff.max.ms", reconnectMaxMs); // a broker that is down: a reconnect every 10 s at most
+        p.putAll(kafka.client()); // TLS, SASL: the same settings as the consumers'
         p.putAll(extra);
         return p;
     }

@@ -36,11 +36,26 @@ public final class KafkaBroker implements AutoCloseable {
     private final KafkaRaftServer server;
     private final Path dir;
     private final String bootstrap;
+    private final String saslBootstrap;
 
-    private KafkaBroker(KafkaRaftServer server, Path dir, String bootstrap) {
+    private KafkaBroker(KafkaRaftServer server, Path dir, String bootstrap, String saslBootstrap) {
         this.server = server;
         this.dir = dir;
         this.bootstrap = bootstrap;
+        this.saslBootstrap = saslBootstrap;
+    }
+
+    /**
+     * The same with a second listener that takes SASL/PLAIN only (SASL_PLAINTEXT), for one user: what a client must
+     * authenticate to; {@link #bootstrap} stays the plain listener the tests' own clients use.
+     */
+    public static KafkaBroker startWithSasl(String user, String password) throws Exception {
+        return start(freePort(), user, password);
+    }
+
+    /** {@code host:port} of the SASL listener, or null without one. */
+    public String saslBootstrap() {
+        return saslBootstrap;
     }
 
     /** Formats a fresh log directory, starts the server and returns once it answers a describeCluster. */
@@ -50,15 +65,30 @@ public final class KafkaBroker implements AutoCloseable {
 
     /** The same on a given port (a test that starts a gateway before its broker). */
     public static KafkaBroker start(int port) throws Exception {
+        return start(port, null, null);
+    }
+
+    private static KafkaBroker start(int port, String saslUser, String saslPassword) throws Exception {
         Path dir = Files.createTempDirectory("caravan-kafka");
+        int saslPort = saslUser == null ? -1 : freePort();
         int controllerPort = freePort();
         Properties p = new Properties();
         p.put("process.roles", "broker,controller");
         p.put("node.id", "1");
         p.put("controller.quorum.voters", "1@127.0.0.1:" + controllerPort);
-        p.put("listeners", "PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort);
-        p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + port);
-        p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        if (saslUser == null) {
+            p.put("listeners", "PLAINTEXT://127.0.0.1:" + port + ",CONTROLLER://127.0.0.1:" + controllerPort);
+            p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + port);
+            p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT");
+        } else {
+            p.put("listeners", "PLAINTEXT://127.0.0.1:" + port + ",SASL_PLAINTEXT://127.0.0.1:" + saslPort
+                    + ",CONTROLLER://127.0.0.1:" + controllerPort);
+            p.put("advertised.listeners", "PLAINTEXT://127.0.0.1:" + port + ",SASL_PLAINTEXT://127.0.0.1:" + saslPort);
+            p.put("listener.security.protocol.map", "PLAINTEXT:PLAINTEXT,SASL_PLAINTEXT:SASL_PLAINTEXT,CONTROLLER:PLAINTEXT");
+            p.put("sasl.enabled.mechanisms", "PLAIN");
+            p.put("listener.name.sasl_plaintext.plain.sasl.jaas.config",
+                    "org.apache.kafka.common.security.plain.PlainLoginModule required user_" + saslUser + "=\"" + saslPassword + "\";");
+        }
         p.put("controller.listener.names", "CONTROLLER");
         p.put("inter.broker.listener.name", "PLAINTEXT");
         p.put("log.dirs", dir.toString());
@@ -90,7 +120,8 @@ public final class KafkaBroker implements AutoCloseable {
 
         KafkaRaftServer server = new KafkaRaftServer(config, Time.SYSTEM);
         server.startup();
-        KafkaBroker broker = new KafkaBroker(server, dir, "127.0.0.1:" + port);
+        KafkaBroker broker = new KafkaBroker(server, dir, "127.0.0.1:" + port,
+                saslUser == null ? null : "127.0.0.1:" + saslPort);
         broker.awaitReady();
         return broker;
     }
