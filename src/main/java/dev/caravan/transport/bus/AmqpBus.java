@@ -61,7 +61,6 @@ public final class AmqpBus implements BusAdapter {
     /** How long a publish waits for the broker's confirm before the message is left for redelivery. */
     private static final long CONFIRM_TIMEOUT_MILLIS = 10_000;
     /** Never copied to a dead letter: whoever reads the dead-letter queue does not get the sender's key. */
-    private static final Set<String> CREDENTIALS = Set.of(BusMessage.API_KEY, "caravan_api_key", "authorization");
 
     private volatile boolean up;
     private volatile boolean downLogged;
@@ -250,21 +249,13 @@ public final class AmqpBus implements BusAdapter {
             // the broker is there but refused the reply (its reply-to names an exchange that does not exist, say):
             // a redelivery would fail the same way for ever, so the message is dead-lettered instead
             LOG.warn("Bus amqp: the reply to {} could not be published ({}); the message is dead-lettered",
-                    exchange.getProperty(ExchangeKeys.BUS_MESSAGE), rootName(e));
+                    exchange.getProperty(ExchangeKeys.BUS_MESSAGE), BusAdapter.rootCause(e).getClass().getSimpleName());
             template.invoke(ops -> {
                 ops.send("", deadLetterQueue, deadLetter(request, exchange, reply, "reply_failed"));
                 ops.waitForConfirmsOrDie(CONFIRM_TIMEOUT_MILLIS);
                 return null;
             });
         }
-    }
-
-    private static String rootName(Throwable t) {
-        Throwable root = t;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
-        return root.getClass().getSimpleName();
     }
 
     private static Message replyMessage(BusReply.Part part, String correlation, MessageDeliveryMode requestMode) {
@@ -290,7 +281,7 @@ public final class AmqpBus implements BusAdapter {
         p.setReplyTo(rp.getReplyTo());
         p.setDeliveryMode(MessageDeliveryMode.PERSISTENT);
         rp.getHeaders().forEach((name, value) -> {
-            if (name != null && !CREDENTIALS.contains(name.toLowerCase(Locale.ROOT))) {
+            if (name != null && !BusMessage.CREDENTIALS.contains(name.toLowerCase(Locale.ROOT))) {
                 p.setHeader(name, value);
             }
         });
@@ -357,12 +348,8 @@ public final class AmqpBus implements BusAdapter {
         public void onFailed(Exception e) {
             up = false;
             if (!downLogged) {
-                Throwable root = e;
-                while (root.getCause() != null && root.getCause() != root) {
-                    root = root.getCause();
-                }
                 LOG.warn("Bus amqp: cannot reach {} ({}); retrying with backoff while HTTP serves", where,
-                        root.getClass().getSimpleName() + (root.getMessage() == null ? "" : ": " + root.getMessage()));
+                        BusAdapter.describe(e));
                 downLogged = true;
             }
         }
@@ -402,14 +389,8 @@ public final class AmqpBus implements BusAdapter {
             ExponentialBackOff backOff = new ExponentialBackOff(1_000, 2);
             backOff.setMaxInterval(30_000);
             container.setRecoveryBackOff(backOff);
-            container.setErrorHandler(t -> {
-                Throwable root = t;
-                while (root.getCause() != null && root.getCause() != root) {
-                    root = root.getCause();
-                }
-                LOG.warn("Bus amqp: a message could not be finished ({}); it stays on the queue for redelivery",
-                        root.getClass().getSimpleName());
-            });
+            container.setErrorHandler(t -> LOG.warn("Bus amqp: a message could not be finished ({}); it stays on the "
+                    + "queue for redelivery", BusAdapter.rootCause(t).getClass().getSimpleName()));
             return container;
         }
     }

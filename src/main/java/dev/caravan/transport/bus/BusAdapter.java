@@ -29,4 +29,22 @@ public interface BusAdapter extends AutoCloseable {
     @Override
     default void close() {
     }
+
+    /** The innermost cause of a broker's failure: what a log line about it names. */
+    static Throwable rootCause(Throwable failure) {
+        Throwable root = failure;
+        while (root.getCause() != null && root.getCause() != root) {
+            root = root.getCause();
+        }
+        return root;
+    }
+
+    /**
+     * The root cause's class and message, for a log line: the broker's address and why, never a credential (those
+     * stay in the connection factories).
+     */
+    static String describe(Throwable failure) {
+        Throwable root = rootCause(failure);
+        return root.getClass().getSimpleName() + (root.getMessage() == null ? "" : ": " + root.getMessage());
+    }
 }

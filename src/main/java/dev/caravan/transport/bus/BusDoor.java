@@ -213,15 +213,14 @@ public final class BusDoor {
     public void failed(Exchange exchange) {
         int status = exchange.getProperty(ExchangeKeys.STATUS, 500, Integer.class);
         int attempt = exchange.getProperty(ATTEMPT, 1, Integer.class);
-        String failure = exchange.getProperty(ExchangeKeys.ERROR_CODE, String.class);
-        if (isTransient(status, failure) && attempt <= config.get().redeliveries()) {
+        String code = exchange.getProperty(ExchangeKeys.ERROR_CODE, "error", String.class);
+        if (isTransient(status, code) && attempt <= config.get().redeliveries()) {
             exchange.setProperty(RETRY, true);
             BusMessage message = exchange.getProperty(ExchangeKeys.BUS_MESSAGE, BusMessage.class);
             counter("caravan_bus_retries_total", message.bus()).increment();
             return;
         }
         BusReply reply = reply(exchange, status);
-        String code = exchange.getProperty(ExchangeKeys.ERROR_CODE, "error", String.class);
         exchange.setProperty(ExchangeKeys.BUS_REPLY, isTransient(status, code)
                 ? reply.deadLettered(code + " after " + attempt + " attempts") : reply);
     }
@@ -295,7 +294,7 @@ public final class BusDoor {
         Map<String, String> properties = new HashMap<>();
         properties.put(BusReply.STATUS, Integer.toString(code));
         properties.put(BusReply.REQUEST_ID, exchange.getProperty(ExchangeKeys.REQUEST_ID, String.class));
-        String cost = out.getHeader("x-caravan-cost-usd", String.class);
+        String cost = out.getHeader(dev.caravan.transport.http.Responder.COST_HEADER, String.class);
         properties.put(BusReply.COST, cost == null ? "0" : cost);
         String cache = out.getHeader("x-caravan-cache", String.class);
         if (cache != null) {

@@ -21,6 +21,8 @@ public record BusMessage(String bus, String messageId, Map<String, String> prope
     public static final String DIALECT = "caravan-dialect";
     public static final String IDEMPOTENCY_KEY = "caravan-idempotency-key";
     public static final String STREAM = "caravan-stream";
+    /** The properties that carry a credential, in any bus's spelling: never copied onto a dead letter. */
+    public static final java.util.Set<String> CREDENTIALS = java.util.Set.of(API_KEY, "caravan_api_key", "authorization");
 
     public BusMessage {
         Map<String, String> lower = new java.util.HashMap<>();
@@ -56,17 +58,8 @@ public record BusMessage(String bus, String messageId, Map<String, String> prope
                 : property(API_KEY) != null ? "Bearer " + property(API_KEY) : "";
         String operation = property(OPERATION) == null ? "" : property(OPERATION).trim().toLowerCase(Locale.ROOT);
         String dialect = property(DIALECT) == null ? "" : property(DIALECT).trim().toLowerCase(Locale.ROOT);
-        return bus + ":" + sha256(credential.trim() + "\n" + operation + "\n" + dialect) + ":" + id;
-    }
-
-    private static String sha256(String text) {
-        try {
-            byte[] digest = java.security.MessageDigest.getInstance("SHA-256")
-                    .digest(text.getBytes(java.nio.charset.StandardCharsets.UTF_8));
-            return java.util.HexFormat.of().formatHex(digest, 0, 16); // 128 bits: a name, not a secret's store
-        } catch (java.security.NoSuchAlgorithmException e) {
-            throw new IllegalStateException(e);
-        }
+        return bus + ":" + dev.caravan.auth.KeySecrets.sha256Hex(credential.trim() + "\n" + operation + "\n" + dialect)
+                + ":" + id;
     }
 
     @Override

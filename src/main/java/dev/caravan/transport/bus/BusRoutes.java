@@ -37,11 +37,8 @@ public final class BusRoutes implements AutoCloseable {
                 running.add(adapter);
                 LOG.info("Bus {} on: its requests go through the same steps as HTTP requests", adapter.name());
             } catch (Exception e) {
-                Throwable root = e;
-                while (root.getCause() != null && root.getCause() != root) {
-                    root = root.getCause();
-                }
-                throw new IllegalStateException("cannot start bus " + adapter.name() + ": " + root.getMessage(), e);
+                throw new IllegalStateException("cannot start bus " + adapter.name() + ": "
+                        + BusAdapter.rootCause(e).getMessage(), e);
             }
         }
     }

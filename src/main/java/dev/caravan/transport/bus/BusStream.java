@@ -171,7 +171,7 @@ public final class BusStream extends AsyncProcessorSupport implements AsyncProce
                     && !"MISS".equalsIgnoreCase(out.getHeader("x-caravan-cache", String.class))
                     && !"BYPASS".equalsIgnoreCase(out.getHeader("x-caravan-cache", String.class));
             long nanos = cached || deployment == null ? 0 : Pricing.costNanos(stream.usage(), deployment.price());
-            out.setHeader("x-caravan-cost-usd", Pricing.usd(nanos));
+            out.setHeader(dev.caravan.transport.http.Responder.COST_HEADER, Pricing.usd(nanos));
             exchange.setProperty(CHUNKS, List.copyOf(chunks));
             callback.done(false);
         }
@@ -182,7 +182,7 @@ public final class BusStream extends AsyncProcessorSupport implements AsyncProce
         return "busStream";
     }
 
-    /** For tests: the chunk property's value, or null. */
+    /** The reply's chunks once a chunked stream ended ({@link #CHUNKS}), or null for a whole answer. */
     @SuppressWarnings("unchecked")
     static List<byte[]> chunksOf(Exchange exchange) {
         return (List<byte[]>) exchange.getProperty(CHUNKS, List.class);

@@ -27,7 +27,6 @@ import java.util.Collections;
 import java.util.LinkedHashMap;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 
 /**
  * The JMS bus (template {@code bus-jms} in routes/ingress-bus.camel.yaml): a transacted consumer on
@@ -49,7 +48,6 @@ public final class JmsBus implements BusAdapter {
     private static final String SESSION = "busJms.session";
     private static final String REQUEST = "busJms.request";
     /** Never copied to a dead letter: whoever reads the dead-letter queue does not get the sender's key. */
-    private static final Set<String> CREDENTIALS = Set.of(BusMessage.API_KEY, "authorization");
 
     private volatile boolean up;
     private volatile boolean warned;
@@ -138,7 +136,7 @@ public final class JmsBus implements BusAdapter {
         if (was || !warned) {
             warned = true;
             LOG.warn("JMS broker {} cannot be reached ({}): its consumers try again with backoff, HTTP serves meanwhile",
-                    where, cause == null ? "connection interrupted" : reason(cause));
+                    where, cause == null ? "connection interrupted" : BusAdapter.describe(cause));
         }
     }
 
@@ -147,15 +145,6 @@ public final class JmsBus implements BusAdapter {
             up = true;
             LOG.info("JMS broker {} connected: consuming {}", where, requestQueue);
         }
-    }
-
-    /** The root cause's class and message: the broker's address, never a credential (those stay in the factory). */
-    private static String reason(Throwable e) {
-        Throwable root = e;
-        while (root.getCause() != null && root.getCause() != root) {
-            root = root.getCause();
-        }
-        return root.getClass().getSimpleName() + (root.getMessage() == null ? "" : ": " + root.getMessage());
     }
 
     /** A broker URL as a log line shows it: no query (ActiveMQ accepts jms.password there). */
@@ -235,7 +224,7 @@ public final class JmsBus implements BusAdapter {
             dead = session.createTextMessage(new String(original, StandardCharsets.UTF_8));
         }
         for (String name : propertyNames(request)) {
-            if (!CREDENTIALS.contains(contractName(name)) && !name.startsWith("JMS")) {
+            if (!BusMessage.CREDENTIALS.contains(contractName(name)) && !name.startsWith("JMS")) {
                 dead.setObjectProperty(name, request.getObjectProperty(name));
             }
         }

@@ -31,7 +31,6 @@ import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Locale;
 import java.util.Map;
-import java.util.Set;
 import java.util.concurrent.ExecutionException;
 import java.util.concurrent.Executors;
 import java.util.concurrent.Future;
@@ -69,7 +68,6 @@ public final class KafkaBus implements BusAdapter {
     /** On a dead letter: the request's own message id, {@code topic-partition@offset}. */
     public static final String ORIGINAL_MESSAGE_ID = "caravan-original-message-id";
     /** Never copied to a dead letter: whoever reads the dead-letter topic does not get the sender's key. */
-    private static final Set<String> CREDENTIALS = Set.of(BusMessage.API_KEY, "authorization");
     private static final Pattern TOPIC = Pattern.compile("[A-Za-z0-9._-]{1,249}");
 
     private volatile BusConfig.Kafka kafka;
@@ -260,7 +258,7 @@ public final class KafkaBus implements BusAdapter {
         byte[] original = BusDoor.originalBody(exchange);
         RecordHeaders h = new RecordHeaders();
         for (Header header : request.headers()) {
-            if (header.key() != null && !CREDENTIALS.contains(header.key().toLowerCase(Locale.ROOT))) {
+            if (header.key() != null && !BusMessage.CREDENTIALS.contains(header.key().toLowerCase(Locale.ROOT))) {
                 h.add(header);
             }
         }
